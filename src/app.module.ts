@@ -1,0 +1,49 @@
+import { DynamicModule, Module, Type } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { LoggerModule } from 'nestjs-pino';
+import { AppConfig } from './config/app-config';
+import { ConfigModule } from './config/config.module';
+import { dataSourceOptions } from './database/data-source';
+import { HealthModule } from './health/health.module';
+import { JobsModule } from './jobs/jobs.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { PortalsModule } from './portals/portals.module';
+import { QueueModule } from './queue/queue.module';
+import { RedisModule } from './redis/redis.module';
+import { discoverHandlerClasses } from './registry/handler-discovery';
+import { declarationOf } from './registry/job-handler';
+import { RegistryModule } from './registry/registry.module';
+import { WorkerModule } from './worker/worker.module';
+
+/**
+ * One module graph for every role: `api` serves the HTTP API, `worker` runs jobs (and serves only
+ * /health and /metrics), `all` does both in one process.
+ */
+@Module({})
+export class AppModule {
+  static forRole(config: AppConfig, handlerClasses: Type[] = discoverHandlerClasses()): DynamicModule {
+    const jobTypes = handlerClasses.map((handler) => declarationOf(handler)!.type);
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forConfig(config),
+        LoggerModule.forRoot({
+          pinoHttp: {
+            level: config.logLevel,
+            autoLogging: false,
+            quietReqLogger: true,
+            redact: ['req.headers.authorization', 'req.headers["x-hubspot-signature-v3"]'],
+          },
+        }),
+        TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
+        RedisModule,
+        RegistryModule.forRoot(handlerClasses),
+        QueueModule.forRoot(jobTypes),
+        MetricsModule,
+        HealthModule,
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule]),
+        ...(config.role === 'api' ? [] : [WorkerModule]),
+      ],
+    };
+  }
+}

@@ -1,0 +1,59 @@
+import { Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'nestjs-pino';
+import { AppModule } from './app.module';
+import { ApiErrorFilter } from './common/api-error.filter';
+import { AppConfig } from './config/app-config';
+import { MetricsService } from './metrics/metrics.service';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Builds the application for config.role, ready to listen. Tests call it with their own config. */
+export async function createApp(config: AppConfig, handlerClasses?: Type[]): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: MAX_BODY_BYTES, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRole(config, handlerClasses), adapter, {
+    bufferLogs: true,
+    bodyParser: false,
+  });
+  app.useLogger(app.get(Logger));
+  app.enableShutdownHooks();
+
+  const filter = new ApiErrorFilter();
+  app.useGlobalFilters(filter);
+  const fastify = app.getHttpAdapter().getInstance();
+  // Body-parsing errors happen before Nest sees the request; they get the same error shape.
+  fastify.setErrorHandler((error, request, reply) => filter.reply(error, request, reply));
+
+  const parseJson = fastify.getDefaultJsonParser('error', 'error');
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (request, body, done) => {
+    // A bodiless POST (cancel, retry) with a JSON content type is common; it is not malformed.
+    if (body === '') return done(null, undefined);
+    parseJson(request, body as string, done);
+  });
+
+  const metrics = app.get(MetricsService);
+  fastify.addHook('onResponse', (request, reply, done) => {
+    metrics.httpSeconds.observe(
+      { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  if (config.role !== 'worker') {
+    const document = SwaggerModule.createDocument(
+      app,
+      new DocumentBuilder()
+        .setTitle('Offload')
+        .setDescription('Long-running, idempotent jobs for HubSpot workflows: enqueue, poll, read typed outputs.')
+        .setVersion('1')
+        .addBearerAuth()
+        .build(),
+    );
+    SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  }
+  return app;
+}

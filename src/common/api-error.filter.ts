@@ -1,0 +1,23 @@
+import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { toApiError } from './error-mapping';
+
+/** The one place errors become HTTP answers, both for Nest's pipeline and for Fastify's own (body parsing). */
+@Catch()
+export class ApiErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('ApiError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    this.reply(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
+  }
+
+  reply(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const error = toApiError(exception);
+    if (error.status >= 500) {
+      this.logger.error({ err: exception, method: request.method, url: request.url }, error.message);
+    }
+    if (error.status === 429 && !reply.hasHeader('retry-after')) reply.header('retry-after', '1');
+    void reply.status(error.status).header('content-type', 'application/json; charset=utf-8').send(error.toBody());
+  }
+}

@@ -1,0 +1,73 @@
+import { MicroBatcher } from './micro-batcher';
+
+describe('MicroBatcher', () => {
+  it('sends items added in the same tick as one batch and answers each in order', async () => {
+    const batches: number[][] = [];
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 100,
+      execute: async (items) => {
+        batches.push(items);
+        return items.map((n) => n * 2);
+      },
+    });
+    await expect(Promise.all([batcher.add(1), batcher.add(2), batcher.add(3)])).resolves.toEqual([2, 4, 6]);
+    expect(batches).toEqual([[1, 2, 3]]);
+  });
+
+  it('gathers items that arrive while a batch runs into the next batch, within the size limit', async () => {
+    const batches: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 2,
+      execute: async (items) => {
+        batches.push(items);
+        if (batches.length === 1) await gate;
+        return items;
+      },
+    });
+    const first = batcher.add(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    const rest = batcher.addAll([1, 2, 3]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(batches).toEqual([[0]]);
+    release();
+    await Promise.all([first, rest]);
+    expect(batches).toEqual([[0], [1, 2], [3]]);
+  });
+
+  it('rejects every item of a failed batch and goes on with the next', async () => {
+    let calls = 0;
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 10,
+      execute: async (items) => {
+        calls++;
+        if (calls === 1) throw new Error('boom');
+        return items;
+      },
+    });
+    const failed = batcher.addAll([1, 2]);
+    await expect(failed).rejects.toThrow('boom');
+    await expect(batcher.add(3)).resolves.toBe(3);
+  });
+
+  it('refuses a batch that answers the wrong number of results', async () => {
+    const batcher = new MicroBatcher<number, number>({ maxBatchSize: 10, execute: async () => [] });
+    await expect(batcher.add(1)).rejects.toThrow('answered 0 results for 1 items');
+  });
+
+  it('drains: resolves when everything added has run', async () => {
+    const done: number[] = [];
+    const batcher = new MicroBatcher<number, void>({
+      maxBatchSize: 1,
+      execute: async (items) => {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        done.push(...items);
+        return items.map(() => undefined);
+      },
+    });
+    void batcher.addAll([1, 2, 3]);
+    await batcher.drain();
+    expect(done).toEqual([1, 2, 3]);
+  });
+});

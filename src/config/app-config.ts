@@ -1,0 +1,131 @@
+export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/offload';
+
+export const ROLES = ['api', 'worker', 'all'] as const;
+export type Role = (typeof ROLES)[number];
+
+/** Where Redis is; accepted as it is by ioredis and by BullMQ. */
+export interface RedisEndpoint {
+  host: string;
+  port: number;
+  db: number;
+  username?: string;
+  password?: string;
+  tls?: Record<string, never>;
+}
+
+export interface AppConfig {
+  role: Role;
+  port: number;
+  databaseUrl: string;
+  redis: RedisEndpoint;
+  /** Namespaces every Redis key and channel Offload owns, so deployments (and test runs) can share one Redis. */
+  redisPrefix: string;
+  kafkaBrokers: string[] | undefined;
+  adminToken: string | undefined;
+  encryptionKey: Buffer;
+  hubspotBaseUrl: string;
+  hubspotClientSecret: string | undefined;
+  publicBaseUrl: string | undefined;
+  logLevel: string;
+  /** How long a worker waits on SIGTERM for running jobs before handing them back to the queue. */
+  shutdownGraceMs: number;
+  reconcileIntervalMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string) {
+    super(`Invalid configuration: ${variable} ${problem}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value === '' ? undefined : value;
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, fallback: string | undefined, protocols: string[]): string | undefined {
+  const raw = read(env, name) ?? fallback;
+  if (raw === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(name, `must be a URL (got "${raw}")`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
+  }
+  return raw;
+}
+
+export function redisOptionsFromUrl(raw: string, name = 'REDIS_URL'): RedisEndpoint {
+  const parsed = new URL(raw);
+  const dbPath = parsed.pathname.replace(/^\//, '');
+  const db = dbPath === '' ? 0 : Number(dbPath);
+  if (!Number.isInteger(db) || db < 0) {
+    throw new ConfigError(name, `has an invalid database index "${dbPath}"`);
+  }
+  return {
+    host: parsed.hostname || '127.0.0.1',
+    port: parsed.port ? Number(parsed.port) : 6379,
+    db,
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    tls: parsed.protocol === 'rediss:' ? {} : undefined,
+  };
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const role = (read(env, 'ROLE') ?? 'all') as Role;
+  if (!ROLES.includes(role)) {
+    throw new ConfigError('ROLE', `must be one of ${ROLES.join(', ')} (got "${role}")`);
+  }
+
+  const adminToken = read(env, 'ADMIN_TOKEN');
+  if (role !== 'worker') {
+    if (adminToken === undefined) throw new ConfigError('ADMIN_TOKEN', `is required when ROLE is ${role}`);
+    if (adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
+  }
+
+  const keyHex = read(env, 'ENCRYPTION_KEY');
+  if (keyHex === undefined) throw new ConfigError('ENCRYPTION_KEY', 'is required (32 bytes as 64 hex characters)');
+  if (!/^[0-9a-fA-F]{64}$/.test(keyHex)) {
+    throw new ConfigError('ENCRYPTION_KEY', 'must be 32 bytes written as 64 hex characters');
+  }
+
+  const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
+  const brokers = read(env, 'KAFKA_BROKERS');
+  const redisPrefix = read(env, 'REDIS_PREFIX') ?? 'offload';
+  if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) {
+    throw new ConfigError('REDIS_PREFIX', 'may hold only letters, digits, "_", "." and "-"');
+  }
+
+  return {
+    role,
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    databaseUrl: url(env, 'DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:'])!,
+    redis: redisOptionsFromUrl(redisUrl),
+    redisPrefix,
+    kafkaBrokers: brokers?.split(',').map((broker) => broker.trim()).filter(Boolean),
+    adminToken,
+    encryptionKey: Buffer.from(keyHex, 'hex'),
+    hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
+    hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
+    publicBaseUrl: url(env, 'PUBLIC_BASE_URL', undefined, ['http:', 'https:']),
+    logLevel: read(env, 'LOG_LEVEL') ?? 'info',
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),
+    reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 15_000, 100, 3_600_000),
+  };
+}

@@ -1,0 +1,98 @@
+import type { JobOutputs } from '../registry/job-handler';
+
+export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
+
+export interface JobError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  details?: unknown;
+}
+
+export interface ObjectRef {
+  type: string;
+  id: string;
+}
+
+/** A job as PostgreSQL, the source of truth, holds it. */
+export interface JobRecord {
+  id: string;
+  portalId: string;
+  type: string;
+  handlerVersion: string;
+  status: JobStatus;
+  idempotencyKey: string;
+  requestHash: string;
+  input: Record<string, unknown>;
+  output: JobOutputs | null;
+  error: JobError | null;
+  object: ObjectRef | null;
+  callbackId: string | null;
+  writeback: boolean;
+  attempts: number;
+  maxAttempts: number;
+  traceId: string;
+  spanId: string;
+  createdAt: Date;
+  updatedAt: Date;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
+export function isTerminal(status: JobStatus): boolean {
+  return TERMINAL_STATUSES.includes(status);
+}
+
+/** Maps a row of `SELECT * FROM jobs`. */
+export function jobFromRow(row: Record<string, any>): JobRecord {
+  return {
+    id: row.id,
+    portalId: row.portal_id,
+    type: row.type,
+    handlerVersion: row.handler_version,
+    status: row.status,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    input: row.input,
+    output: row.output,
+    error: row.error,
+    object: row.object_type === null ? null : { type: row.object_type, id: row.object_id },
+    callbackId: row.callback_id,
+    writeback: row.writeback,
+    attempts: row.attempts,
+    maxAttempts: row.max_attempts,
+    traceId: row.trace_id,
+    spanId: row.span_id,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+  };
+}
+
+/** The job as the public API shows it. */
+export function jobView(job: JobRecord) {
+  return {
+    id: job.id,
+    type: job.type,
+    handlerVersion: job.handlerVersion,
+    status: job.status,
+    attempts: job.attempts,
+    maxAttempts: job.maxAttempts,
+    idempotencyKey: job.idempotencyKey,
+    input: job.input,
+    ...(job.output ? { output: job.output } : {}),
+    ...(job.error ? { error: job.error } : {}),
+    ...(job.object ? { object: job.object } : {}),
+    ...(job.callbackId ? { callbackId: job.callbackId } : {}),
+    writeback: job.writeback,
+    createdAt: job.createdAt.toISOString(),
+    updatedAt: job.updatedAt.toISOString(),
+    ...(job.startedAt ? { startedAt: job.startedAt.toISOString() } : {}),
+    ...(job.finishedAt ? { finishedAt: job.finishedAt.toISOString() } : {}),
+    traceId: job.traceId,
+  };
+}
+export type JobView = ReturnType<typeof jobView>;

@@ -1,0 +1,39 @@
+import { Type } from '@sinclair/typebox';
+import { requestSchema } from '../common/request-schema';
+
+export const MAX_BATCH_JOBS = 100;
+
+export const enqueueBody = requestSchema(
+  Type.Object(
+    {
+      type: Type.String({ minLength: 1, maxLength: 63, description: 'A job type from GET /v1/handlers' }),
+      input: Type.Optional(
+        Type.Object({}, { additionalProperties: true, description: "The handler's input; checked against its inputSchema" }),
+      ),
+      object: Type.Optional(
+        Type.Object(
+          {
+            type: Type.String({ minLength: 1, maxLength: 64, description: 'CRM object type, e.g. CONTACT or contacts' }),
+            id: Type.Union([Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), Type.Integer({ minimum: 0 })], {
+              description: 'CRM record id',
+            }),
+          },
+          { additionalProperties: false },
+        ),
+      ),
+      idempotencyKey: Type.Optional(
+        Type.String({ minLength: 1, maxLength: 255, description: 'Derived from portal, type, object and callbackId when absent' }),
+      ),
+      callbackId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "The workflow execution's callbackId" })),
+      writeback: Type.Optional(Type.Boolean({ description: "Write the outputs to the object's properties" })),
+    },
+    { additionalProperties: false },
+  ),
+);
+
+export const batchBody = requestSchema(
+  Type.Object(
+    { jobs: Type.Array(Type.Unknown(), { minItems: 1, maxItems: MAX_BATCH_JOBS, description: 'Each as POST /v1/jobs takes it' }) },
+    { additionalProperties: false },
+  ),
+);

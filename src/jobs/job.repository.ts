@@ -1,0 +1,182 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { JobError, JobRecord, JobStatus, jobFromRow } from './job-record';
+
+export const JOB_EVENTS_TOPIC = 'offload.job-events';
+
+export interface NewJobRow {
+  id: string;
+  portal_id: string;
+  type: string;
+  handler_version: string;
+  idempotency_key: string;
+  request_hash: string;
+  input: Record<string, unknown>;
+  object_type: string | null;
+  object_id: string | null;
+  callback_id: string | null;
+  writeback: boolean;
+  max_attempts: number;
+  trace_id: string;
+  span_id: string;
+}
+
+export interface RunOutcome {
+  id: string;
+  /** queued: a retryable failure with runs left, or a run handed back at shutdown. */
+  status: Extract<JobStatus, 'succeeded' | 'failed' | 'queued'>;
+  output: Record<string, unknown> | null;
+  error: JobError | null;
+  /** 1 when the run should not count against the job's attempts (handed back, not failed). */
+  refund: 0 | 1;
+}
+
+export interface StaleJob {
+  id: string;
+  type: string;
+  portal_id: string;
+  updated_at: Date;
+}
+
+/** The lifecycle event written to the outbox in the same statement as the change it reports. */
+const outboxInsert = (source: string, where = 'TRUE') => `
+  INSERT INTO outbox_events (topic, key, payload)
+  SELECT '${JOB_EVENTS_TOPIC}', s.id::text, jsonb_build_object(
+    'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
+    'attempts', s.attempts, 'error', s.error, 'traceId', s.trace_id, 'occurredAt', s.updated_at)
+  FROM ${source} s WHERE ${where}`;
+
+/**
+ * All SQL about jobs. Writes that happen per job on the hot path take whole batches. Every
+ * UPDATE ... RETURNING sits in a CTE: TypeORM answers a bare UPDATE with [rows, count], not rows.
+ */
+@Injectable()
+export class JobRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /** Inserts the rows whose idempotency key is new; answers the rows it inserted. */
+  async insertMany(rows: NewJobRow[]): Promise<JobRecord[]> {
+    const inserted = await this.db.query(
+      `WITH input AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+           id uuid, portal_id uuid, type text, handler_version text, idempotency_key text, request_hash text,
+           input jsonb, object_type text, object_id text, callback_id text, writeback boolean, max_attempts int,
+           trace_id text, span_id text)
+       ), inserted AS (
+         INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input,
+                           object_type, object_id, callback_id, writeback, max_attempts, trace_id, span_id)
+         SELECT id, portal_id, type, handler_version, 'queued', idempotency_key, request_hash, input,
+                object_type, object_id, callback_id, writeback, max_attempts, trace_id, span_id FROM input
+         ON CONFLICT (portal_id, idempotency_key) DO NOTHING
+         RETURNING *
+       ), events AS (${outboxInsert('inserted')})
+       SELECT * FROM inserted`,
+      [JSON.stringify(rows)],
+    );
+    return inserted.map(jobFromRow);
+  }
+
+  async findByKeys(keys: Array<{ portalId: string; idempotencyKey: string }>): Promise<JobRecord[]> {
+    if (keys.length === 0) return [];
+    const rows = await this.db.query(
+      `SELECT j.* FROM jobs j JOIN unnest($1::uuid[], $2::text[]) AS k(portal_id, idempotency_key)
+         ON j.portal_id = k.portal_id AND j.idempotency_key = k.idempotency_key`,
+      [keys.map((k) => k.portalId), keys.map((k) => k.idempotencyKey)],
+    );
+    return rows.map(jobFromRow);
+  }
+
+  async findById(portalId: string, id: string): Promise<JobRecord | undefined> {
+    const rows = await this.db.query(`SELECT * FROM jobs WHERE id = $1 AND portal_id = $2`, [id, portalId]);
+    return rows[0] ? jobFromRow(rows[0]) : undefined;
+  }
+
+  async findByKey(portalId: string, idempotencyKey: string): Promise<JobRecord | undefined> {
+    const [job] = await this.findByKeys([{ portalId, idempotencyKey }]);
+    return job;
+  }
+
+  /** Cancels a live job; undefined when it is not live (or not the portal's). */
+  async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
+    const rows = await this.db.query(
+      `WITH updated AS (
+         UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), run_deadline_at = NULL,
+           error = jsonb_build_object('code', 'cancelled', 'message', 'Cancelled on request', 'retryable', false)
+         WHERE id = $1 AND portal_id = $2 AND status IN ('queued', 'running')
+         RETURNING *
+       ), events AS (${outboxInsert('updated')})
+       SELECT * FROM updated`,
+      [id, portalId],
+    );
+    return rows[0] ? jobFromRow(rows[0]) : undefined;
+  }
+
+  /** Puts a failed or cancelled job back in the queue for a fresh series of runs. */
+  async requeue(portalId: string, id: string): Promise<JobRecord | undefined> {
+    const rows = await this.db.query(
+      `WITH updated AS (
+         UPDATE jobs SET status = 'queued', attempts = 0, output = NULL, error = NULL, started_at = NULL,
+           finished_at = NULL, run_deadline_at = NULL, updated_at = now()
+         WHERE id = $1 AND portal_id = $2 AND status IN ('failed', 'cancelled')
+         RETURNING *
+       ), events AS (${outboxInsert('updated')})
+       SELECT * FROM updated`,
+      [id, portalId],
+    );
+    return rows[0] ? jobFromRow(rows[0]) : undefined;
+  }
+
+  /**
+   * Claims runs: each job still live becomes running with one more attempt. A job missing from the
+   * answer was cancelled or has ended, and must not run.
+   */
+  async startRuns(runs: Array<{ id: string; timeoutMs: number }>): Promise<JobRecord[]> {
+    const rows = await this.db.query(
+      `WITH claimed AS (
+         UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
+           run_deadline_at = now() + t.timeout_ms * interval '1 millisecond', updated_at = now()
+         FROM unnest($1::uuid[], $2::int[]) AS t(id, timeout_ms)
+         WHERE j.id = t.id AND j.status IN ('queued', 'running')
+         RETURNING j.*
+       )
+       SELECT * FROM claimed`,
+      [runs.map((r) => r.id), runs.map((r) => r.timeoutMs)],
+    );
+    return rows.map(jobFromRow);
+  }
+
+  /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile keeps its state). */
+  async finishRuns(outcomes: RunOutcome[]): Promise<Set<string>> {
+    const rows: Array<{ id: string }> = await this.db.query(
+      `WITH t AS (
+         SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, status text, output jsonb, error jsonb, refund int)
+       ), updated AS (
+         UPDATE jobs j SET status = t.status, output = t.output, error = t.error, attempts = j.attempts - t.refund,
+           finished_at = CASE WHEN t.status = 'queued' THEN NULL ELSE now() END,
+           run_deadline_at = NULL, updated_at = now()
+         FROM t WHERE j.id = t.id AND j.status = 'running'
+         RETURNING j.*
+       ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
+       SELECT id FROM updated`,
+      [JSON.stringify(outcomes)],
+    );
+    return new Set(rows.map((row) => row.id));
+  }
+
+  /**
+   * Live jobs not touched for a while, oldest first (keyset-paged): queued ones, and running ones
+   * past their run deadline. The reconciler checks each against the queue.
+   */
+  async findStale(olderThanMs: number, after: { updatedAt: Date; id: string } | undefined, limit: number): Promise<StaleJob[]> {
+    return this.db.query(
+      `SELECT id, type, portal_id, updated_at FROM jobs
+       WHERE status IN ('queued', 'running')
+         AND updated_at < now() - $1 * interval '1 millisecond'
+         AND (status = 'queued' OR run_deadline_at < now())
+         AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2::timestamptz, $3::uuid))
+       ORDER BY updated_at, id
+       LIMIT $4`,
+      [olderThanMs, after?.updatedAt ?? null, after?.id ?? null, limit],
+    );
+  }
+}

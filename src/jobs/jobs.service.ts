@@ -1,0 +1,191 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { ApiError, ApiErrorBody } from '../common/api-error';
+import { MicroBatcher } from '../common/micro-batcher';
+import { MetricsService } from '../metrics/metrics.service';
+import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
+import { JobQueue } from '../queue/job-queue.service';
+import { HandlerRegistry } from '../registry/handler-registry';
+import { startJobTrace } from '../telemetry/job-trace';
+import { deriveIdempotencyKey, JobRequestIdentity, requestHash } from './idempotency';
+import { enqueueBody } from './job-request.schemas';
+import { isTerminal, JobRecord, jobView, JobView } from './job-record';
+import { JobRepository, NewJobRow } from './job.repository';
+import { JobSignals } from './job-signals';
+import { JobWaiter } from './job-waiter';
+
+export type EnqueueResult = { status: 200 | 202; job: JobView } | { status: number; error: ApiErrorBody['error'] };
+
+export const MAX_WAIT_SECONDS = 15;
+
+@Injectable()
+export class JobsService {
+  private readonly logger = new Logger(JobsService.name);
+  /** Concurrent enqueues share one INSERT statement (and its commit). */
+  private readonly inserts = new MicroBatcher<NewJobRow, JobRecord | undefined>({
+    maxBatchSize: 500,
+    maxInFlight: 4,
+    execute: async (rows) => {
+      const inserted = new Map((await this.jobs.insertMany(rows)).map((job) => [job.id, job]));
+      return rows.map((row) => inserted.get(row.id));
+    },
+  });
+
+  constructor(
+    private readonly jobs: JobRepository,
+    private readonly queue: JobQueue,
+    private readonly registry: HandlerRegistry,
+    private readonly signals: JobSignals,
+    private readonly waiter: JobWaiter,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  async enqueue(portal: AuthenticatedPortal, body: unknown): Promise<{ status: 200 | 202; job: JobView }> {
+    const [result] = await this.enqueueMany(portal, [body]);
+    if ('error' in result) throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
+    return result;
+  }
+
+  /** Each body answered as a single enqueue would answer it, in order; the valid ones share round trips. */
+  async enqueueMany(portal: AuthenticatedPortal, bodies: unknown[]): Promise<EnqueueResult[]> {
+    const prepared = bodies.map((body) => {
+      try {
+        return this.prepare(portal, body);
+      } catch (error) {
+        if (error instanceof ApiError) return error;
+        throw error;
+      }
+    });
+    const rows = prepared.filter((p): p is NewJobRow => !(p instanceof ApiError));
+    const inserted = await this.inserts.addAll(rows);
+    const insertedById = new Map(rows.map((row, index) => [row.id, inserted[index]]));
+
+    const existing = await this.jobs.findByKeys(
+      rows.filter((row) => !insertedById.get(row.id)).map((row) => ({ portalId: row.portal_id, idempotencyKey: row.idempotency_key })),
+    );
+    const existingByKey = new Map(existing.map((job) => [job.idempotencyKey, job]));
+
+    const fresh = [...insertedById.values()].filter((job): job is JobRecord => job !== undefined);
+    if (fresh.length > 0) {
+      // Committed already: if Redis is down now, the reconciler queues these later, so they are not lost.
+      await this.queue
+        .add(fresh.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId })))
+        .catch((error: Error) => this.logger.warn(`${fresh.length} jobs committed but not queued yet: ${error.message}`));
+      for (const job of fresh) this.metrics.jobsEnqueued.inc({ type: job.type });
+    }
+
+    return prepared.map((p): EnqueueResult => {
+      if (p instanceof ApiError) return { status: p.status, error: p.toBody().error };
+      const own = insertedById.get(p.id);
+      if (own) return { status: 202, job: jobView(own) };
+      const other = existingByKey.get(p.idempotency_key);
+      if (!other) {
+        return { status: 503, error: { code: 'unavailable', message: 'The job could not be recorded; try again' } };
+      }
+      if (other.requestHash !== p.request_hash) {
+        return {
+          status: 409,
+          error: {
+            code: 'idempotency_conflict',
+            message: `Idempotency key ${p.idempotency_key} already belongs to a different request (job ${other.id})`,
+            details: { jobId: other.id, idempotencyKey: p.idempotency_key },
+          },
+        };
+      }
+      return { status: 200, job: jobView(other) };
+    });
+  }
+
+  async get(portal: AuthenticatedPortal, id: string, waitSeconds = 0): Promise<JobView> {
+    if (!isUuid(id)) throw ApiError.notFound('Job');
+    if (waitSeconds <= 0) return jobView(await this.find(portal, id));
+    const watch = this.waiter.watch(id);
+    try {
+      const job = await this.find(portal, id);
+      if (isTerminal(job.status)) return jobView(job);
+      await watch.wait(waitSeconds * 1000);
+      return jobView(await this.find(portal, id));
+    } finally {
+      watch.cancel();
+    }
+  }
+
+  async getByKey(portal: AuthenticatedPortal, idempotencyKey: string): Promise<JobView> {
+    const job = await this.jobs.findByKey(portal.id, idempotencyKey);
+    if (!job) throw ApiError.notFound('Job');
+    return jobView(job);
+  }
+
+  async cancel(portal: AuthenticatedPortal, id: string): Promise<JobView> {
+    if (!isUuid(id)) throw ApiError.notFound('Job');
+    const job = await this.jobs.cancel(portal.id, id);
+    if (!job) throw await this.notLive(portal, id, 'cancelled');
+    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.signals.announceFinished([id])]);
+    this.metrics.jobsFinished.inc({ type: job.type, status: 'cancelled' });
+    return jobView(job);
+  }
+
+  async retry(portal: AuthenticatedPortal, id: string): Promise<JobView> {
+    if (!isUuid(id)) throw ApiError.notFound('Job');
+    const job = await this.jobs.requeue(portal.id, id);
+    if (!job) {
+      const current = await this.find(portal, id);
+      throw new ApiError(409, 'invalid_job_state', `Only a failed or cancelled job can be retried; this one is ${current.status}`);
+    }
+    await this.queue.remove(job.type, id);
+    await this.queue.add([{ id: job.id, type: job.type, portalId: job.portalId }]);
+    return jobView(job);
+  }
+
+  private async find(portal: AuthenticatedPortal, id: string): Promise<JobRecord> {
+    const job = await this.jobs.findById(portal.id, id);
+    if (!job) throw ApiError.notFound('Job');
+    return job;
+  }
+
+  private async notLive(portal: AuthenticatedPortal, id: string, verb: string): Promise<ApiError> {
+    const current = await this.find(portal, id);
+    return new ApiError(409, 'invalid_job_state', `The job is already ${current.status} and cannot be ${verb}`);
+  }
+
+  private prepare(portal: AuthenticatedPortal, body: unknown): NewJobRow {
+    const request = enqueueBody.parse(body);
+    const handler = this.registry.get(request.type);
+    if (!handler) {
+      throw new ApiError(400, 'unknown_job_type', `Unknown job type "${request.type}"; GET /v1/handlers lists the known ones`, [
+        { path: 'type', message: 'is not a registered job type' },
+      ]);
+    }
+    const input = (request.input ?? {}) as Record<string, unknown>;
+    const problems = handler.validateInput(input, 'input');
+    if (request.writeback && !request.object) problems.push({ path: 'object', message: 'is required when writeback is true' });
+    if (problems.length > 0) throw ApiError.validation(problems);
+
+    const object = request.object ? { type: request.object.type, id: String(request.object.id) } : undefined;
+    const identity: JobRequestIdentity = {
+      type: request.type,
+      input,
+      object,
+      callbackId: request.callbackId,
+      writeback: request.writeback ?? false,
+    };
+    const idempotencyKey = request.idempotencyKey ?? deriveIdempotencyKey(portal.id, identity);
+    const trace = startJobTrace(request.type, { 'offload.portal.id': portal.id, 'offload.idempotency_key': idempotencyKey });
+    return {
+      id: randomUUID(),
+      portal_id: portal.id,
+      type: request.type,
+      handler_version: handler.version,
+      idempotency_key: idempotencyKey,
+      request_hash: requestHash(identity),
+      input,
+      object_type: object?.type ?? null,
+      object_id: object?.id ?? null,
+      callback_id: request.callbackId ?? null,
+      writeback: identity.writeback,
+      max_attempts: handler.retry.attempts,
+      trace_id: trace.traceId,
+      span_id: trace.spanId,
+    };
+  }
+}

@@ -1,0 +1,26 @@
+import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+
+@Entity('portals')
+export class Portal {
+  @PrimaryGeneratedColumn('uuid')
+  id: string;
+
+  /** HubSpot's account id; bigint in PostgreSQL, kept as a string so no id is ever rounded. */
+  @Column({ name: 'hubspot_portal_id', type: 'bigint' })
+  hubspotPortalId: string;
+
+  @Column({ type: 'text' })
+  name: string;
+
+  @Column({ name: 'hubspot_access_token_enc', type: 'text', nullable: true })
+  hubspotAccessTokenEnc: string | null;
+
+  @Column({ name: 'rate_limit_per_10s', type: 'integer', nullable: true })
+  rateLimitPer10s: number | null;
+
+  @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
+  createdAt: Date;
+
+  @UpdateDateColumn({ name: 'updated_at', type: 'timestamptz' })
+  updatedAt: Date;
+}

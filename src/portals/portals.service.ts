@@ -1,0 +1,136 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomBytes } from 'node:crypto';
+import { DataSource, IsNull, Repository } from 'typeorm';
+import { ApiError } from '../common/api-error';
+import { sha256Hex } from '../common/bearer-token';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { RedisService } from '../redis/redis.service';
+import { ApiKey } from './api-key.entity';
+import { CredentialCipher } from './credential-cipher';
+import { Portal } from './portal.entity';
+
+export interface AuthenticatedPortal {
+  id: string;
+  hubspotPortalId: string;
+  name: string;
+}
+
+export interface NewPortal {
+  hubspotPortalId: number;
+  name: string;
+  hubspotAccessToken?: string;
+  rateLimit?: { requestsPer10s: number };
+}
+
+const KEY_CACHE_TTL_MS = 30_000;
+const KEY_CACHE_MAX = 10_000;
+
+@Injectable()
+export class PortalsService implements OnModuleInit {
+  private readonly cipher: CredentialCipher;
+  /** Key hash -> portal; revocations reach every process through Redis, the TTL bounds anything missed. */
+  private readonly keyCache = new Map<string, { portal: AuthenticatedPortal; expiresAt: number }>();
+  private readonly revokedChannel: string;
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    @InjectRepository(Portal) private readonly portals: Repository<Portal>,
+    @InjectRepository(ApiKey) private readonly apiKeys: Repository<ApiKey>,
+    private readonly dataSource: DataSource,
+    private readonly redis: RedisService,
+  ) {
+    this.cipher = new CredentialCipher(config.encryptionKey);
+    this.revokedChannel = redis.key('api-key-revoked');
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.redis.subscribe(this.revokedChannel, (hash) => this.keyCache.delete(hash));
+  }
+
+  async create(input: NewPortal): Promise<{ portal: Portal; apiKey: string }> {
+    try {
+      return await this.dataSource.transaction(async (manager) => {
+        const portal = await manager.save(
+          manager.create(Portal, {
+            hubspotPortalId: String(input.hubspotPortalId),
+            name: input.name,
+            hubspotAccessTokenEnc: input.hubspotAccessToken ? this.cipher.encrypt(input.hubspotAccessToken) : null,
+            rateLimitPer10s: input.rateLimit?.requestsPer10s ?? null,
+          }),
+        );
+        const { key, record } = newKey(portal.id);
+        await manager.save(manager.create(ApiKey, record));
+        return { portal, apiKey: key };
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === '23505') {
+        throw new ApiError(409, 'conflict', `Portal ${input.hubspotPortalId} is already registered`, [
+          { path: 'hubspotPortalId', message: 'is already registered' },
+        ]);
+      }
+      throw error;
+    }
+  }
+
+  async findById(id: string): Promise<Portal> {
+    const portal = isUuid(id) ? await this.portals.findOneBy({ id }) : null;
+    if (!portal) throw ApiError.notFound('Portal');
+    return portal;
+  }
+
+  async listKeys(portalId: string): Promise<ApiKey[]> {
+    await this.findById(portalId);
+    return this.apiKeys.find({ where: { portalId, revokedAt: IsNull() }, order: { createdAt: 'ASC' } });
+  }
+
+  async createKey(portalId: string): Promise<{ id: string; apiKey: string }> {
+    await this.findById(portalId);
+    const { key, record } = newKey(portalId);
+    const saved = await this.apiKeys.save(this.apiKeys.create(record));
+    return { id: saved.id, apiKey: key };
+  }
+
+  async revokeKey(portalId: string, keyId: string): Promise<void> {
+    const key = isUuid(keyId) ? await this.apiKeys.findOneBy({ id: keyId, portalId, revokedAt: IsNull() }) : null;
+    if (!key) throw ApiError.notFound('API key');
+    await this.apiKeys.update({ id: key.id }, { revokedAt: new Date() });
+    this.keyCache.delete(key.keyHash);
+    await this.redis.publish(this.revokedChannel, key.keyHash);
+  }
+
+  async authenticate(apiKey: string): Promise<AuthenticatedPortal | undefined> {
+    const hash = sha256Hex(apiKey);
+    const cached = this.keyCache.get(hash);
+    if (cached && cached.expiresAt > Date.now()) return cached.portal;
+
+    const row = await this.apiKeys
+      .createQueryBuilder('k')
+      .innerJoin(Portal, 'p', 'p.id = k.portal_id')
+      .select(['p.id AS id', 'p.hubspot_portal_id AS "hubspotPortalId"', 'p.name AS name'])
+      .where('k.key_hash = :hash AND k.revoked_at IS NULL', { hash })
+      .getRawOne<AuthenticatedPortal>();
+    if (!row) {
+      this.keyCache.delete(hash);
+      return undefined;
+    }
+    if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.delete(this.keyCache.keys().next().value!);
+    this.keyCache.set(hash, { portal: { ...row, hubspotPortalId: String(row.hubspotPortalId) }, expiresAt: Date.now() + KEY_CACHE_TTL_MS });
+    return row;
+  }
+
+  decryptAccessToken(portal: Portal): string | undefined {
+    return portal.hubspotAccessTokenEnc ? this.cipher.decrypt(portal.hubspotAccessTokenEnc) : undefined;
+  }
+}
+
+function newKey(portalId: string) {
+  const key = `ofk_${randomBytes(32).toString('base64url')}`;
+  return { key, record: { portalId, keyHash: sha256Hex(key), keyPrefix: key.slice(0, 12) } };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,101 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { Queue } from 'bullmq';
+import { MicroBatcher } from '../common/micro-batcher';
+import { HandlerRegistry } from '../registry/handler-registry';
+import { queueNameFor } from './queue-names';
+
+export interface QueuedJob {
+  id: string;
+  type: string;
+  portalId: string;
+}
+
+/**
+ * BullMQ's own attempts only cover a worker failing to record a run (PostgreSQL unreachable, say);
+ * a handler's failures and their backoff are counted by the job itself (see worker/job-runner.ts).
+ */
+const INFRASTRUCTURE_RETRIES = { attempts: 8, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 } };
+
+/** The BullMQ side of a job: PostgreSQL decides what should run, this puts it where workers find it. */
+@Injectable()
+export class JobQueue implements OnModuleInit {
+  private readonly logger = new Logger(JobQueue.name);
+  private readonly queues = new Map<string, Queue>();
+  private readonly adds = new MicroBatcher<QueuedJob, void>({
+    maxBatchSize: 1000,
+    maxInFlight: 2,
+    execute: async (jobs) => {
+      await this.addNow(jobs);
+      return jobs.map(() => undefined);
+    },
+  });
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly registry: HandlerRegistry,
+  ) {}
+
+  /** The queues are async providers: only once every module is initialised are they all there. */
+  onModuleInit(): void {
+    for (const handler of this.registry.list()) {
+      this.queues.set(handler.type, this.moduleRef.get(getQueueToken(queueNameFor(handler.type)), { strict: false }));
+    }
+  }
+
+  queueFor(type: string): Queue {
+    const queue = this.queues.get(type);
+    if (!queue) throw new Error(`no queue for job type ${type}`);
+    return queue;
+  }
+
+  /** [job type, its queue] for every registered type. */
+  entries(): Array<[string, Queue]> {
+    return [...this.queues.entries()];
+  }
+
+  /**
+   * Queues committed jobs, batching concurrent calls into one addBulk per type. The BullMQ job id is
+   * the job's id, so adding a job that is already queued is a no-op.
+   */
+  add(jobs: QueuedJob[]): Promise<void[]> {
+    return this.adds.addAll(jobs);
+  }
+
+  private async addNow(jobs: QueuedJob[]): Promise<void> {
+    const byType = new Map<string, QueuedJob[]>();
+    for (const job of jobs) byType.set(job.type, [...(byType.get(job.type) ?? []), job]);
+    await Promise.all(
+      [...byType].map(([type, group]) =>
+        this.queueFor(type).addBulk(
+          group.map((job) => ({
+            name: type,
+            data: { portalId: job.portalId },
+            opts: {
+              jobId: job.id,
+              ...INFRASTRUCTURE_RETRIES,
+              removeOnComplete: true,
+              removeOnFail: true,
+            },
+          })),
+        ),
+      ),
+    );
+  }
+
+  /** Takes a waiting or delayed job out of the queue; a running one is left to its worker. */
+  async remove(type: string, id: string): Promise<void> {
+    try {
+      await this.queueFor(type).remove(id);
+    } catch (error) {
+      this.logger.debug(`job ${id} not removed from the queue: ${(error as Error).message}`);
+    }
+  }
+
+  /** The ids of these jobs that BullMQ does not hold at all. */
+  async missing(jobs: Array<{ id: string; type: string }>): Promise<string[]> {
+    const states = await Promise.all(jobs.map((job) => this.queueFor(job.type).getJobState(job.id)));
+    return jobs.filter((_, index) => states[index] === 'unknown').map((job) => job.id);
+  }
+}

@@ -1,0 +1,65 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+
+type Listener = (message: string) => void;
+
+/**
+ * Offload's own Redis connections (BullMQ keeps its own): one for commands and publishing, and one
+ * shared subscriber per process, so a thousand long-polls cost one subscription, not a thousand.
+ */
+@Injectable()
+export class RedisService implements OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly client: Redis;
+  private subscriber?: Redis;
+  private readonly listeners = new Map<string, Set<Listener>>();
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.client = new Redis({ ...config.redis, lazyConnect: false, maxRetriesPerRequest: 2 });
+    this.client.on('error', (error) => this.logger.warn(`Redis: ${error.message}`));
+  }
+
+  /** A key or channel name in Offload's namespace. */
+  key(...parts: string[]): string {
+    return [this.config.redisPrefix, ...parts].join(':');
+  }
+
+  publish(channel: string, message: string): Promise<number> {
+    return this.client.publish(channel, message);
+  }
+
+  async subscribe(channel: string, listener: Listener): Promise<() => void> {
+    const subscriber = this.subscriberConnection();
+    let set = this.listeners.get(channel);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(channel, set);
+      await subscriber.subscribe(channel);
+    }
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  private subscriberConnection(): Redis {
+    if (!this.subscriber) {
+      this.subscriber = new Redis({ ...this.config.redis, maxRetriesPerRequest: null });
+      this.subscriber.on('error', (error) => this.logger.warn(`Redis subscriber: ${error.message}`));
+      this.subscriber.on('message', (channel: string, message: string) => {
+        for (const listener of this.listeners.get(channel) ?? []) {
+          try {
+            listener(message);
+          } catch (error) {
+            this.logger.error(`listener on ${channel} failed: ${(error as Error).message}`);
+          }
+        }
+      });
+    }
+    return this.subscriber;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
+  }
+}

@@ -1,0 +1,180 @@
+import type { TSchema } from '@sinclair/typebox';
+import { FieldProblem } from '../common/api-error';
+import { assertValidSchema, compileValidator, Validator } from '../common/schema-validator';
+import {
+  HandlerDeclaration,
+  HUBSPOT_OUTPUT_TYPES,
+  JobHandler,
+  OutputDeclaration,
+  RetryPolicy,
+  declarationOf,
+} from './job-handler';
+
+export const DEFAULT_TIMEOUT_MS = 60_000;
+export const DEFAULT_RETRY: RetryPolicy = { attempts: 3, backoffMs: 1_000, maxBackoffMs: 60_000 };
+export const DEFAULT_CONCURRENCY = 16;
+/** HubSpot fails a step whose string output is longer than this (OUTPUT_VALUES_TOO_LARGE). */
+export const MAX_STRING_OUTPUT = 65_000;
+
+const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+const OUTPUT_NAME_PATTERN = /^[a-z][a-z0-9_]{0,99}$/;
+const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
+
+export interface RegisteredHandler {
+  type: string;
+  version: string;
+  owner: string;
+  description: string;
+  inputSchema: TSchema;
+  outputs: Record<string, OutputDeclaration>;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  concurrency: number;
+  instance: JobHandler;
+  validateInput: Validator;
+}
+
+export class HandlerDeclarationError extends Error {}
+
+/** The handlers this build knows, checked once at boot: a malformed or duplicate declaration stops start-up. */
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, RegisteredHandler>();
+
+  constructor(instances: JobHandler[]) {
+    const problems: string[] = [];
+    for (const instance of instances) {
+      const declaration = declarationOf(instance.constructor);
+      const name = instance.constructor.name;
+      if (!declaration) {
+        problems.push(`${name} has no @JobHandlerOf declaration`);
+        continue;
+      }
+      const own = checkDeclaration(declaration).map((problem) => `${name} (${declaration.type}): ${problem}`);
+      if (this.handlers.has(declaration.type)) own.push(`${name}: job type "${declaration.type}" is declared twice`);
+      if (typeof instance.run !== 'function') own.push(`${name}: has no run(context) method`);
+      problems.push(...own);
+      if (own.length === 0) this.handlers.set(declaration.type, register(declaration, instance));
+    }
+    if (problems.length > 0) {
+      throw new HandlerDeclarationError(`Refusing to start; fix these job handlers:\n- ${problems.join('\n- ')}`);
+    }
+  }
+
+  get(type: string): RegisteredHandler | undefined {
+    return this.handlers.get(type);
+  }
+
+  list(): RegisteredHandler[] {
+    return [...this.handlers.values()].sort((a, b) => a.type.localeCompare(b.type));
+  }
+
+  /** Problems with outputs a handler returned, against its own declaration (empty when they are sound). */
+  checkOutputs(type: string, outputs: unknown): FieldProblem[] {
+    const handler = this.handlers.get(type);
+    if (!handler) return [{ path: 'output', message: `no handler for type ${type}` }];
+    return checkOutputs(handler.outputs, outputs);
+  }
+}
+
+function register(declaration: HandlerDeclaration, instance: JobHandler): RegisteredHandler {
+  return {
+    type: declaration.type,
+    version: declaration.version,
+    owner: declaration.owner,
+    description: declaration.description,
+    inputSchema: declaration.input,
+    outputs: declaration.outputs,
+    timeoutMs: declaration.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+    retry: { ...DEFAULT_RETRY, ...declaration.retry },
+    concurrency: declaration.concurrency ?? DEFAULT_CONCURRENCY,
+    instance,
+    validateInput: compileValidator(declaration.input),
+  };
+}
+
+function checkDeclaration(d: HandlerDeclaration): string[] {
+  const problems: string[] = [];
+  if (typeof d.type !== 'string' || !TYPE_PATTERN.test(d.type)) {
+    problems.push('type must be lower-case letters, digits and "-", starting with a letter');
+  }
+  if (typeof d.version !== 'string' || !VERSION_PATTERN.test(d.version)) problems.push('version must be MAJOR.MINOR.PATCH');
+  if (!d.owner?.trim()) problems.push('owner is required');
+  if (!d.description?.trim()) problems.push('description is required');
+  if (!d.input || typeof d.input !== 'object' || d.input.type !== 'object') {
+    problems.push('input must be a JSON Schema of type object');
+  } else {
+    try {
+      assertValidSchema(d.input);
+    } catch (error) {
+      problems.push(`input is not a valid JSON Schema: ${(error as Error).message}`);
+    }
+  }
+  if (!d.outputs || typeof d.outputs !== 'object') {
+    problems.push('outputs must map output names to their declarations');
+  } else {
+    for (const [name, output] of Object.entries(d.outputs)) {
+      if (!OUTPUT_NAME_PATTERN.test(name)) problems.push(`output "${name}" must be snake_case`);
+      if (!HUBSPOT_OUTPUT_TYPES.includes(output?.hubspotType)) {
+        problems.push(`output "${name}" has hubspotType "${output?.hubspotType}", not one of ${HUBSPOT_OUTPUT_TYPES.join(', ')}`);
+      }
+      if (!output?.description?.trim()) problems.push(`output "${name}" needs a description`);
+      if (output?.hubspotType === 'enumeration' && !(output.options && output.options.length > 0)) {
+        problems.push(`enumeration output "${name}" needs its options`);
+      }
+    }
+  }
+  const positive = (value: number | undefined, label: string, max: number) => {
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
+      problems.push(`${label} must be an integer from 1 to ${max}`);
+    }
+  };
+  positive(d.timeoutMs, 'timeoutMs', 24 * 3600 * 1000);
+  positive(d.concurrency, 'concurrency', 1000);
+  positive(d.retry?.attempts, 'retry.attempts', 100);
+  positive(d.retry?.backoffMs, 'retry.backoffMs', 24 * 3600 * 1000);
+  positive(d.retry?.maxBackoffMs, 'retry.maxBackoffMs', 7 * 24 * 3600 * 1000);
+  return problems;
+}
+
+const DAY_MS = 86_400_000;
+
+function checkOutputs(declared: Record<string, OutputDeclaration>, outputs: unknown): FieldProblem[] {
+  if (outputs === null || typeof outputs !== 'object' || Array.isArray(outputs)) {
+    return [{ path: 'output', message: 'must be an object of output fields' }];
+  }
+  const problems: FieldProblem[] = [];
+  const values = outputs as Record<string, unknown>;
+  for (const name of Object.keys(values)) {
+    if (!(name in declared)) problems.push({ path: `output.${name}`, message: 'is not a declared output' });
+  }
+  for (const [name, output] of Object.entries(declared)) {
+    const value = values[name];
+    const path = `output.${name}`;
+    if (value === undefined) {
+      if (!output.optional) problems.push({ path, message: 'is declared but missing' });
+      continue;
+    }
+    const problem = checkValue(output, value);
+    if (problem) problems.push({ path, message: problem });
+  }
+  return problems;
+}
+
+function checkValue(output: OutputDeclaration, value: unknown): string | undefined {
+  switch (output.hubspotType) {
+    case 'string':
+    case 'phone_number':
+      if (typeof value !== 'string') return `must be a string (${output.hubspotType})`;
+      return value.length > MAX_STRING_OUTPUT ? `is longer than ${MAX_STRING_OUTPUT} characters` : undefined;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : 'must be a finite number';
+    case 'bool':
+      return typeof value === 'boolean' ? undefined : 'must be a boolean';
+    case 'datetime':
+      return Number.isInteger(value) ? undefined : 'must be a Unix time in milliseconds';
+    case 'date':
+      return Number.isInteger(value) && (value as number) % DAY_MS === 0 ? undefined : 'must be milliseconds at midnight UTC';
+    case 'enumeration':
+      return typeof value === 'string' && output.options?.includes(value) ? undefined : `must be one of ${output.options?.join(', ')}`;
+  }
+}

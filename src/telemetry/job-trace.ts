@@ -1,0 +1,48 @@
+import { context, Span, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { randomBytes } from 'node:crypto';
+
+const tracer = trace.getTracer('offload');
+
+export interface TraceIds {
+  traceId: string;
+  spanId: string;
+}
+
+/**
+ * Opens the trace that a job keeps for life: the enqueue is its root span, and every run, retry and
+ * write-back is a child of it, in whichever process it happens. Without an SDK the ids are still
+ * minted, so the job's traceId ties its log lines together.
+ */
+export function startJobTrace(type: string, attributes: Record<string, string>): TraceIds {
+  const span = tracer.startSpan(`job ${type}`, { kind: SpanKind.PRODUCER, attributes: { 'offload.job.type': type, ...attributes } });
+  const spanContext = span.spanContext();
+  span.end();
+  if (trace.isSpanContextValid(spanContext)) return { traceId: spanContext.traceId, spanId: spanContext.spanId };
+  return { traceId: randomBytes(16).toString('hex'), spanId: randomBytes(8).toString('hex') };
+}
+
+/** Runs fn in a span that belongs to the job's trace. */
+export async function inJobSpan<T>(
+  ids: TraceIds,
+  name: string,
+  attributes: Record<string, string | number>,
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  const parent = trace.setSpanContext(context.active(), {
+    traceId: ids.traceId,
+    spanId: ids.spanId,
+    traceFlags: TraceFlags.SAMPLED,
+    isRemote: true,
+  });
+  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+    try {
+      return await fn(span);
+    } catch (error) {
+      span.recordException(error as Error);
+      span.setStatus({ code: SpanStatusCode.ERROR, message: (error as Error).message });
+      throw error;
+    } finally {
+      span.end();
+    }
+  });
+}

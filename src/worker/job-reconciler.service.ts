@@ -1,0 +1,80 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { JobRepository } from '../jobs/job.repository';
+import { JobQueue } from '../queue/job-queue.service';
+import { RedisService } from '../redis/redis.service';
+import { HandlerRegistry } from '../registry/handler-registry';
+
+const PAGE = 500;
+
+/**
+ * PostgreSQL is the truth about which jobs should run; Redis can lose them (a flush, a restart
+ * without persistence, a crash between commit and queue). This puts every live job that BullMQ no
+ * longer holds back in the queue: at start-up, then every RECONCILE_INTERVAL_MS.
+ */
+@Injectable()
+export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(JobReconciler.name);
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<number>;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly jobs: JobRepository,
+    private readonly queue: JobQueue,
+    private readonly registry: HandlerRegistry,
+    private readonly redis: RedisService,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    void this.tick();
+    this.timer = setInterval(() => void this.tick(), this.config.reconcileIntervalMs);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.timer);
+    await this.running?.catch(() => undefined);
+  }
+
+  private async tick(): Promise<void> {
+    if (this.running) return;
+    this.running = this.reconcile();
+    try {
+      const requeued = await this.running;
+      if (requeued > 0) this.logger.warn(`Re-queued ${requeued} jobs that the queue had lost`);
+    } catch (error) {
+      this.logger.warn(`Reconciliation failed, will try again: ${(error as Error).message}`);
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  /** Answers how many jobs it put back. Only one process reconciles at a time. */
+  async reconcile(): Promise<number> {
+    const lockKey = this.redis.key('reconciler-lock');
+    const token = randomUUID();
+    const locked = await this.redis.client.set(lockKey, token, 'PX', Math.max(this.config.reconcileIntervalMs, 5_000), 'NX');
+    if (!locked) return 0;
+    let requeued = 0;
+    try {
+      let after: { updatedAt: Date; id: string } | undefined;
+      for (;;) {
+        const stale = await this.jobs.findStale(this.config.reconcileIntervalMs, after, PAGE);
+        const runnable = stale.filter((job) => this.registry.get(job.type));
+        const missing = new Set(await this.queue.missing(runnable));
+        if (missing.size > 0) {
+          await this.queue.add(runnable.filter((job) => missing.has(job.id)).map((job) => ({ id: job.id, type: job.type, portalId: job.portal_id })));
+          requeued += missing.size;
+        }
+        if (stale.length < PAGE) break;
+        const last = stale[stale.length - 1];
+        after = { updatedAt: last.updated_at, id: last.id };
+      }
+    } finally {
+      if ((await this.redis.client.get(lockKey)) === token) await this.redis.client.del(lockKey);
+    }
+    return requeued;
+  }
+}

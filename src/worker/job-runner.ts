@@ -1,0 +1,132 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { DelayedError, Job, WaitingError } from 'bullmq';
+import { JobError, JobRecord } from '../jobs/job-record';
+import { MetricsService } from '../metrics/metrics.service';
+import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
+import { JobFailure, JobOutputs } from '../registry/job-handler';
+import { inJobSpan } from '../telemetry/job-trace';
+import { retryDelayMs } from './backoff';
+import { JobStateWriter } from './job-state-writer';
+
+/** Why a run was told to stop; passed as the abort reason. */
+export const STOP_CANCELLED = 'cancelled';
+export const STOP_SHUTDOWN = 'shutdown';
+const STOP_TIMEOUT = 'timeout';
+
+type RunResult =
+  | { kind: 'succeeded'; output: JobOutputs }
+  | { kind: 'failed'; error: JobError; retryAfterMs?: number }
+  | { kind: 'stopped'; reason: string };
+
+/** One run of one job, from claiming it to recording how it ended. */
+@Injectable()
+export class JobRunner {
+  constructor(
+    private readonly registry: HandlerRegistry,
+    private readonly state: JobStateWriter,
+    private readonly metrics: MetricsService,
+  ) {}
+
+  /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
+  async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const job = await this.state.claim(bullJob.id!, handler.timeoutMs);
+    if (!job) return;
+
+    const started = performance.now();
+    const result = await inJobSpan(
+      job,
+      `job.run ${job.type}`,
+      { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts },
+      () => this.run(handler, job, signal),
+    );
+    const seconds = (performance.now() - started) / 1000;
+
+    if (result.kind === 'stopped') {
+      this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
+      if (result.reason !== STOP_SHUTDOWN) return; // cancelled: the API already recorded it
+      await this.state.record({ id: job.id, status: 'queued', output: null, error: null, refund: 1 });
+      await bullJob.moveToWait(token);
+      throw new WaitingError();
+    }
+
+    if (result.kind === 'succeeded') {
+      this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
+      if (await this.state.record({ id: job.id, status: 'succeeded', output: result.output, error: null, refund: 0 })) {
+        this.metrics.jobsFinished.inc({ type: job.type, status: 'succeeded' });
+      }
+      return;
+    }
+
+    const retry = result.error.retryable && job.attempts < job.maxAttempts;
+    this.metrics.jobRunSeconds.observe({ type: job.type, outcome: retry ? 'retry' : 'failed' }, seconds);
+    const recorded = await this.state.record({
+      id: job.id,
+      status: retry ? 'queued' : 'failed',
+      output: null,
+      error: result.error,
+      refund: 0,
+    });
+    if (!recorded) return;
+    if (!retry) {
+      this.metrics.jobsFinished.inc({ type: job.type, status: 'failed' });
+      return;
+    }
+    await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
+    throw new DelayedError();
+  }
+
+  private async run(handler: RegisteredHandler, job: JobRecord, stop: AbortSignal | undefined): Promise<RunResult> {
+    const controller = new AbortController();
+    const onStop = () => controller.abort(stop?.reason ?? STOP_CANCELLED);
+    stop?.addEventListener('abort', onStop, { once: true });
+    if (stop?.aborted) onStop();
+    const timer = setTimeout(() => controller.abort(STOP_TIMEOUT), handler.timeoutMs);
+    const stopped = new Promise<never>((_, reject) =>
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true }),
+    );
+    const logger = new Logger(`job:${job.type}`);
+    try {
+      const output = await Promise.race([
+        handler.instance.run({
+          input: job.input,
+          job: {
+            id: job.id,
+            type: job.type,
+            portalId: job.portalId,
+            attempt: job.attempts,
+            maxAttempts: job.maxAttempts,
+            object: job.object,
+            callbackId: job.callbackId,
+            traceId: job.traceId,
+          },
+          signal: controller.signal,
+          logger,
+        }),
+        stopped,
+      ]);
+      const problems = this.registry.checkOutputs(job.type, output);
+      if (problems.length > 0) {
+        logger.error(`job ${job.id}: handler ${job.type}@${handler.version} broke its output declaration: ${JSON.stringify(problems)}`);
+        return {
+          kind: 'failed',
+          error: { code: 'output_invalid', message: 'The handler returned outputs that break its declaration', retryable: false, details: problems },
+        };
+      }
+      return { kind: 'succeeded', output };
+    } catch (error) {
+      const reason = controller.signal.aborted ? controller.signal.reason : undefined;
+      if (reason === STOP_CANCELLED || reason === STOP_SHUTDOWN) return { kind: 'stopped', reason };
+      if (reason === STOP_TIMEOUT) {
+        return { kind: 'failed', error: { code: 'timeout', message: `The run took longer than ${handler.timeoutMs} ms`, retryable: true } };
+      }
+      if (error instanceof JobFailure) {
+        return { kind: 'failed', error: { code: error.code, message: error.message, retryable: error.retryable }, retryAfterMs: error.retryAfterMs };
+      }
+      logger.warn(`job ${job.id} run ${job.attempts} threw: ${(error as Error)?.stack ?? error}`);
+      return { kind: 'failed', error: { code: 'handler_error', message: String((error as Error)?.message ?? error), retryable: true } };
+    } finally {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', onStop);
+    }
+  }
+}

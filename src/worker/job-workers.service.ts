@@ -1,0 +1,63 @@
+import { getSharedConfigToken } from '@nestjs/bullmq';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Worker } from 'bullmq';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { JobSignals } from '../jobs/job-signals';
+import { queueNameFor } from '../queue/queue-names';
+import { bullConnection } from '../queue/queue.module';
+import { HandlerRegistry } from '../registry/handler-registry';
+import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
+import { JobStateWriter } from './job-state-writer';
+
+/**
+ * One BullMQ worker per job type. They start only once the whole application is up, and on
+ * SIGTERM they take no new work, let running jobs finish for SHUTDOWN_GRACE_MS, then stop the rest
+ * and hand them back to the queue.
+ */
+@Injectable()
+export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(JobWorkers.name);
+  private workers: Worker[] = [];
+  private stopListening?: () => void;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(getSharedConfigToken()) private readonly bull: ReturnType<typeof bullConnection>,
+    private readonly registry: HandlerRegistry,
+    private readonly runner: JobRunner,
+    private readonly state: JobStateWriter,
+    private readonly signals: JobSignals,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.stopListening = await this.signals.onCancel((id) => this.workers.forEach((worker) => worker.cancelJob(id, STOP_CANCELLED)));
+    this.workers = this.registry.list().map((handler) => {
+      const worker = new Worker(
+        queueNameFor(handler.type),
+        // Three parameters: BullMQ passes the abort signal only to a processor that declares it.
+        (job, token, signal) => this.runner.process(handler, job, token, signal),
+        { ...this.bull, concurrency: handler.concurrency, autorun: false },
+      );
+      worker.on('error', (error) => this.logger.warn(`worker ${handler.type}: ${error.message}`));
+      worker.on('failed', (job, error) => this.logger.warn(`job ${job?.id} could not be recorded, BullMQ will retry it: ${error.message}`));
+      void worker.run().catch((error: Error) => this.logger.error(`worker ${handler.type} stopped: ${error.message}`));
+      return worker;
+    });
+    this.logger.log(`Running ${this.workers.length} job types: ${this.registry.list().map((h) => `${h.type}×${h.concurrency}`).join(', ')}`);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopListening?.();
+    const grace = setTimeout(() => {
+      this.logger.warn('Shutdown grace period over: handing running jobs back to the queue');
+      this.workers.forEach((worker) => worker.cancelAllJobs(STOP_SHUTDOWN));
+    }, this.config.shutdownGraceMs);
+    try {
+      await Promise.all(this.workers.map((worker) => worker.close()));
+    } finally {
+      clearTimeout(grace);
+    }
+    await this.state.drain();
+  }
+}
