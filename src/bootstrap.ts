@@ -4,6 +4,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
+import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
@@ -20,18 +21,18 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   app.useLogger(app.get(Logger));
   app.enableShutdownHooks();
 
-  const filter = new ApiErrorFilter();
-  app.useGlobalFilters(filter);
+  app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();
-  // Body-parsing errors happen before Nest sees the request; they get the same error shape.
-  fastify.setErrorHandler((error, request, reply) => filter.reply(error, request, reply));
 
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
-  fastify.removeContentTypeParser('application/json');
+  // JSON only: any other media type is answered 415 rather than parsed as text.
+  fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (request, body, done) => {
     // A bodiless POST (cancel, retry) with a JSON content type is common; it is not malformed.
     if (body === '') return done(null, undefined);
-    parseJson(request, body as string, done);
+    parseJson(request, body as string, (error, value) =>
+      done(error ? new ApiError(400, 'malformed_json', `The body is not valid JSON: ${error.message}`) : null, value),
+    );
   });
 
   const metrics = app.get(MetricsService);

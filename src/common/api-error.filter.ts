@@ -2,17 +2,15 @@ import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { toApiError } from './error-mapping';
 
-/** The one place errors become HTTP answers, both for Nest's pipeline and for Fastify's own (body parsing). */
+/** The one place errors become HTTP answers. */
 @Catch()
 export class ApiErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger('ApiError');
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const http = host.switchToHttp();
-    this.reply(exception, http.getRequest<FastifyRequest>(), http.getResponse<FastifyReply>());
-  }
-
-  reply(exception: unknown, request: FastifyRequest, reply: FastifyReply): void {
+    const request = http.getRequest<FastifyRequest>();
+    const reply = http.getResponse<FastifyReply>();
     const error = toApiError(exception);
     if (error.status >= 500) {
       this.logger.error({ err: exception, method: request.method, url: request.url }, error.message);

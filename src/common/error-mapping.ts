@@ -1,14 +1,6 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiError, ApiErrorCode } from './api-error';
 
-const FASTIFY_CODES: Record<string, [number, ApiErrorCode, string]> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'unsupported_media_type', 'Send the body as application/json'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'malformed_json', 'The Content-Length does not match the body'],
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'payload_too_large', 'The body is larger than 1 MiB'],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'malformed_json', 'The body is empty; send a JSON object'],
-  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'malformed_json', 'The body is not valid JSON'],
-};
-
 const HTTP_CODES: Partial<Record<number, ApiErrorCode>> = {
   [HttpStatus.UNAUTHORIZED]: 'unauthorized',
   [HttpStatus.FORBIDDEN]: 'unauthorized',
@@ -31,18 +23,14 @@ const UNAVAILABLE_PATTERNS = [
   /the database system is (starting up|shutting down)/i,
 ];
 
-/** Turns anything thrown while serving a request into the contract's error shape. */
+/**
+ * Turns anything thrown while serving a request into the contract's error shape. Fastify's own
+ * errors (media type, body size) reach here as Nest HttpExceptions carrying their status.
+ */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
 
   const err = error as { code?: string; statusCode?: number; message?: string; name?: string } | undefined;
-  if (err?.code && FASTIFY_CODES[err.code]) {
-    const [status, code, message] = FASTIFY_CODES[err.code];
-    return new ApiError(status, code, message);
-  }
-  if (error instanceof SyntaxError && err?.statusCode === 400) {
-    return new ApiError(400, 'malformed_json', 'The body is not valid JSON');
-  }
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = HTTP_CODES[status] ?? (status < 500 ? 'validation_failed' : 'internal_error');
