@@ -11,7 +11,7 @@ import { PortalsModule } from './portals/portals.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
 import { discoverHandlerClasses } from './registry/handler-discovery';
-import { declarationOf } from './registry/job-handler';
+import { checkHandlerClasses } from './registry/handler-registry';
 import { RegistryModule } from './registry/registry.module';
 import { WorkerModule } from './worker/worker.module';
 
@@ -22,7 +22,8 @@ import { WorkerModule } from './worker/worker.module';
 @Module({})
 export class AppModule {
   static forRole(config: AppConfig, handlerClasses: Type[] = discoverHandlerClasses()): DynamicModule {
-    const jobTypes = handlerClasses.map((handler) => declarationOf(handler)!.type);
+    // Checked before any module starts, so a bad handler stops start-up before connections open.
+    const jobTypes = checkHandlerClasses(handlerClasses).map((declaration) => declaration.type);
     return {
       module: AppModule,
       imports: [
@@ -32,7 +33,8 @@ export class AppModule {
             level: config.logLevel,
             autoLogging: false,
             quietReqLogger: true,
-            redact: ['req.headers.authorization', 'req.headers["x-hubspot-signature-v3"]'],
+            // Only what identifies a request: no headers (so no credentials), and no per-request copying.
+            serializers: { req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }) },
           },
         }),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),

@@ -17,9 +17,10 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRole(config, handlerClasses), adapter, {
     bufferLogs: true,
     bodyParser: false,
+    // Reject instead of exiting, so the caller decides (main exits with the reason; tests assert it).
+    abortOnError: false,
   });
   app.useLogger(app.get(Logger));
-  app.enableShutdownHooks();
 
   app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();

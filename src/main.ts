@@ -19,8 +19,22 @@ async function main(): Promise<void> {
   const { createApp } = await import('./bootstrap');
   const app = await createApp(config);
   await app.listen({ port: config.port, host: '0.0.0.0' });
-  app.get((await import('nestjs-pino')).Logger).log(`Offload (${config.role}) listening on port ${config.port}`);
-  process.once('exit', () => void tracing?.shutdown());
+  const logger = app.get((await import('nestjs-pino')).Logger);
+  logger.log(`Offload (${config.role}) listening on port ${config.port}`);
+
+  // On SIGTERM (a deployment rolling) or SIGINT: stop taking work, let running jobs finish or hand
+  // them back (see JobWorkers), close connections, and exit 0 so the stop reads as clean.
+  let stopping = false;
+  const stop = async (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.log(`${signal} received: shutting down`);
+    await app.close();
+    await tracing?.shutdown();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
 }
 
 main().catch((error: Error) => {

@@ -24,7 +24,7 @@ export class JobsService {
   /** Concurrent enqueues share one INSERT statement (and its commit). */
   private readonly inserts = new MicroBatcher<NewJobRow, JobRecord | undefined>({
     maxBatchSize: 500,
-    maxInFlight: 4,
+    maxInFlight: 2,
     execute: async (rows) => {
       const inserted = new Map((await this.jobs.insertMany(rows)).map((job) => [job.id, job]));
       return rows.map((row) => inserted.get(row.id));
@@ -67,8 +67,9 @@ export class JobsService {
 
     const fresh = [...insertedById.values()].filter((job): job is JobRecord => job !== undefined);
     if (fresh.length > 0) {
-      // Committed already: if Redis is down now, the reconciler queues these later, so they are not lost.
-      await this.queue
+      // The jobs are committed, so the answer need not wait for Redis: should queueing fail now,
+      // the reconciler queues them later, and nothing accepted is lost.
+      void this.queue
         .add(fresh.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId })))
         .catch((error: Error) => this.logger.warn(`${fresh.length} jobs committed but not queued yet: ${error.message}`));
       for (const job of fresh) this.metrics.jobsEnqueued.inc({ type: job.type });

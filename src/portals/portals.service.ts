@@ -33,6 +33,8 @@ export class PortalsService implements OnModuleInit {
   /** Key hash -> portal; revocations reach every process through Redis, the TTL bounds anything missed. */
   private readonly keyCache = new Map<string, { portal: AuthenticatedPortal; expiresAt: number }>();
   private readonly revokedChannel: string;
+  private revocations = 0;
+  private readonly lookups = new Map<string, Promise<AuthenticatedPortal | undefined>>();
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -46,7 +48,7 @@ export class PortalsService implements OnModuleInit {
   }
 
   async onModuleInit(): Promise<void> {
-    await this.redis.subscribe(this.revokedChannel, (hash) => this.keyCache.delete(hash));
+    await this.redis.subscribe(this.revokedChannel, (hash) => this.forget(hash));
   }
 
   async create(input: NewPortal): Promise<{ portal: Portal; apiKey: string }> {
@@ -96,7 +98,7 @@ export class PortalsService implements OnModuleInit {
     const key = isUuid(keyId) ? await this.apiKeys.findOneBy({ id: keyId, portalId, revokedAt: IsNull() }) : null;
     if (!key) throw ApiError.notFound('API key');
     await this.apiKeys.update({ id: key.id }, { revokedAt: new Date() });
-    this.keyCache.delete(key.keyHash);
+    this.forget(key.keyHash);
     await this.redis.publish(this.revokedChannel, key.keyHash);
   }
 
@@ -104,7 +106,23 @@ export class PortalsService implements OnModuleInit {
     const hash = sha256Hex(apiKey);
     const cached = this.keyCache.get(hash);
     if (cached && cached.expiresAt > Date.now()) return cached.portal;
+    // Requests that arrive together with the same uncached key share one lookup.
+    let lookup = this.lookups.get(hash);
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, lookup);
+    }
+    return lookup;
+  }
 
+  private forget(hash: string): void {
+    this.revocations++;
+    this.keyCache.delete(hash);
+  }
+
+  private async lookUp(hash: string): Promise<AuthenticatedPortal | undefined> {
+    // A revocation that lands while the query runs must not be undone by caching its stale answer.
+    const revocationsBefore = this.revocations;
     const row = await this.apiKeys
       .createQueryBuilder('k')
       .innerJoin(Portal, 'p', 'p.id = k.portal_id')
@@ -115,6 +133,7 @@ export class PortalsService implements OnModuleInit {
       this.keyCache.delete(hash);
       return undefined;
     }
+    if (this.revocations !== revocationsBefore) return row;
     if (this.keyCache.size >= KEY_CACHE_MAX) this.keyCache.delete(this.keyCache.keys().next().value!);
     this.keyCache.set(hash, { portal: { ...row, hubspotPortalId: String(row.hubspotPortalId) }, expiresAt: Date.now() + KEY_CACHE_TTL_MS });
     return row;

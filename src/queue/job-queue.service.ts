@@ -1,5 +1,5 @@
 import { getQueueToken } from '@nestjs/bullmq';
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
@@ -20,7 +20,7 @@ const INFRASTRUCTURE_RETRIES = { attempts: 8, backoff: { type: 'exponential', de
 
 /** The BullMQ side of a job: PostgreSQL decides what should run, this puts it where workers find it. */
 @Injectable()
-export class JobQueue implements OnModuleInit {
+export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
   private readonly queues = new Map<string, Queue>();
   private readonly adds = new MicroBatcher<QueuedJob, void>({
@@ -42,6 +42,11 @@ export class JobQueue implements OnModuleInit {
     for (const handler of this.registry.list()) {
       this.queues.set(handler.type, this.moduleRef.get(getQueueToken(queueNameFor(handler.type)), { strict: false }));
     }
+  }
+
+  /** Adds still in flight reach Redis before the queues close. */
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.adds.drain();
   }
 
   queueFor(type: string): Queue {

@@ -41,23 +41,8 @@ export class HandlerRegistry {
   private readonly handlers = new Map<string, RegisteredHandler>();
 
   constructor(instances: JobHandler[]) {
-    const problems: string[] = [];
-    for (const instance of instances) {
-      const declaration = declarationOf(instance.constructor);
-      const name = instance.constructor.name;
-      if (!declaration) {
-        problems.push(`${name} has no @JobHandlerOf declaration`);
-        continue;
-      }
-      const own = checkDeclaration(declaration).map((problem) => `${name} (${declaration.type}): ${problem}`);
-      if (this.handlers.has(declaration.type)) own.push(`${name}: job type "${declaration.type}" is declared twice`);
-      if (typeof instance.run !== 'function') own.push(`${name}: has no run(context) method`);
-      problems.push(...own);
-      if (own.length === 0) this.handlers.set(declaration.type, register(declaration, instance));
-    }
-    if (problems.length > 0) {
-      throw new HandlerDeclarationError(`Refusing to start; fix these job handlers:\n- ${problems.join('\n- ')}`);
-    }
+    const declarations = checkHandlerClasses(instances.map((instance) => instance.constructor));
+    instances.forEach((instance, index) => this.handlers.set(declarations[index].type, register(declarations[index], instance)));
   }
 
   get(type: string): RegisteredHandler | undefined {
@@ -74,6 +59,32 @@ export class HandlerRegistry {
     if (!handler) return [{ path: 'output', message: `no handler for type ${type}` }];
     return checkOutputs(handler.outputs, outputs);
   }
+}
+
+/**
+ * Checks handler classes before anything is built from them: every problem is listed at once, and
+ * start-up stops on any. Answers the declarations, in order.
+ */
+export function checkHandlerClasses(classes: Function[]): HandlerDeclaration[] {
+  const problems: string[] = [];
+  const types = new Set<string>();
+  const declarations = classes.map((handlerClass) => {
+    const declaration = declarationOf(handlerClass);
+    const name = handlerClass.name;
+    if (!declaration) {
+      problems.push(`${name} has no @JobHandlerOf declaration`);
+      return undefined;
+    }
+    problems.push(...checkDeclaration(declaration).map((problem) => `${name} (${declaration.type}): ${problem}`));
+    if (types.has(declaration.type)) problems.push(`${name}: job type "${declaration.type}" is declared twice`);
+    if (typeof handlerClass.prototype?.run !== 'function') problems.push(`${name}: has no run(context) method`);
+    types.add(declaration.type);
+    return declaration;
+  });
+  if (problems.length > 0) {
+    throw new HandlerDeclarationError(`Refusing to start; fix these job handlers:\n- ${problems.join('\n- ')}`);
+  }
+  return declarations as HandlerDeclaration[];
 }
 
 function register(declaration: HandlerDeclaration, instance: JobHandler): RegisteredHandler {

@@ -142,3 +142,58 @@ export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) 
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
+
+export interface OffloadProcess {
+  url: string;
+  /** Resolves with the exit code once the process has ended. */
+  exited: Promise<number | null>;
+  output(): string;
+  signal(signal: NodeJS.Signals): void;
+}
+
+/**
+ * Runs the compiled Offload (dist/, built by the test command) as its own process, as a deployment
+ * would, and waits until it serves /health/live.
+ */
+export async function spawnOffload(isolation: Isolation, env: Record<string, string>): Promise<OffloadProcess> {
+  const { spawn } = await import('node:child_process');
+  const { createServer } = await import('node:net');
+  const port = await new Promise<number>((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address() as { port: number };
+      probe.close(() => resolve(free));
+    });
+  });
+  const child = spawn(process.execPath, ['dist/src/main.js'], {
+    cwd: `${__dirname}/../..`,
+    env: {
+      PATH: process.env.PATH,
+      DATABASE_URL: isolation.databaseUrl,
+      REDIS_URL: `redis://127.0.0.1:6379/${isolation.redisDb}`,
+      REDIS_PREFIX: isolation.redisPrefix,
+      ADMIN_TOKEN,
+      ENCRYPTION_KEY,
+      LOG_LEVEL: 'warn',
+      PORT: String(port),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk) => (output += chunk));
+  child.stderr.on('data', (chunk) => (output += chunk));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`Offload exited with ${child.exitCode} at start:\n${output}`);
+    const live = await fetch(`${url}/health/live`).then((r) => r.ok, () => false);
+    if (live) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`Offload did not start within 20 s:\n${output}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return { url, exited, output: () => output, signal: (signal) => child.kill(signal) };
+}

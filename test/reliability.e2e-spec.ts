@@ -1,0 +1,148 @@
+import Redis from 'ioredis';
+import { Client } from 'pg';
+import {
+  configFor,
+  eventually,
+  HttpClient,
+  isolate,
+  Isolation,
+  newPortal,
+  OffloadProcess,
+  RunningOffload,
+  spawnOffload,
+  startOffload,
+} from './support/offload-harness';
+
+async function countRows(databaseUrl: string, sql: string, params: unknown[]): Promise<number> {
+  const pg = new Client({ connectionString: databaseUrl });
+  await pg.connect();
+  try {
+    const { rows } = await pg.query(sql, params);
+    return Number(rows[0].count);
+  } finally {
+    await pg.end();
+  }
+}
+
+describe('idempotency under concurrency', () => {
+  let isolation: Isolation;
+  let first: RunningOffload;
+  let second: RunningOffload;
+
+  beforeAll(async () => {
+    isolation = await isolate();
+    first = await startOffload(configFor(isolation));
+    second = await startOffload(configFor(isolation, { ROLE: 'api' }));
+  });
+
+  afterAll(async () => {
+    await Promise.all([first?.close(), second?.close()]);
+    await isolation?.cleanup();
+  });
+
+  it('makes 40 simultaneous identical enqueues, across two instances, into one job run once', async () => {
+    const { portal, client } = await newPortal(first.url);
+    const other = new HttpClient(second.url, portal.apiKey);
+    const body = { type: 'noop', input: { sleepMs: 200 }, object: { type: 'CONTACT', id: '77' }, callbackId: 'ap-9-9-9-9' };
+    const answers = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? other : client).post('/v1/jobs', body)));
+
+    const statuses = answers.map((a) => a.status).sort();
+    expect(statuses.filter((s) => s === 202)).toHaveLength(1);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(39);
+    const ids = new Set(answers.map((a) => a.body.id));
+    expect(ids.size).toBe(1);
+    const [id] = ids;
+
+    const done = await client.get(`/v1/jobs/${id}?wait=10`);
+    expect(done.body).toMatchObject({ status: 'succeeded', attempts: 1 });
+    const key = done.body.idempotencyKey;
+    expect(await countRows(isolation.databaseUrl, 'SELECT count(*) FROM jobs WHERE idempotency_key = $1', [key])).toBe(1);
+    expect(
+      await countRows(isolation.databaseUrl, `SELECT count(*) FROM outbox_events WHERE key = $1 AND payload->>'event' = 'job.succeeded'`, [id]),
+    ).toBe(1);
+  });
+});
+
+describe('recovery after Redis loses the queue', () => {
+  // FLUSHDB empties a whole Redis database: this file keeps database 13 to itself.
+  const REDIS_DB = 13;
+  let isolation: Isolation;
+  let api: RunningOffload | undefined;
+  let worker: RunningOffload | undefined;
+
+  beforeAll(async () => {
+    isolation = await isolate({ redisDb: REDIS_DB });
+  });
+
+  afterAll(async () => {
+    await Promise.all([api?.close(), worker?.close()]);
+    await isolation?.cleanup();
+  });
+
+  it('runs every accepted job once, after a FLUSHDB wiped them from Redis before any ran', async () => {
+    api = await startOffload(configFor(isolation, { ROLE: 'api' }));
+    const { client } = await newPortal(api.url);
+    const answer = await client.post('/v1/jobs/batch', { jobs: Array.from({ length: 60 }, (_, i) => ({ type: 'noop', idempotencyKey: `lost-${i}` })) });
+    expect(answer.body.results.every((r: { status: number }) => r.status === 202)).toBe(true);
+    const ids: string[] = answer.body.results.map((r: { job: { id: string } }) => r.job.id);
+
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, db: REDIS_DB });
+    await eventually(() => redis.keys(`${isolation.redisPrefix}:bull:*`), (keys) => keys.length > 0);
+    await redis.flushdb();
+    redis.disconnect();
+
+    worker = await startOffload(configFor(isolation, { ROLE: 'worker', RECONCILE_INTERVAL_MS: '300' }));
+    for (const id of ids) {
+      const done = await client.get(`/v1/jobs/${id}?wait=15`);
+      expect(done.body).toMatchObject({ status: 'succeeded', attempts: 1 });
+    }
+  });
+});
+
+describe('graceful shutdown on SIGTERM', () => {
+  let isolation: Isolation;
+  let api: RunningOffload;
+  let client: HttpClient;
+  let child: OffloadProcess | undefined;
+  let rescuer: RunningOffload | undefined;
+
+  beforeAll(async () => {
+    isolation = await isolate();
+    api = await startOffload(configFor(isolation, { ROLE: 'api' }));
+    ({ client } = await newPortal(api.url));
+  });
+
+  afterEach(() => child?.signal('SIGKILL'));
+
+  afterAll(async () => {
+    await Promise.all([api?.close(), rescuer?.close()]);
+    await isolation?.cleanup();
+  });
+
+  it('lets a running job finish within the grace period, then exits cleanly', async () => {
+    child = await spawnOffload(isolation, { ROLE: 'worker', SHUTDOWN_GRACE_MS: '10000' });
+    const created = await client.post('/v1/jobs', { type: 'noop', input: { sleepMs: 1500 } });
+    await eventually(() => client.get(`/v1/jobs/${created.body.id}`), (a) => a.body.status === 'running');
+    child.signal('SIGTERM');
+    expect(await child.exited).toBe(0);
+    const job = await client.get(`/v1/jobs/${created.body.id}`);
+    expect(job.body).toMatchObject({ status: 'succeeded', attempts: 1 });
+  });
+
+  it('hands a job that outlives the grace period back to the queue, where another worker completes it', async () => {
+    child = await spawnOffload(isolation, { ROLE: 'worker', SHUTDOWN_GRACE_MS: '300' });
+    const created = await client.post('/v1/jobs', { type: 'noop', input: { sleepMs: 4000 } });
+    await eventually(() => client.get(`/v1/jobs/${created.body.id}`), (a) => a.body.status === 'running');
+    const stoppedAt = Date.now();
+    child.signal('SIGTERM');
+    expect(await child.exited).toBe(0);
+    expect(Date.now() - stoppedAt).toBeLessThan(3000);
+
+    const handedBack = await client.get(`/v1/jobs/${created.body.id}`);
+    expect(handedBack.body).toMatchObject({ status: 'queued', attempts: 0 });
+
+    rescuer = await startOffload(configFor(isolation, { ROLE: 'worker' }));
+    const done = await client.get(`/v1/jobs/${created.body.id}?wait=10`);
+    expect(done.body).toMatchObject({ status: 'succeeded', attempts: 1, output: { ok: true, attempts: 1 } });
+  });
+});
