@@ -48,8 +48,9 @@ export async function isolate(options: { redisDb?: number } = {}): Promise<Isola
   };
 }
 
-export function configFor(isolation: Isolation, env: Record<string, string> = {}): AppConfig {
-  return loadConfig({
+/** The environment of an Offload that uses this isolation's database and Redis keys. */
+export function envFor(isolation: Isolation, env: Record<string, string> = {}): Record<string, string> {
+  return {
     ROLE: 'all',
     PORT: '0',
     DATABASE_URL: isolation.databaseUrl,
@@ -61,7 +62,11 @@ export function configFor(isolation: Isolation, env: Record<string, string> = {}
     RECONCILE_INTERVAL_MS: '500',
     SHUTDOWN_GRACE_MS: '5000',
     ...env,
-  });
+  };
+}
+
+export function configFor(isolation: Isolation, env: Record<string, string> = {}): AppConfig {
+  return loadConfig(envFor(isolation, env));
 }
 
 export interface RunningOffload {
@@ -166,17 +171,7 @@ export async function spawnOffload(isolation: Isolation, env: Record<string, str
   });
   const child = spawn(process.execPath, ['dist/src/main.js'], {
     cwd: `${__dirname}/../..`,
-    env: {
-      PATH: process.env.PATH,
-      DATABASE_URL: isolation.databaseUrl,
-      REDIS_URL: `redis://127.0.0.1:6379/${isolation.redisDb}`,
-      REDIS_PREFIX: isolation.redisPrefix,
-      ADMIN_TOKEN,
-      ENCRYPTION_KEY,
-      LOG_LEVEL: 'warn',
-      PORT: String(port),
-      ...env,
-    },
+    env: { PATH: process.env.PATH, ...envFor(isolation, { PORT: String(port), ...env }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
