@@ -70,4 +70,20 @@ describe('MicroBatcher', () => {
     await batcher.drain();
     expect(done).toEqual([1, 2, 3]);
   });
+
+  it('with a linger, gathers items that arrive within it into one batch', async () => {
+    const batches: number[][] = [];
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 100,
+      lingerMs: 20,
+      execute: async (items) => {
+        batches.push(items);
+        return items;
+      },
+    });
+    const first = batcher.add(1);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await Promise.all([first, batcher.add(2)]);
+    expect(batches).toEqual([[1, 2]]);
+  });
 });

@@ -4,11 +4,16 @@ export interface MicroBatcherOptions<I, O> {
   maxBatchSize: number;
   /** Batches allowed to run at once; while they run, new items gather into the next batch. */
   maxInFlight?: number;
+  /**
+   * How long a first item waits for company before its batch goes (default: one tick). A millisecond
+   * or two turns a steady trickle into fewer, larger statements, at that cost in latency.
+   */
+  lingerMs?: number;
 }
 
 /**
- * Group commit: items added in the same tick, or while earlier batches are running, go out together.
- * Idle, an item waits one tick at most; under load, batches grow instead of queueing round trips.
+ * Group commit: items added in the same tick (or linger), or while earlier batches are running, go
+ * out together. Under load, batches grow instead of queueing round trips.
  */
 export class MicroBatcher<I, O> {
   private pending: Array<{ item: I; resolve: (value: O) => void; reject: (error: unknown) => void }> = [];
@@ -38,10 +43,12 @@ export class MicroBatcher<I, O> {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    const go = () => {
       this.scheduled = false;
       this.flush();
-    });
+    };
+    if (this.options.lingerMs) setTimeout(go, this.options.lingerMs);
+    else setImmediate(go);
   }
 
   private flush(): void {

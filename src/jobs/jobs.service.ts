@@ -25,6 +25,7 @@ export class JobsService {
   private readonly inserts = new MicroBatcher<NewJobRow, JobRecord | undefined>({
     maxBatchSize: 500,
     maxInFlight: 2,
+    lingerMs: 1,
     execute: async (rows) => {
       const inserted = new Map((await this.jobs.insertMany(rows)).map((job) => [job.id, job]));
       return rows.map((row) => inserted.get(row.id));

@@ -13,6 +13,7 @@ export class JobStateWriter {
   private readonly starts = new MicroBatcher<{ id: string; timeoutMs: number }, JobRecord | undefined>({
     maxBatchSize: 500,
     maxInFlight: 2,
+    lingerMs: 2,
     execute: async (runs) => {
       const claimed = new Map((await this.jobs.startRuns(runs)).map((job) => [job.id, job]));
       return runs.map((run) => claimed.get(run.id));
@@ -22,6 +23,7 @@ export class JobStateWriter {
   private readonly finishes = new MicroBatcher<RunOutcome, boolean>({
     maxBatchSize: 500,
     maxInFlight: 2,
+    lingerMs: 2,
     execute: async (outcomes) => {
       const changed = await this.jobs.finishRuns(outcomes);
       const ended = outcomes.filter((o) => o.status !== 'queued' && changed.has(o.id)).map((o) => o.id);
