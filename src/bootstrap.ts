@@ -8,6 +8,7 @@ import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
+import { mountQueueDashboard } from './ops/queue-dashboard';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -46,6 +47,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   });
 
   if (config.role !== 'worker') {
+    await mountQueueDashboard(app, config.adminToken!);
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()

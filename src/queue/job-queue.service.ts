@@ -1,5 +1,5 @@
 import { getQueueToken } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
@@ -20,9 +20,9 @@ const INFRASTRUCTURE_RETRIES = { attempts: 8, backoff: { type: 'exponential', de
 
 /** The BullMQ side of a job: PostgreSQL decides what should run, this puts it where workers find it. */
 @Injectable()
-export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
+export class JobQueue implements BeforeApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
-  private readonly queues = new Map<string, Queue>();
+  private queuesByType?: Map<string, Queue>;
   private readonly adds = new MicroBatcher<QueuedJob, void>({
     maxBatchSize: 1000,
     maxInFlight: 2,
@@ -37,11 +37,12 @@ export class JobQueue implements OnModuleInit, BeforeApplicationShutdown {
     private readonly registry: HandlerRegistry,
   ) {}
 
-  /** The queues are async providers: only once every module is initialised are they all there. */
-  onModuleInit(): void {
-    for (const handler of this.registry.list()) {
-      this.queues.set(handler.type, this.moduleRef.get(getQueueToken(queueNameFor(handler.type)), { strict: false }));
-    }
+  /** The queues are async providers, so they are looked up on first use, once all exist. */
+  private get queues(): Map<string, Queue> {
+    this.queuesByType ??= new Map(
+      this.registry.list().map((handler) => [handler.type, this.moduleRef.get(getQueueToken(queueNameFor(handler.type)), { strict: false })]),
+    );
+    return this.queuesByType;
   }
 
   /** Adds still in flight reach Redis before the queues close. */
