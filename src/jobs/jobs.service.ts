@@ -121,7 +121,7 @@ export class JobsService {
   async cancel(portal: AuthenticatedPortal, id: string): Promise<JobView> {
     if (!isUuid(id)) throw ApiError.notFound('Job');
     const job = await this.jobs.cancel(portal.id, id);
-    if (!job) throw await this.notLive(portal, id, 'cancelled');
+    if (!job) throw await this.invalidState(portal, id, (status) => `The job is already ${status} and cannot be cancelled`);
     await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.signals.announceFinished([id])]);
     this.metrics.jobsFinished.inc({ type: job.type, status: 'cancelled' });
     return jobView(job);
@@ -130,10 +130,7 @@ export class JobsService {
   async retry(portal: AuthenticatedPortal, id: string): Promise<JobView> {
     if (!isUuid(id)) throw ApiError.notFound('Job');
     const job = await this.jobs.requeue(portal.id, id);
-    if (!job) {
-      const current = await this.find(portal, id);
-      throw new ApiError(409, 'invalid_job_state', `Only a failed or cancelled job can be retried; this one is ${current.status}`);
-    }
+    if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
     await this.queue.remove(job.type, id);
     await this.queue.add([{ id: job.id, type: job.type, portalId: job.portalId }]);
     return jobView(job);
@@ -145,9 +142,10 @@ export class JobsService {
     return job;
   }
 
-  private async notLive(portal: AuthenticatedPortal, id: string, verb: string): Promise<ApiError> {
+  /** 409 for a job in the wrong state, or 404 when the portal has no such job. */
+  private async invalidState(portal: AuthenticatedPortal, id: string, message: (status: string) => string): Promise<ApiError> {
     const current = await this.find(portal, id);
-    return new ApiError(409, 'invalid_job_state', `The job is already ${current.status} and cannot be ${verb}`);
+    return new ApiError(409, 'invalid_job_state', message(current.status));
   }
 
   private prepare(portal: AuthenticatedPortal, body: unknown): NewJobRow {
