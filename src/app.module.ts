@@ -7,6 +7,7 @@ import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OutboxModule } from './outbox/outbox.module';
 import { PortalsModule } from './portals/portals.module';
 import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
@@ -44,7 +45,7 @@ export class AppModule {
         MetricsModule,
         HealthModule,
         ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule]),
-        ...(config.role === 'api' ? [] : [WorkerModule]),
+        ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
       ],
     };
   }

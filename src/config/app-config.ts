@@ -21,6 +21,10 @@ export interface AppConfig {
   /** Namespaces every Redis key and channel Offload owns, so deployments (and test runs) can share one Redis. */
   redisPrefix: string;
   kafkaBrokers: string[] | undefined;
+  /** How long the outbox relay waits between polls when it has nothing to publish. */
+  outboxPollMs: number;
+  /** The most outbox events the relay publishes in one Kafka request. */
+  outboxBatchSize: number;
   adminToken: string | undefined;
   encryptionKey: Buffer;
   hubspotBaseUrl: string;
@@ -53,6 +57,17 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
   }
   return value;
+}
+
+function brokerList(env: Env, name: string): string[] | undefined {
+  const raw = read(env, name);
+  if (raw === undefined) return undefined;
+  const brokers = raw.split(',').map((broker) => broker.trim()).filter(Boolean);
+  const invalid = brokers.find((broker) => !/^[^\s/]+:\d{1,5}$/.test(broker));
+  if (brokers.length === 0 || invalid !== undefined) {
+    throw new ConfigError(name, `must be a comma-separated list of host:port (got "${raw}")`);
+  }
+  return brokers;
 }
 
 function url(env: Env, name: string, fallback: string | undefined, protocols: string[]): string | undefined {
@@ -106,7 +121,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
-  const brokers = read(env, 'KAFKA_BROKERS');
   const redisPrefix = read(env, 'REDIS_PREFIX') ?? 'offload';
   if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) {
     throw new ConfigError('REDIS_PREFIX', 'may hold only letters, digits, "_", "." and "-"');
@@ -118,7 +132,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     databaseUrl: url(env, 'DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:'])!,
     redis: redisOptionsFromUrl(redisUrl),
     redisPrefix,
-    kafkaBrokers: brokers?.split(',').map((broker) => broker.trim()).filter(Boolean),
+    kafkaBrokers: brokerList(env, 'KAFKA_BROKERS'),
+    outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 500, 10, 60_000),
+    outboxBatchSize: integer(env, 'OUTBOX_BATCH_SIZE', 500, 1, 10_000),
     adminToken,
     encryptionKey: Buffer.from(keyHex, 'hex'),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,

@@ -1,0 +1,235 @@
+import { Logger } from '@nestjs/common';
+import { Registry } from 'prom-client';
+import { AppConfig, ConfigError, loadConfig } from '../config/app-config';
+import { MetricsService } from '../metrics/metrics.service';
+import { OutboxPublisher } from './kafka-outbox-publisher';
+import { OutboxEvent } from './outbox-event';
+import { IDLE_DISCONNECT_MS, nextDelayMs, OutboxRelay } from './outbox-relay.service';
+import { OutboxRepository, RelayPass } from './outbox.repository';
+
+const BATCH = 3;
+const POLL_MS = 500;
+
+/** An outbox in memory with the repository's contract: only the ids `publish` answers are marked. */
+class FakeOutbox {
+  readonly pending: OutboxEvent[] = [];
+  readonly marked: string[] = [];
+  passes = 0;
+
+  add(count: number): void {
+    for (let i = 0; i < count; i++) {
+      const id = String(this.pending.length + this.marked.length + 1);
+      this.pending.push({ id, topic: 't', key: `k${id}`, value: '{}', headers: {} });
+    }
+  }
+
+  async publishNext(limit: number, publish: (events: OutboxEvent[]) => Promise<string[]>): Promise<RelayPass> {
+    this.passes++;
+    const events = this.pending.slice(0, limit);
+    const ids = events.length ? await publish(events) : [];
+    this.pending.splice(0, ids.length);
+    this.marked.push(...ids);
+    return { locked: true, fetched: events.length, published: ids.length };
+  }
+
+  async oldestUnpublishedAgeSeconds(): Promise<number> {
+    return 0;
+  }
+}
+
+class FakePublisher implements OutboxPublisher {
+  readonly sent: string[][] = [];
+  attempts = 0;
+  failuresLeft = 0;
+  closed = false;
+  gate?: Promise<void>;
+
+  async publish(events: OutboxEvent[]): Promise<void> {
+    this.attempts++;
+    await this.gate;
+    if (this.failuresLeft > 0) {
+      this.failuresLeft--;
+      throw new Error('broker unavailable');
+    }
+    this.sent.push(events.map((e) => e.id));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+const config = { outboxBatchSize: BATCH, outboxPollMs: POLL_MS } as AppConfig;
+const metrics = () => ({ registry: new Registry() }) as MetricsService;
+const relayFor = (outbox: FakeOutbox, publisher: OutboxPublisher | null) =>
+  new OutboxRelay(config, outbox as unknown as OutboxRepository, publisher, metrics());
+
+describe('nextDelayMs', () => {
+  it('loops at once while a full batch came back, or part of it was left for the next request', () => {
+    expect(nextDelayMs({ locked: true, fetched: BATCH, published: BATCH }, BATCH, POLL_MS)).toBe(0);
+    expect(nextDelayMs({ locked: true, fetched: 2, published: 1 }, BATCH, POLL_MS)).toBe(0);
+  });
+
+  it('polls when the outbox is drained, or another relay holds the lock', () => {
+    expect(nextDelayMs({ locked: true, fetched: 2, published: 2 }, BATCH, POLL_MS)).toBe(POLL_MS);
+    expect(nextDelayMs({ locked: true, fetched: 0, published: 0 }, BATCH, POLL_MS)).toBe(POLL_MS);
+    expect(nextDelayMs({ locked: false, fetched: 0, published: 0 }, BATCH, POLL_MS)).toBe(POLL_MS);
+  });
+});
+
+describe('OutboxRelay', () => {
+  beforeAll(() => Logger.overrideLogger(false));
+  beforeEach(() => jest.useFakeTimers());
+  afterEach(() => jest.useRealTimers());
+
+  it('does nothing at all without a publisher (KAFKA_BROKERS unset)', async () => {
+    const outbox = new FakeOutbox();
+    outbox.add(2);
+    const relay = relayFor(outbox, null);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(5 * POLL_MS);
+    await relay.beforeApplicationShutdown();
+    expect(outbox.passes).toBe(0);
+    expect(outbox.pending).toHaveLength(2);
+  });
+
+  it('drains a backlog batch after batch without waiting, then polls', async () => {
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    outbox.add(7);
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(publisher.sent).toEqual([['1', '2', '3'], ['4', '5', '6'], ['7']]);
+    expect(outbox.marked).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+
+    outbox.add(1);
+    await jest.advanceTimersByTimeAsync(POLL_MS - 1);
+    expect(publisher.sent).toHaveLength(3);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(publisher.sent[3]).toEqual(['8']);
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('backs off on failures, marks nothing it could not send, then recovers in order', async () => {
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    publisher.failuresLeft = 3;
+    outbox.add(2);
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(publisher.attempts).toBe(1);
+    expect(outbox.marked).toEqual([]);
+    // Three failures wait at most 500 + 1000 + 2000 ms (doubling from 500 ms, jitter within [half, full]).
+    await jest.advanceTimersByTimeAsync(3499);
+    expect(publisher.attempts).toBe(4);
+    expect(outbox.marked).toEqual(['1', '2']);
+    expect(publisher.sent).toEqual([['1', '2']]);
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('waits at least half the backoff before retrying', async () => {
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    publisher.failuresLeft = 2;
+    outbox.add(1);
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    await jest.advanceTimersByTimeAsync(249);
+    expect(publisher.attempts).toBe(1);
+    await jest.advanceTimersByTimeAsync(251);
+    expect(publisher.attempts).toBe(2);
+    await jest.advanceTimersByTimeAsync(499);
+    expect(publisher.attempts).toBe(2);
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('on shutdown, finishes and marks the batch in flight, then closes the publisher', async () => {
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    let release!: () => void;
+    publisher.gate = new Promise((resolve) => (release = resolve));
+    outbox.add(5);
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+
+    let stopped = false;
+    const stopping = relay.beforeApplicationShutdown().then(() => (stopped = true));
+    await jest.advanceTimersByTimeAsync(0);
+    expect(stopped).toBe(false);
+    expect(publisher.closed).toBe(false);
+
+    release();
+    await stopping;
+    expect(outbox.marked).toEqual(['1', '2', '3']);
+    expect(outbox.passes).toBe(1);
+    expect(publisher.closed).toBe(true);
+  });
+
+  it('disconnects once it has published nothing for a while, and connects again for new events', async () => {
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    outbox.add(1);
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(IDLE_DISCONNECT_MS - POLL_MS);
+    expect(publisher.closed).toBe(false);
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    expect(publisher.closed).toBe(true);
+    publisher.closed = false;
+    outbox.add(1);
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    expect(publisher.sent).toEqual([['1'], ['2']]);
+    await jest.advanceTimersByTimeAsync(IDLE_DISCONNECT_MS - 2 * POLL_MS);
+    expect(publisher.closed).toBe(false);
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('stops promptly while idle', async () => {
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    await relay.beforeApplicationShutdown();
+    expect(outbox.passes).toBe(1);
+    expect(publisher.closed).toBe(true);
+  });
+});
+
+describe('outbox settings', () => {
+  const base = { ROLE: 'worker', ENCRYPTION_KEY: 'a'.repeat(64) };
+  const rejected = (env: Record<string, string>) => {
+    try {
+      loadConfig({ ...base, ...env });
+    } catch (error) {
+      if (error instanceof ConfigError) return error.variable;
+      throw error;
+    }
+    return undefined;
+  };
+
+  it('defaults to a 500 ms poll and 500-event batches, with Kafka off', () => {
+    expect(loadConfig(base)).toMatchObject({ outboxPollMs: 500, outboxBatchSize: 500, kafkaBrokers: undefined });
+  });
+
+  it('reads the broker list and the relay settings', () => {
+    expect(loadConfig({ ...base, KAFKA_BROKERS: ' k1:9092, k2:9093 ', OUTBOX_POLL_MS: '100', OUTBOX_BATCH_SIZE: '50' })).toMatchObject({
+      kafkaBrokers: ['k1:9092', 'k2:9093'],
+      outboxPollMs: 100,
+      outboxBatchSize: 50,
+    });
+  });
+
+  it('refuses bad values, naming the variable', () => {
+    expect(rejected({ KAFKA_BROKERS: 'kafka' })).toBe('KAFKA_BROKERS');
+    expect(rejected({ KAFKA_BROKERS: ',' })).toBe('KAFKA_BROKERS');
+    expect(rejected({ KAFKA_BROKERS: 'kafka://k1:9092' })).toBe('KAFKA_BROKERS');
+    expect(rejected({ OUTBOX_POLL_MS: '0' })).toBe('OUTBOX_POLL_MS');
+    expect(rejected({ OUTBOX_POLL_MS: 'fast' })).toBe('OUTBOX_POLL_MS');
+    expect(rejected({ OUTBOX_BATCH_SIZE: '100000' })).toBe('OUTBOX_BATCH_SIZE');
+  });
+});

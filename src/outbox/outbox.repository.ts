@@ -1,0 +1,70 @@
+import { Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { OutboxEvent } from './outbox-event';
+
+export interface RelayPass {
+  /** false: another relay holds the lock, and nothing was read. */
+  locked: boolean;
+  fetched: number;
+  published: number;
+}
+
+/**
+ * Only one relay publishes at a time, and it holds the lock for the whole read-send-mark cycle:
+ * a transaction-scoped advisory lock, taken in the transaction that then marks the rows. Two
+ * relays sharing the work (SKIP LOCKED on disjoint batches) would break per-key order: a job's
+ * `succeeded` in one batch could reach Kafka before its `queued` in the other. A Redis lock could
+ * expire during a slow send with nothing to stop the late holder from marking rows; this one ends
+ * only with the transaction (commit, rollback, or the connection dropping), so it cannot. The
+ * transaction stays open while the producer connects and Kafka acknowledges, which the producer's
+ * timeouts bound to seconds; it locks no rows, so writers of the outbox never wait on it.
+ */
+const RELAY_LOCK = `hashtext('offload.outbox-relay')`;
+
+@Injectable()
+export class OutboxRepository {
+  constructor(private readonly db: DataSource) {}
+
+  /**
+   * Hands the oldest unpublished events (id order) to `publish`, then marks published exactly the
+   * ids it answers. Should `publish` throw, or the commit fail, nothing is marked and the events
+   * go again: delivery is at-least-once.
+   */
+  async publishNext(limit: number, publish: (events: OutboxEvent[]) => Promise<string[]>): Promise<RelayPass> {
+    const runner = this.db.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const [{ locked }] = await runner.query(`SELECT pg_try_advisory_xact_lock(${RELAY_LOCK}) AS locked`);
+      if (!locked) {
+        await runner.commitTransaction();
+        return { locked: false, fetched: 0, published: 0 };
+      }
+      const events: OutboxEvent[] = await runner.query(
+        `SELECT id::text, topic, key, payload::text AS value, headers FROM outbox_events
+         WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+        [limit],
+      );
+      const published = events.length > 0 ? await publish(events) : [];
+      if (published.length > 0) {
+        await runner.query(`UPDATE outbox_events SET published_at = now() WHERE id = ANY($1::bigint[])`, [published]);
+      }
+      await runner.commitTransaction();
+      return { locked: true, fetched: events.length, published: published.length };
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction().catch(() => undefined);
+      throw error;
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Seconds since the oldest unpublished event was written; 0 when there is none. */
+  async oldestUnpublishedAgeSeconds(): Promise<number> {
+    const rows: Array<{ age: number }> = await this.db.query(
+      `SELECT extract(epoch FROM now() - created_at)::float8 AS age FROM outbox_events
+       WHERE published_at IS NULL ORDER BY id LIMIT 1`,
+    );
+    return rows[0]?.age ?? 0;
+  }
+}
