@@ -41,8 +41,9 @@ export class OutboxRepository {
         return { locked: false, fetched: 0, published: 0 };
       }
       const events: OutboxEvent[] = await runner.query(
-        `SELECT id::text, topic, key, payload::text AS value, headers FROM outbox_events
-         WHERE published_at IS NULL ORDER BY id LIMIT $1`,
+        // Ordered by the bigint column itself: a bare "ORDER BY id" would sort the text alias, "23" before "3".
+        `SELECT e.id::text AS id, e.topic, e.key, e.payload::text AS value, e.headers FROM outbox_events e
+         WHERE e.published_at IS NULL ORDER BY e.id LIMIT $1`,
         [limit],
       );
       const published = events.length > 0 ? await publish(events) : [];
