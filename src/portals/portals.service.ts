@@ -95,7 +95,7 @@ export class PortalsService implements OnModuleInit {
   }
 
   async revokeKey(portalId: string, keyId: string): Promise<void> {
-    const key = isUuid(keyId) ? await this.apiKeys.findOneBy({ id: keyId, portalId, revokedAt: IsNull() }) : null;
+    const key = isUuid(portalId) && isUuid(keyId) ? await this.apiKeys.findOneBy({ id: keyId, portalId, revokedAt: IsNull() }) : null;
     if (!key) throw ApiError.notFound('API key');
     await this.apiKeys.update({ id: key.id }, { revokedAt: new Date() });
     this.forget(key.keyHash);

@@ -1,0 +1,140 @@
+import { ConfigError, DEFAULT_DATABASE_URL, loadConfig, redisOptionsFromUrl } from './app-config';
+
+const KEY = '0123456789abcdef'.repeat(4);
+const REQUIRED = { ADMIN_TOKEN: 'an-admin-token-of-some-length', ENCRYPTION_KEY: KEY };
+
+function refusal(env: Record<string, string | undefined>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`accepted ${JSON.stringify(env)}`);
+}
+
+describe('loadConfig', () => {
+  describe('defaults (the contract)', () => {
+    const config = loadConfig({ ...REQUIRED });
+
+    it('runs both sides on port 3000', () => {
+      expect(config.role).toBe('all');
+      expect(config.port).toBe(3000);
+    });
+
+    it('uses the local offload database', () => {
+      expect(DEFAULT_DATABASE_URL).toBe('postgres://postgres@127.0.0.1:5432/offload');
+      expect(config.databaseUrl).toBe('postgres://postgres@127.0.0.1:5432/offload');
+    });
+
+    it('uses local Redis, database 0, without credentials or TLS', () => {
+      expect(config.redis).toEqual({
+        host: '127.0.0.1',
+        port: 6379,
+        db: 0,
+        username: undefined,
+        password: undefined,
+        tls: undefined,
+      });
+    });
+
+    it('leaves the Kafka relay off', () => {
+      expect(config.kafkaBrokers).toBeUndefined();
+    });
+
+    it("calls HubSpot's public API", () => {
+      expect(config.hubspotBaseUrl).toBe('https://api.hubapi.com');
+    });
+
+    it('rebuilds the public URL from the request, and has no client secret', () => {
+      expect(config.publicBaseUrl).toBeUndefined();
+      expect(config.hubspotClientSecret).toBeUndefined();
+    });
+
+    it('decodes the encryption key to 32 bytes and keeps the admin token', () => {
+      expect(config.encryptionKey).toEqual(Buffer.from(KEY, 'hex'));
+      expect(config.encryptionKey).toHaveLength(32);
+      expect(config.adminToken).toBe(REQUIRED.ADMIN_TOKEN);
+    });
+
+    it('treats empty and blank values as unset', () => {
+      const blank = loadConfig({ ...REQUIRED, PORT: '', REDIS_URL: '  ', DATABASE_URL: '', KAFKA_BROKERS: '', HUBSPOT_BASE_URL: ' ' });
+      expect(blank.port).toBe(3000);
+      expect(blank.redis).toMatchObject({ host: '127.0.0.1', port: 6379, db: 0 });
+      expect(blank.databaseUrl).toBe(DEFAULT_DATABASE_URL);
+      expect(blank.kafkaBrokers).toBeUndefined();
+      expect(blank.hubspotBaseUrl).toBe('https://api.hubapi.com');
+    });
+  });
+
+  describe('REDIS_URL', () => {
+    it('honours a db index in the URL', () => {
+      expect(loadConfig({ ...REQUIRED, REDIS_URL: 'redis://127.0.0.1:6379/5' }).redis).toMatchObject({ host: '127.0.0.1', port: 6379, db: 5 });
+      expect(loadConfig({ ...REQUIRED, REDIS_URL: 'redis://cache.internal/12' }).redis).toMatchObject({ host: 'cache.internal', port: 6379, db: 12 });
+      expect(loadConfig({ ...REQUIRED, REDIS_URL: 'redis://cache.internal:6380/' }).redis).toMatchObject({ port: 6380, db: 0 });
+    });
+
+    it('passes credentials (URL-decoded) and TLS for rediss:', () => {
+      const redis = loadConfig({ ...REQUIRED, REDIS_URL: 'rediss://user%40x:p%3Ass@cache.example:6390/3' }).redis;
+      expect(redis).toEqual({ host: 'cache.example', port: 6390, db: 3, username: 'user@x', password: 'p:ss', tls: {} });
+    });
+
+    it('refuses an invalid db index, another scheme, or no URL at all', () => {
+      expect(refusal({ ...REQUIRED, REDIS_URL: 'redis://127.0.0.1:6379/abc' }).variable).toBe('REDIS_URL');
+      expect(refusal({ ...REQUIRED, REDIS_URL: 'redis://127.0.0.1:6379/-1' }).variable).toBe('REDIS_URL');
+      expect(refusal({ ...REQUIRED, REDIS_URL: 'ftp://x' }).variable).toBe('REDIS_URL');
+      expect(refusal({ ...REQUIRED, REDIS_URL: 'not a url' }).variable).toBe('REDIS_URL');
+      expect(() => redisOptionsFromUrl('redis://h/1.5')).toThrow(ConfigError);
+    });
+  });
+
+  describe('other settings', () => {
+    it('reads PORT, ROLE, DATABASE_URL, KAFKA_BROKERS, HUBSPOT_*, PUBLIC_BASE_URL', () => {
+      const config = loadConfig({
+        ...REQUIRED,
+        PORT: '8080',
+        ROLE: 'api',
+        DATABASE_URL: 'postgresql://u:p@db.internal:5433/jobs',
+        KAFKA_BROKERS: 'k1:9092, k2:9092',
+        HUBSPOT_BASE_URL: 'http://127.0.0.1:4010',
+        HUBSPOT_CLIENT_SECRET: 'secret',
+        PUBLIC_BASE_URL: 'https://offload.example.com',
+      });
+      expect(config).toMatchObject({
+        port: 8080,
+        role: 'api',
+        databaseUrl: 'postgresql://u:p@db.internal:5433/jobs',
+        kafkaBrokers: ['k1:9092', 'k2:9092'],
+        hubspotBaseUrl: 'http://127.0.0.1:4010',
+        hubspotClientSecret: 'secret',
+        publicBaseUrl: 'https://offload.example.com',
+      });
+    });
+
+    it('lets a worker run without ADMIN_TOKEN, but not api or all', () => {
+      expect(loadConfig({ ENCRYPTION_KEY: KEY, ROLE: 'worker' }).adminToken).toBeUndefined();
+      expect(refusal({ ENCRYPTION_KEY: KEY, ROLE: 'api' }).variable).toBe('ADMIN_TOKEN');
+      expect(refusal({ ENCRYPTION_KEY: KEY, ROLE: 'all' }).variable).toBe('ADMIN_TOKEN');
+      expect(refusal({ ENCRYPTION_KEY: KEY }).variable).toBe('ADMIN_TOKEN');
+    });
+
+    it.each([
+      ['ENCRYPTION_KEY', 'missing', { ADMIN_TOKEN: REQUIRED.ADMIN_TOKEN }],
+      ['ENCRYPTION_KEY', '63 hex characters', { ...REQUIRED, ENCRYPTION_KEY: KEY.slice(1) }],
+      ['ENCRYPTION_KEY', '66 hex characters', { ...REQUIRED, ENCRYPTION_KEY: `${KEY}00` }],
+      ['ENCRYPTION_KEY', 'not hex', { ...REQUIRED, ENCRYPTION_KEY: 'z'.repeat(64) }],
+      ['ROLE', 'bogus', { ...REQUIRED, ROLE: 'bogus' }],
+      ['PORT', 'abc', { ...REQUIRED, PORT: 'abc' }],
+      ['PORT', '3000.5', { ...REQUIRED, PORT: '3000.5' }],
+      ['PORT', '65536', { ...REQUIRED, PORT: '65536' }],
+      ['PORT', '-1', { ...REQUIRED, PORT: '-1' }],
+      ['DATABASE_URL', 'mysql:', { ...REQUIRED, DATABASE_URL: 'mysql://localhost/offload' }],
+      ['HUBSPOT_BASE_URL', 'no scheme', { ...REQUIRED, HUBSPOT_BASE_URL: 'api.hubapi.com' }],
+      ['PUBLIC_BASE_URL', 'ftp:', { ...REQUIRED, PUBLIC_BASE_URL: 'ftp://offload.example.com' }],
+    ])('names %s when it is invalid (%s)', (variable, _label, env) => {
+      const error = refusal(env);
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain(variable);
+    });
+  });
+});
