@@ -130,6 +130,8 @@ describe('OutboxRelay', () => {
   });
 
   it('waits at least half the backoff before retrying', async () => {
+    // The shortest waits jitter allows: 250 ms after the first failure, 500 ms after the second.
+    jest.spyOn(Math, 'random').mockReturnValue(0);
     const outbox = new FakeOutbox();
     const publisher = new FakePublisher();
     publisher.failuresLeft = 2;
@@ -139,11 +141,14 @@ describe('OutboxRelay', () => {
     await jest.advanceTimersByTimeAsync(0);
     await jest.advanceTimersByTimeAsync(249);
     expect(publisher.attempts).toBe(1);
-    await jest.advanceTimersByTimeAsync(251);
+    await jest.advanceTimersByTimeAsync(1);
     expect(publisher.attempts).toBe(2);
     await jest.advanceTimersByTimeAsync(499);
     expect(publisher.attempts).toBe(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(publisher.attempts).toBe(3);
     await relay.beforeApplicationShutdown();
+    jest.restoreAllMocks();
   });
 
   it('on shutdown, finishes and marks the batch in flight, then closes the publisher', async () => {
