@@ -5,6 +5,8 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
+import { HubSpotEntryPointsModule } from './hubspot/hubspot-entry-points.module';
+import { HubSpotModule } from './hubspot/hubspot.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
@@ -44,7 +46,8 @@ export class AppModule {
         QueueModule.forRoot(jobTypes),
         MetricsModule,
         HealthModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule]),
+        HubSpotModule,
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HubSpotEntryPointsModule]),
         ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
       ],
     };

@@ -12,6 +12,13 @@ import { mountQueueDashboard } from './ops/queue-dashboard';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The JSON body exactly as received, for checks over its bytes (HubSpot's request signatures). */
+    rawBody?: string;
+  }
+}
+
 /** Builds the application for config.role, ready to listen. Tests call it with their own config. */
 export async function createApp(config: AppConfig, handlerClasses?: Type[]): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: MAX_BODY_BYTES, trustProxy: true });
@@ -30,6 +37,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   // JSON only: any other media type is answered 415 rather than parsed as text.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (request, body, done) => {
+    request.rawBody = body as string;
     // A bodiless POST (cancel, retry) with a JSON content type is common; it is not malformed.
     if (body === '') return done(null, undefined);
     parseJson(request, body as string, (error, value) =>

@@ -86,4 +86,20 @@ describe('MicroBatcher', () => {
     await Promise.all([first, batcher.add(2)]);
     expect(batches).toEqual([[1, 2]]);
   });
+
+  it('with a linger, sends a full batch at once instead of waiting out the linger', async () => {
+    const batches: number[][] = [];
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 3,
+      lingerMs: 1_000,
+      execute: async (items) => {
+        batches.push(items);
+        return items;
+      },
+    });
+    const started = performance.now();
+    await expect(batcher.addAll([1, 2, 3])).resolves.toEqual([1, 2, 3]);
+    expect(performance.now() - started).toBeLessThan(500);
+    expect(batches).toEqual([[1, 2, 3]]);
+  });
 });

@@ -6,7 +6,8 @@ export interface MicroBatcherOptions<I, O> {
   maxInFlight?: number;
   /**
    * How long a first item waits for company before its batch goes (default: one tick). A millisecond
-   * or two turns a steady trickle into fewer, larger statements, at that cost in latency.
+   * or two turns a steady trickle into fewer, larger statements, at that cost in latency. A full
+   * batch goes at once.
    */
   lingerMs?: number;
 }
@@ -26,7 +27,8 @@ export class MicroBatcher<I, O> {
   add(item: I): Promise<O> {
     return new Promise<O>((resolve, reject) => {
       this.pending.push({ item, resolve, reject });
-      this.schedule();
+      if (this.pending.length >= this.options.maxBatchSize) this.flush();
+      else this.schedule();
     });
   }
 

@@ -17,6 +17,11 @@ describe('requestHash', () => {
     expect(requestHash({ ...base, writeback: true })).not.toBe(original);
     expect(requestHash({ ...base, type: 'icp-score' })).not.toBe(original);
     expect(requestHash({ ...base, callbackId: 'ap-1' })).not.toBe(original);
+    expect(requestHash({ ...base, completesWorkflowStep: true })).not.toBe(original);
+  });
+
+  it('keeps the hash of a request that completes no workflow step as it was', () => {
+    expect(requestHash({ ...base, completesWorkflowStep: false })).toBe(requestHash(base));
   });
 });
 
@@ -37,6 +42,13 @@ describe('deriveIdempotencyKey', () => {
     expect(deriveIdempotencyKey(portal, { ...execution, object: { type: 'CONTACT', id: '43' } })).not.toBe(key);
     expect(deriveIdempotencyKey(portal, { ...execution, type: 'icp-score' })).not.toBe(key);
     expect(deriveIdempotencyKey('another-portal', execution)).not.toBe(key);
+  });
+
+  it('keeps a blocking workflow step apart from an API job naming the same execution', () => {
+    const step = { ...execution, completesWorkflowStep: true };
+    expect(deriveIdempotencyKey(portal, step)).not.toBe(deriveIdempotencyKey(portal, execution));
+    expect(deriveIdempotencyKey(portal, { ...step, input: { domain: 'other.com' } })).toBe(deriveIdempotencyKey(portal, step));
+    expect(deriveIdempotencyKey(portal, { ...execution, completesWorkflowStep: false })).toBe(deriveIdempotencyKey(portal, execution));
   });
 
   it('falls back to the canonical request when there is no object or callback id', () => {

@@ -8,6 +8,8 @@ export interface JobRequestIdentity {
   object?: ObjectRef;
   callbackId?: string;
   writeback: boolean;
+  /** Set for jobs that complete a blocking workflow step; it is part of what the job does. */
+  completesWorkflowStep?: boolean;
 }
 
 function sha256(text: string): string {
@@ -23,6 +25,8 @@ export function requestHash(request: JobRequestIdentity): string {
       object: request.object ?? null,
       callbackId: request.callbackId ?? null,
       writeback: request.writeback,
+      // Only when set, so the hash of every other request stays what it always was.
+      ...(request.completesWorkflowStep ? { completesWorkflowStep: true } : {}),
     }),
   );
 }
@@ -33,9 +37,13 @@ export function requestHash(request: JobRequestIdentity): string {
  * it is the request itself. It depends only on stable values: every instance and restart agrees.
  */
 export function deriveIdempotencyKey(portalId: string, request: JobRequestIdentity): string {
-  const identity =
-    request.object || request.callbackId
-      ? ['execution', portalId, request.type, request.object?.type.toLowerCase() ?? '', request.object?.id ?? '', request.callbackId ?? '']
+  const execution = [portalId, request.type, request.object?.type.toLowerCase() ?? '', request.object?.id ?? '', request.callbackId ?? ''];
+  // A blocking step has a namespace of its own: an API job that names the same callbackId must not
+  // become the job the step waits on, as it would never complete the step.
+  const identity = request.completesWorkflowStep
+    ? ['workflow-step', ...execution]
+    : request.object || request.callbackId
+      ? ['execution', ...execution]
       : ['request', portalId, requestHash(request)];
   return `auto-${sha256(JSON.stringify(identity)).slice(0, 40)}`;
 }

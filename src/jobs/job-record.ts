@@ -1,5 +1,9 @@
 import type { JobOutputs } from '../registry/job-handler';
 
+export const JOB_PRIORITIES = ['live', 'bulk'] as const;
+/** live: a workflow waits on the job; bulk: a backfill that yields the HubSpot budget and the queue to live work. */
+export type JobPriority = (typeof JOB_PRIORITIES)[number];
+
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
@@ -31,6 +35,11 @@ export interface JobRecord {
   object: ObjectRef | null;
   callbackId: string | null;
   writeback: boolean;
+  priority: JobPriority;
+  /** The job came from a blocking workflow action: its end completes that step through HubSpot's callbacks API. */
+  completesWorkflowStep: boolean;
+  /** When HubSpot accepted the step's completion (or refused it for good); null while it is owed. */
+  workflowStepSettledAt: Date | null;
   attempts: number;
   maxAttempts: number;
   traceId: string;
@@ -61,6 +70,9 @@ export function jobFromRow(row: Record<string, any>): JobRecord {
     object: row.object_type === null ? null : { type: row.object_type, id: row.object_id },
     callbackId: row.callback_id,
     writeback: row.writeback,
+    priority: row.priority,
+    completesWorkflowStep: row.completes_workflow_step,
+    workflowStepSettledAt: row.workflow_step_settled_at,
     attempts: row.attempts,
     maxAttempts: row.max_attempts,
     traceId: row.trace_id,
@@ -88,6 +100,8 @@ export function jobView(job: JobRecord) {
     ...(job.object ? { object: job.object } : {}),
     ...(job.callbackId ? { callbackId: job.callbackId } : {}),
     writeback: job.writeback,
+    priority: job.priority,
+    completesWorkflowStep: job.completesWorkflowStep,
     createdAt: job.createdAt.toISOString(),
     updatedAt: job.updatedAt.toISOString(),
     ...(job.startedAt ? { startedAt: job.startedAt.toISOString() } : {}),

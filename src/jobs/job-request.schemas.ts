@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { requestSchema } from '../common/request-schema';
+import { JOB_PRIORITIES, JobPriority } from './job-record';
 
 export const MAX_BATCH_JOBS = 100;
 
@@ -26,6 +27,15 @@ export const enqueueBody = requestSchema(
       ),
       callbackId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "The workflow execution's callbackId" })),
       writeback: Type.Optional(Type.Boolean({ description: "Write the outputs to the object's properties" })),
+      priority: Type.Optional(
+        Type.Unsafe<JobPriority>({
+          type: 'string',
+          enum: [...JOB_PRIORITIES],
+          description:
+            'live (the default): a workflow is waiting on the job. bulk: a backfill; when the portal\'s HubSpot API budget ' +
+            'or the queue is short, live jobs of the portal go first.',
+        }),
+      ),
     },
     { additionalProperties: false },
   ),

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { JobError, JobRecord, JobStatus, jobFromRow } from './job-record';
+import { JobError, JobPriority, JobRecord, JobStatus, jobFromRow } from './job-record';
 
 export const JOB_EVENTS_TOPIC = 'offload.job-events';
 
@@ -16,6 +16,8 @@ export interface NewJobRow {
   object_id: string | null;
   callback_id: string | null;
   writeback: boolean;
+  priority: JobPriority;
+  completes_workflow_step: boolean;
   max_attempts: number;
   trace_id: string;
   span_id: string;
@@ -35,6 +37,7 @@ export interface StaleJob {
   id: string;
   type: string;
   portal_id: string;
+  priority: JobPriority;
   updated_at: Date;
 }
 
@@ -60,13 +63,15 @@ export class JobRepository {
       `WITH input AS (
          SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
            id uuid, portal_id uuid, type text, handler_version text, idempotency_key text, request_hash text,
-           input jsonb, object_type text, object_id text, callback_id text, writeback boolean, max_attempts int,
-           trace_id text, span_id text)
+           input jsonb, object_type text, object_id text, callback_id text, writeback boolean, priority text,
+           completes_workflow_step boolean, max_attempts int, trace_id text, span_id text)
        ), inserted AS (
          INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input,
-                           object_type, object_id, callback_id, writeback, max_attempts, trace_id, span_id)
+                           object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
+                           max_attempts, trace_id, span_id)
          SELECT id, portal_id, type, handler_version, 'queued', idempotency_key, request_hash, input,
-                object_type, object_id, callback_id, writeback, max_attempts, trace_id, span_id FROM input
+                object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
+                max_attempts, trace_id, span_id FROM input
          ON CONFLICT (portal_id, idempotency_key) DO NOTHING
          RETURNING *
        ), events AS (${outboxInsert('inserted')})
@@ -169,7 +174,7 @@ export class JobRepository {
    */
   async findStale(olderThanMs: number, after: { updatedAt: Date; id: string } | undefined, limit: number): Promise<StaleJob[]> {
     return this.db.query(
-      `SELECT id, type, portal_id, updated_at FROM jobs
+      `SELECT id, type, portal_id, priority, updated_at FROM jobs
        WHERE status IN ('queued', 'running')
          AND updated_at < now() - $1 * interval '1 millisecond'
          AND (status = 'queued' OR run_deadline_at < now())
@@ -177,6 +182,36 @@ export class JobRepository {
        ORDER BY updated_at, id
        LIMIT $4`,
       [olderThanMs, after?.updatedAt ?? null, after?.id ?? null, limit],
+    );
+  }
+
+  /**
+   * Ended jobs whose workflow step completion HubSpot has not accepted yet, finished at least
+   * olderThanMs ago (younger ones are still in the hands of the process that ended them), keyset-paged.
+   */
+  async findUnsettledWorkflowSteps(
+    olderThanMs: number,
+    after: { finishedAt: Date; id: string } | undefined,
+    limit: number,
+  ): Promise<JobRecord[]> {
+    const rows = await this.db.query(
+      `SELECT * FROM jobs
+       WHERE completes_workflow_step AND workflow_step_settled_at IS NULL AND status IN ('succeeded', 'failed', 'cancelled')
+         AND finished_at < now() - $1 * interval '1 millisecond'
+         AND ($2::timestamptz IS NULL OR (finished_at, id) > ($2::timestamptz, $3::uuid))
+       ORDER BY finished_at, id
+       LIMIT $4`,
+      [olderThanMs, after?.finishedAt ?? null, after?.id ?? null, limit],
+    );
+    return rows.map(jobFromRow);
+  }
+
+  /** Marks workflow steps as done with: HubSpot accepted their completion, or refused it for good. */
+  async settleWorkflowSteps(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.db.query(
+      `UPDATE jobs SET workflow_step_settled_at = now() WHERE id = ANY($1::uuid[]) AND workflow_step_settled_at IS NULL`,
+      [ids],
     );
   }
 }

@@ -9,5 +9,6 @@ import { JobsService } from './jobs.service';
   imports: [JobsCoreModule, PortalsModule],
   controllers: [JobsController],
   providers: [JobsService, JobWaiter],
+  exports: [JobsService],
 })
 export class JobsModule {}

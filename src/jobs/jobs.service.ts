@@ -2,14 +2,15 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ApiError, ApiErrorBody } from '../common/api-error';
 import { MicroBatcher } from '../common/micro-batcher';
+import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
 import { JobQueue } from '../queue/job-queue.service';
-import { HandlerRegistry } from '../registry/handler-registry';
+import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
 import { startJobTrace } from '../telemetry/job-trace';
 import { deriveIdempotencyKey, JobRequestIdentity, requestHash } from './idempotency';
 import { enqueueBody } from './job-request.schemas';
-import { isTerminal, JobRecord, jobView, JobView } from './job-record';
+import { isTerminal, JobPriority, JobRecord, jobView, JobView } from './job-record';
 import { JobRepository, NewJobRow } from './job.repository';
 import { JobSignals } from './job-signals';
 import { JobWaiter } from './job-waiter';
@@ -17,6 +18,18 @@ import { JobWaiter } from './job-waiter';
 export type EnqueueResult = { status: 200 | 202; job: JobView } | { status: number; error: ApiErrorBody['error'] };
 
 export const MAX_WAIT_SECONDS = 15;
+
+/** What a job is asked to do: a POST /v1/jobs body, or what a HubSpot entry point made of HubSpot's request. */
+export interface JobRequest {
+  type: string;
+  input?: Record<string, unknown>;
+  object?: { type: string; id: string | number };
+  idempotencyKey?: string;
+  callbackId?: string;
+  writeback?: boolean;
+  priority?: JobPriority;
+  completesWorkflowStep?: boolean;
+}
 
 @Injectable()
 export class JobsService {
@@ -39,6 +52,7 @@ export class JobsService {
     private readonly signals: JobSignals,
     private readonly waiter: JobWaiter,
     private readonly metrics: MetricsService,
+    private readonly workflowSteps: WorkflowStepCompleter,
   ) {}
 
   async enqueue(portal: AuthenticatedPortal, body: unknown): Promise<{ status: 200 | 202; job: JobView }> {
@@ -48,15 +62,17 @@ export class JobsService {
   }
 
   /** Each body answered as a single enqueue would answer it, in order; the valid ones share round trips. */
-  async enqueueMany(portal: AuthenticatedPortal, bodies: unknown[]): Promise<EnqueueResult[]> {
-    const prepared = bodies.map((body) => {
-      try {
-        return this.prepare(portal, body);
-      } catch (error) {
-        if (error instanceof ApiError) return error;
-        throw error;
-      }
-    });
+  enqueueMany(portal: AuthenticatedPortal, bodies: unknown[]): Promise<EnqueueResult[]> {
+    return this.enqueuePrepared(bodies.map((body) => rowOrError(() => this.prepare(portal, enqueueBody.parse(body)))));
+  }
+
+  /** A request an entry point built itself (not a public body), answered as POST /v1/jobs would answer it. */
+  async enqueueRequest(portal: AuthenticatedPortal, request: JobRequest): Promise<EnqueueResult> {
+    const [result] = await this.enqueuePrepared([rowOrError(() => this.prepare(portal, request))]);
+    return result;
+  }
+
+  private async enqueuePrepared(prepared: Array<NewJobRow | ApiError>): Promise<EnqueueResult[]> {
     const rows = prepared.filter((p): p is NewJobRow => !(p instanceof ApiError));
     const inserted = await this.inserts.addAll(rows);
     const insertedById = new Map(rows.map((row, index) => [row.id, inserted[index]]));
@@ -71,7 +87,7 @@ export class JobsService {
       // The jobs are committed, so the answer need not wait for Redis: should queueing fail now,
       // the reconciler queues them later, and nothing accepted is lost.
       void this.queue
-        .add(fresh.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId })))
+        .add(fresh.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority })))
         .catch((error: Error) => this.logger.warn(`${fresh.length} jobs committed but not queued yet: ${error.message}`));
       for (const job of fresh) this.metrics.jobsEnqueued.inc({ type: job.type });
     }
@@ -124,6 +140,7 @@ export class JobsService {
     if (!job) throw await this.invalidState(portal, id, (status) => `The job is already ${status} and cannot be cancelled`);
     await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.signals.announceFinished([id])]);
     this.metrics.jobsFinished.inc({ type: job.type, status: 'cancelled' });
+    this.workflowSteps.jobsEnded([job]);
     return jobView(job);
   }
 
@@ -132,7 +149,7 @@ export class JobsService {
     const job = await this.jobs.requeue(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
     await this.queue.remove(job.type, id);
-    await this.queue.add([{ id: job.id, type: job.type, portalId: job.portalId }]);
+    await this.queue.add([{ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority }]);
     return jobView(job);
   }
 
@@ -148,14 +165,19 @@ export class JobsService {
     return new ApiError(409, 'invalid_job_state', message(current.status));
   }
 
-  private prepare(portal: AuthenticatedPortal, body: unknown): NewJobRow {
-    const request = enqueueBody.parse(body);
-    const handler = this.registry.get(request.type);
+  /** The handler of a job type, or the 400 unknown_job_type the request is answered with. */
+  handlerFor(type: string): RegisteredHandler {
+    const handler = this.registry.get(type);
     if (!handler) {
-      throw new ApiError(400, 'unknown_job_type', `Unknown job type "${request.type}"; GET /v1/handlers lists the known ones`, [
+      throw new ApiError(400, 'unknown_job_type', `Unknown job type "${type}"; GET /v1/handlers lists the known ones`, [
         { path: 'type', message: 'is not a registered job type' },
       ]);
     }
+    return handler;
+  }
+
+  private prepare(portal: AuthenticatedPortal, request: JobRequest): NewJobRow {
+    const handler = this.handlerFor(request.type);
     const input = (request.input ?? {}) as Record<string, unknown>;
     const problems = handler.validateInput(input, 'input');
     if (request.writeback && !request.object) problems.push({ path: 'object', message: 'is required when writeback is true' });
@@ -168,6 +190,7 @@ export class JobsService {
       object,
       callbackId: request.callbackId,
       writeback: request.writeback ?? false,
+      completesWorkflowStep: request.completesWorkflowStep ?? false,
     };
     const idempotencyKey = request.idempotencyKey ?? deriveIdempotencyKey(portal.id, identity);
     const trace = startJobTrace(request.type, { 'offload.portal.id': portal.id, 'offload.idempotency_key': idempotencyKey });
@@ -183,9 +206,21 @@ export class JobsService {
       object_id: object?.id ?? null,
       callback_id: request.callbackId ?? null,
       writeback: identity.writeback,
+      priority: request.priority ?? 'live',
+      completes_workflow_step: request.completesWorkflowStep ?? false,
       max_attempts: handler.retry.attempts,
       trace_id: trace.traceId,
       span_id: trace.spanId,
     };
+  }
+}
+
+/** The row to insert, or the error the request is answered with. */
+function rowOrError(build: () => NewJobRow): NewJobRow | ApiError {
+  try {
+    return build();
+  } catch (error) {
+    if (error instanceof ApiError) return error;
+    throw error;
   }
 }

@@ -28,6 +28,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly hubspotCalls = new Counter({
+    name: 'offload_hubspot_calls_total',
+    help: 'HubSpot API calls by outcome: ok, rate_limited (429), unavailable (5xx or no answer), refused (other 4xx)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
   readonly httpSeconds = new Histogram({
     name: 'offload_http_request_seconds',
     help: 'HTTP request duration by route',

@@ -1,10 +1,27 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
 import { PortalsService } from './portals.service';
+
+const propertyMappingsBody = requestSchema(
+  Type.Record(
+    Type.String({ pattern: '^[A-Za-z0-9_-]{1,64}$' }),
+    Type.Record(
+      Type.String({ pattern: '^[a-z][a-z0-9_]{0,99}$' }),
+      Type.Union([Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9_]+$' }), Type.Null()]),
+      { additionalProperties: false },
+    ),
+    {
+      additionalProperties: false,
+      description:
+        'Where job outputs are written back, by CRM object type (contacts, CONTACT, 0-1, ...): output name -> HubSpot ' +
+        'property name, or null to leave the output out. Outputs not named go to the property of the same name.',
+    },
+  ),
+);
 
 const createPortalBody = requestSchema(
   Type.Object(
@@ -16,7 +33,16 @@ const createPortalBody = requestSchema(
       ),
       rateLimit: Type.Optional(
         Type.Object(
-          { requestsPer10s: Type.Integer({ minimum: 1, maximum: 100_000, description: "The portal's HubSpot API budget" }) },
+          {
+            requestsPer10s: Type.Integer({
+              minimum: 1,
+              maximum: 100_000,
+              description: "The portal's HubSpot API budget per rolling 10 s (100 when unset: Free/Starter private apps)",
+            }),
+            daily: Type.Optional(
+              Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "The HubSpot account's daily API limit" }),
+            ),
+          },
           { additionalProperties: false },
         ),
       ),
@@ -31,7 +57,10 @@ function portalView(portal: Portal) {
     hubspotPortalId: Number(portal.hubspotPortalId),
     name: portal.name,
     hasHubspotAccessToken: portal.hubspotAccessTokenEnc !== null,
-    rateLimit: portal.rateLimitPer10s ? { requestsPer10s: portal.rateLimitPer10s } : null,
+    rateLimit: portal.rateLimitPer10s
+      ? { requestsPer10s: portal.rateLimitPer10s, ...(portal.rateLimitDaily ? { daily: portal.rateLimitDaily } : {}) }
+      : null,
+    propertyMappings: portal.propertyMappings,
     createdAt: portal.createdAt,
   };
 }
@@ -55,6 +84,13 @@ export class AdminController {
   @ApiOperation({ summary: 'A portal (credentials are never returned)' })
   async get(@Param('id') id: string) {
     return portalView(await this.portals.findById(id));
+  }
+
+  @Put(':id/property-mappings')
+  @ApiOperation({ summary: "Replace where the portal's job outputs are written back" })
+  @ApiBody({ schema: propertyMappingsBody.openApi })
+  async setPropertyMappings(@Param('id') id: string, @Body() body: unknown) {
+    return portalView(await this.portals.setPropertyMappings(id, propertyMappingsBody.parse(body)));
   }
 
   @Get(':id/api-keys')

@@ -1,5 +1,12 @@
 import { Column, CreateDateColumn, Entity, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
 
+/**
+ * Where a portal writes job outputs, by CRM object type (contacts, companies, ...): output name ->
+ * property name, or null to leave that output out. An output not named here goes to the property
+ * of the same name.
+ */
+export type PropertyMappings = Record<string, Record<string, string | null>>;
+
 @Entity('portals')
 export class Portal {
   @PrimaryGeneratedColumn('uuid')
@@ -17,6 +24,12 @@ export class Portal {
 
   @Column({ name: 'rate_limit_per_10s', type: 'integer', nullable: true })
   rateLimitPer10s: number | null;
+
+  @Column({ name: 'rate_limit_daily', type: 'integer', nullable: true })
+  rateLimitDaily: number | null;
+
+  @Column({ name: 'property_mappings', type: 'jsonb' })
+  propertyMappings: PropertyMappings;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

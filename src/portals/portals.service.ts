@@ -6,10 +6,11 @@ import { ApiError } from '../common/api-error';
 import { sha256Hex } from '../common/bearer-token';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { normaliseObjectType } from '../hubspot/object-types';
 import { RedisService } from '../redis/redis.service';
 import { ApiKey } from './api-key.entity';
 import { CredentialCipher } from './credential-cipher';
-import { Portal } from './portal.entity';
+import { Portal, PropertyMappings } from './portal.entity';
 
 export interface AuthenticatedPortal {
   id: string;
@@ -21,7 +22,7 @@ export interface NewPortal {
   hubspotPortalId: number;
   name: string;
   hubspotAccessToken?: string;
-  rateLimit?: { requestsPer10s: number };
+  rateLimit?: { requestsPer10s: number; daily?: number };
 }
 
 const KEY_CACHE_TTL_MS = 30_000;
@@ -60,6 +61,8 @@ export class PortalsService implements OnModuleInit {
             name: input.name,
             hubspotAccessTokenEnc: input.hubspotAccessToken ? this.cipher.encrypt(input.hubspotAccessToken) : null,
             rateLimitPer10s: input.rateLimit?.requestsPer10s ?? null,
+            rateLimitDaily: input.rateLimit?.daily ?? null,
+            propertyMappings: {},
           }),
         );
         const { key, record } = newKey(portal.id);
@@ -80,6 +83,20 @@ export class PortalsService implements OnModuleInit {
     const portal = isUuid(id) ? await this.portals.findOneBy({ id }) : null;
     if (!portal) throw ApiError.notFound('Portal');
     return portal;
+  }
+
+  /** The portal of a HubSpot account id, as HubSpot's own requests name it. */
+  async findByHubSpotPortalId(hubspotPortalId: number | string): Promise<Portal> {
+    const id = String(hubspotPortalId);
+    const portal = /^\d{1,19}$/.test(id) ? await this.portals.findOneBy({ hubspotPortalId: id }) : null;
+    if (!portal) throw ApiError.notFound(`Portal for HubSpot account ${id}`);
+    return portal;
+  }
+
+  async setPropertyMappings(id: string, mappings: PropertyMappings): Promise<Portal> {
+    const portal = await this.findById(id);
+    portal.propertyMappings = byObjectType(mappings);
+    return this.portals.save(portal);
   }
 
   async listKeys(portalId: string): Promise<ApiKey[]> {
@@ -142,6 +159,16 @@ export class PortalsService implements OnModuleInit {
   decryptAccessToken(portal: Portal): string | undefined {
     return portal.hubspotAccessTokenEnc ? this.cipher.decrypt(portal.hubspotAccessTokenEnc) : undefined;
   }
+}
+
+/** Mappings keyed by the object type as the CRM API names it, whichever way the admin wrote it. */
+function byObjectType(mappings: PropertyMappings): PropertyMappings {
+  const normalised: PropertyMappings = {};
+  for (const [objectType, mapping] of Object.entries(mappings)) {
+    const key = normaliseObjectType(objectType);
+    normalised[key] = { ...normalised[key], ...mapping };
+  }
+  return normalised;
 }
 
 function newKey(portalId: string) {

@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
+import type { JobPriority } from '../jobs/job-record';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { queueNameFor } from './queue-names';
 
@@ -10,6 +11,7 @@ export interface QueuedJob {
   id: string;
   type: string;
   portalId: string;
+  priority: JobPriority;
 }
 
 /**
@@ -17,6 +19,12 @@ export interface QueuedJob {
  * a handler's failures and their backoff are counted by the job itself (see worker/job-runner.ts).
  */
 const INFRASTRUCTURE_RETRIES = { attempts: 8, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 } };
+
+/**
+ * BullMQ hands out jobs without a priority before any prioritized one, so giving bulk jobs one is
+ * what lets live jobs overtake a backlog of backfills.
+ */
+const BULK_QUEUE_PRIORITY = 1;
 
 /** The BullMQ side of a job: PostgreSQL decides what should run, this puts it where workers find it. */
 @Injectable()
@@ -80,6 +88,7 @@ export class JobQueue implements BeforeApplicationShutdown {
             data: { portalId: job.portalId },
             opts: {
               jobId: job.id,
+              ...(job.priority === 'bulk' ? { priority: BULK_QUEUE_PRIORITY } : {}),
               ...INFRASTRUCTURE_RETRIES,
               removeOnComplete: true,
               removeOnFail: true,

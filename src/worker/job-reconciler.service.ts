@@ -65,7 +65,11 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
         const runnable = stale.filter((job) => this.registry.get(job.type));
         const missing = new Set(await this.queue.missing(runnable));
         if (missing.size > 0) {
-          await this.queue.add(runnable.filter((job) => missing.has(job.id)).map((job) => ({ id: job.id, type: job.type, portalId: job.portal_id })));
+          await this.queue.add(
+            runnable
+              .filter((job) => missing.has(job.id))
+              .map((job) => ({ id: job.id, type: job.type, portalId: job.portal_id, priority: job.priority })),
+          );
           requeued += missing.size;
         }
         if (stale.length < PAGE) break;

@@ -1,5 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
+import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
+import { WritebackBatcher } from '../hubspot/writeback-batcher';
 import { JobError, JobRecord } from '../jobs/job-record';
 import { MetricsService } from '../metrics/metrics.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
@@ -25,6 +27,8 @@ export class JobRunner {
     private readonly registry: HandlerRegistry,
     private readonly state: JobStateWriter,
     private readonly metrics: MetricsService,
+    private readonly writeback: WritebackBatcher,
+    private readonly workflowSteps: WorkflowStepCompleter,
   ) {}
 
   /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
@@ -33,13 +37,13 @@ export class JobRunner {
     if (!job) return;
 
     const started = performance.now();
-    const result = await inJobSpan(
-      job,
-      `job.run ${job.type}`,
-      { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts },
-      () => this.run(handler, job, signal),
-    );
+    const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts };
+    const run = await inJobSpan(job, `job.run ${job.type}`, attributes, () => this.run(handler, job, signal));
     const seconds = (performance.now() - started) / 1000;
+    const result =
+      run.kind === 'succeeded' && job.writeback && job.object
+        ? await inJobSpan(job, `job.writeback ${job.type}`, attributes, () => this.writeBack(job, run.output, signal))
+        : run;
 
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
@@ -52,7 +56,7 @@ export class JobRunner {
     if (result.kind === 'succeeded') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
       if (await this.state.record({ id: job.id, status: 'succeeded', output: result.output, error: null, refund: 0 })) {
-        this.metrics.jobsFinished.inc({ type: job.type, status: 'succeeded' });
+        this.ended(job, { status: 'succeeded', output: result.output, error: null });
       }
       return;
     }
@@ -68,11 +72,39 @@ export class JobRunner {
     });
     if (!recorded) return;
     if (!retry) {
-      this.metrics.jobsFinished.inc({ type: job.type, status: 'failed' });
+      this.ended(job, { status: 'failed', output: null, error: result.error });
       return;
     }
     await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
     throw new DelayedError();
+  }
+
+  private ended(job: JobRecord, outcome: Pick<JobRecord, 'status' | 'output' | 'error'>): void {
+    this.metrics.jobsFinished.inc({ type: job.type, status: outcome.status });
+    this.workflowSteps.jobsEnded([{ ...job, ...outcome }]);
+  }
+
+  /**
+   * Writes a successful run's outputs to the job's object: the job succeeds only once HubSpot has
+   * them. A refusal fails it; a HubSpot outage fails the run retryably, so it is tried again later.
+   */
+  private async writeBack(job: JobRecord, output: JobOutputs, stop: AbortSignal | undefined): Promise<RunResult> {
+    const written = this.writeback.write(job, output).then(
+      (outcome): RunResult =>
+        outcome.ok ? { kind: 'succeeded', output } : { kind: 'failed', error: outcome.error, retryAfterMs: outcome.retryAfterMs },
+    );
+    if (!stop) return written;
+    let onStop!: () => void;
+    const stopped = new Promise<RunResult>((resolve) => {
+      onStop = () => resolve({ kind: 'stopped', reason: stop.reason ?? STOP_CANCELLED });
+      stop.addEventListener('abort', onStop, { once: true });
+    });
+    if (stop.aborted) onStop();
+    try {
+      return await Promise.race([written, stopped]);
+    } finally {
+      stop.removeEventListener('abort', onStop);
+    }
   }
 
   private async run(handler: RegisteredHandler, job: JobRecord, stop: AbortSignal | undefined): Promise<RunResult> {

@@ -1,0 +1,188 @@
+import { Client } from '@hubspot/api-client';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../metrics/metrics.service';
+import { Portal, PropertyMappings } from '../portals/portal.entity';
+import { PortalsService } from '../portals/portals.service';
+import { RedisService } from '../redis/redis.service';
+import { retryDelayMs } from '../worker/backoff';
+import { DailyBudgetExhaustedError, PortalRateLimits, privateAppLimits, RateBudget, RatePriority } from './rate-budget';
+
+/** A portal as the gateway talks to HubSpot for it. */
+export interface HubSpotConnection {
+  portalId: string;
+  hubspotPortalId: string;
+  propertyMappings: PropertyMappings;
+  client: Client;
+}
+
+/** The portal has no HubSpot credentials, so nothing can be read from or written to its account. */
+export class HubSpotNotConnectedError extends Error {
+  override readonly name = 'HubSpotNotConnectedError';
+
+  constructor(readonly portalId: string) {
+    super(`Portal ${portalId} has no HubSpot access token; register one to let Offload call HubSpot for it`);
+  }
+}
+
+/** What went wrong with a HubSpot call, as Offload acts on it. */
+export interface HubSpotFailure {
+  /** HubSpot's HTTP status; absent when no answer came (network, timeout). */
+  status?: number;
+  message: string;
+  /** Worth trying again later: no answer, a 5xx, or a rate limit that outlasted the retries. */
+  transient: boolean;
+}
+
+/** Reads a failure from anything a call threw: the client's ApiException, a transport error, a timeout. */
+export function hubSpotFailure(error: unknown): HubSpotFailure {
+  if (error instanceof DailyBudgetExhaustedError) return { status: 429, message: error.message, transient: true };
+  if (error instanceof HubSpotNotConnectedError) return { message: error.message, transient: false };
+  const status = apiStatus(error);
+  if (status === undefined) return { message: `HubSpot did not answer: ${(error as Error)?.message ?? error}`, transient: true };
+  const body = (error as { body?: unknown }).body;
+  const message = typeof (body as { message?: unknown })?.message === 'string' ? (body as { message: string }).message : `HTTP ${status}`;
+  return { status, message, transient: status === 429 || status >= 500 };
+}
+
+/** The status of an ApiException; every API area of the client has its own class of it, so it is recognised by shape. */
+function apiStatus(error: unknown): number | undefined {
+  const { code, headers } = (error ?? {}) as { code?: unknown; headers?: unknown };
+  return typeof code === 'number' && code >= 100 && code < 600 && typeof headers === 'object' ? code : undefined;
+}
+
+const DEFAULT_LIMITS = privateAppLimits('starter');
+const CONNECTION_TTL_MS = 60_000;
+const CALL_TIMEOUT_MS = 20_000;
+/** Runs for answers that may be transient (5xx, none at all), the first included; bounded so a caller hears back. */
+const TRANSIENT_ATTEMPTS = 5;
+const TRANSIENT_BACKOFF = { attempts: TRANSIENT_ATTEMPTS, backoffMs: 500, maxBackoffMs: 8_000 };
+/** 429s waited out per call before the caller is told HubSpot is unavailable (and retries later). */
+const RATE_LIMITED_RETRIES = 10;
+
+/**
+ * Every HubSpot call Offload makes goes through here: the official client for the portal, the
+ * portal's budget shared with every other process (RateBudget), and one retry policy. The client's
+ * own retries stay off: they ignore the shared budget and the Retry-After, and their settings are
+ * process-wide.
+ */
+@Injectable()
+export class HubSpotGateway {
+  private readonly logger = new Logger(HubSpotGateway.name);
+  private readonly budget: RateBudget;
+  private readonly connections = new Map<string, { connection: Promise<HubSpotConnection>; expiresAt: number }>();
+  private readonly limitsByHubSpotId = new Map<string, PortalRateLimits>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly portals: PortalsService,
+    private readonly metrics: MetricsService,
+    redis: RedisService,
+  ) {
+    this.budget = new RateBudget(redis.client, {
+      keyPrefix: redis.key('hubspot', 'budget'),
+      limits: (hubspotPortalId) => this.limitsByHubSpotId.get(hubspotPortalId) ?? this.loadLimits(hubspotPortalId),
+    });
+  }
+
+  /** The portal's client and settings, cached for a minute so a new token or mapping is picked up soon. */
+  connection(portalId: string): Promise<HubSpotConnection> {
+    const cached = this.connections.get(portalId);
+    if (cached && cached.expiresAt > Date.now()) return cached.connection;
+    const connection = this.portals.findById(portalId).then((portal) => this.connect(portal));
+    this.connections.set(portalId, { connection, expiresAt: Date.now() + CONNECTION_TTL_MS });
+    connection.catch(() => this.connections.delete(portalId));
+    return connection;
+  }
+
+  /**
+   * Runs one HubSpot request for the portal: acquires from its budget first; on a 429 records it in
+   * the budget (so every process pauses as HubSpot said) and tries again; on a 5xx, a timeout or no
+   * answer, tries again after a backoff, a few times. Other errors, and the last of those, are thrown.
+   * `operation` must be safe to repeat: a request that timed out here may still have reached HubSpot.
+   */
+  async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>): Promise<T> {
+    const connection = await this.connection(portalId);
+    let transientFailures = 0;
+    let rateLimited = 0;
+    for (;;) {
+      await this.budget.acquire(connection.hubspotPortalId, { priority });
+      try {
+        const result = await withTimeout(operation(connection.client), CALL_TIMEOUT_MS);
+        this.metrics.hubspotCalls.inc({ outcome: 'ok' });
+        return result;
+      } catch (error) {
+        const failure = hubSpotFailure(error);
+        if (failure.status === 429) {
+          this.metrics.hubspotCalls.inc({ outcome: 'rate_limited' });
+          const recorded = await this.budget.recordRateLimited(connection.hubspotPortalId, rateLimitAnswer(error));
+          if (recorded.daily) throw new DailyBudgetExhaustedError(connection.hubspotPortalId, recorded.resetsAt);
+          if (++rateLimited <= RATE_LIMITED_RETRIES) continue;
+          throw error;
+        }
+        this.metrics.hubspotCalls.inc({ outcome: failure.transient ? 'unavailable' : 'refused' });
+        if (!failure.transient || ++transientFailures >= TRANSIENT_ATTEMPTS) throw error;
+        this.logger.warn(`HubSpot call for portal ${portalId} failed (${failure.message}); trying again`);
+        await sleep(retryDelayMs(transientFailures, TRANSIENT_BACKOFF));
+      }
+    }
+  }
+
+  private connect(portal: Portal): HubSpotConnection {
+    const accessToken = this.portals.decryptAccessToken(portal);
+    if (!accessToken) throw new HubSpotNotConnectedError(portal.id);
+    this.limitsByHubSpotId.set(portal.hubspotPortalId, limitsOf(portal));
+    const hubspotPortalId = portal.hubspotPortalId;
+    const client = new Client({
+      accessToken,
+      basePath: this.config.hubspotBaseUrl,
+      numberOfApiCallRetries: 0,
+      // HubSpot's count of the day comes back on every answer; calls other integrations make count too.
+      middleware: [
+        {
+          pre: (context: unknown) => context,
+          post: (context: unknown) => {
+            const headers = (context as { headers?: Record<string, unknown> }).headers ?? {};
+            this.budget.observe(hubspotPortalId, headers).catch(() => undefined);
+            return context;
+          },
+        },
+      ],
+    });
+    // The client applies its process-wide decorators (retries, limiter) when an API area is first
+    // built; building them now, right after this client installed none, keeps another client's out.
+    void client.crm.objects;
+    void client.automation.actions;
+    return { portalId: portal.id, hubspotPortalId, propertyMappings: portal.propertyMappings ?? {}, client };
+  }
+
+  private async loadLimits(hubspotPortalId: string): Promise<PortalRateLimits> {
+    const limits = limitsOf(await this.portals.findByHubSpotPortalId(hubspotPortalId));
+    this.limitsByHubSpotId.set(hubspotPortalId, limits);
+    return limits;
+  }
+}
+
+function limitsOf(portal: Portal): PortalRateLimits {
+  if (!portal.rateLimitPer10s) return DEFAULT_LIMITS;
+  return { requestsPer10s: portal.rateLimitPer10s, ...(portal.rateLimitDaily ? { daily: portal.rateLimitDaily } : {}) };
+}
+
+function rateLimitAnswer(error: unknown): { headers: Record<string, unknown>; body?: unknown } {
+  const { headers, body } = error as { headers?: Record<string, unknown>; body?: unknown };
+  return { headers: headers ?? {}, body };
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,15 @@
+import { Global, Module } from '@nestjs/common';
+import { JobsCoreModule } from '../jobs/jobs-core.module';
+import { PortalsCoreModule } from '../portals/portals-core.module';
+import { HubSpotGateway } from './hubspot-gateway';
+import { WorkflowStepCompleter } from './workflow-step-completer';
+import { WritebackBatcher } from './writeback-batcher';
+
+/** Every call Offload makes to HubSpot: the gateway (client, shared budget, retries), write-back and step completion. */
+@Global()
+@Module({
+  imports: [PortalsCoreModule, JobsCoreModule],
+  providers: [HubSpotGateway, WritebackBatcher, WorkflowStepCompleter],
+  exports: [HubSpotGateway, WritebackBatcher, WorkflowStepCompleter],
+})
+export class HubSpotModule {}

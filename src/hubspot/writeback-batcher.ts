@@ -1,0 +1,115 @@
+import { Injectable } from '@nestjs/common';
+import { MicroBatcher } from '../common/micro-batcher';
+import type { JobError, JobPriority, JobRecord } from '../jobs/job-record';
+import type { JobOutputs } from '../registry/job-handler';
+import { HubSpotGateway, hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
+import { normaliseObjectType } from './object-types';
+import { DailyBudgetExhaustedError } from './rate-budget';
+import { BatchUpdateInput, mergeWrites, outputProperties, RecordWrite, refusedRecords } from './writeback-inputs';
+
+export type WritebackOutcome = { ok: true } | { ok: false; error: JobError; retryAfterMs?: number };
+
+/** HubSpot's batch endpoints take at most this many inputs. */
+const MAX_BATCH_RECORDS = 100;
+/** How long a first write waits for others to share its call. */
+const LINGER_MS = 1_000;
+const WRITTEN: WritebackOutcome = { ok: true };
+
+/**
+ * Writes job outputs to CRM records. Writes from every job of a portal, object type and priority
+ * share batch update calls (up to 100 records each, sent when full or after a second), so ten
+ * thousand jobs cost about a hundred calls, not ten thousand.
+ */
+@Injectable()
+export class WritebackBatcher {
+  private readonly batchers = new Map<string, MicroBatcher<RecordWrite, WritebackOutcome>>();
+
+  constructor(private readonly gateway: HubSpotGateway) {}
+
+  /** Writes a job's outputs to its object; resolves once HubSpot has accepted or refused them, never rejects. */
+  async write(job: JobRecord, outputs: JobOutputs): Promise<WritebackOutcome> {
+    if (!job.object) throw new Error(`job ${job.id} has nothing to write back to`);
+    const objectType = normaliseObjectType(job.object.type);
+    try {
+      const { propertyMappings } = await this.gateway.connection(job.portalId);
+      const properties = outputProperties(outputs, propertyMappings[objectType]);
+      if (Object.keys(properties).length === 0) return WRITTEN;
+      return await this.batcher(job.portalId, objectType, job.priority).add({ recordId: job.object.id, properties });
+    } catch (error) {
+      return failed(error);
+    }
+  }
+
+  async drain(): Promise<void> {
+    await Promise.all([...this.batchers.values()].map((batcher) => batcher.drain()));
+  }
+
+  private batcher(portalId: string, objectType: string, priority: JobPriority): MicroBatcher<RecordWrite, WritebackOutcome> {
+    const key = `${portalId}\u0000${objectType}\u0000${priority}`;
+    let batcher = this.batchers.get(key);
+    if (!batcher) {
+      batcher = new MicroBatcher({
+        maxBatchSize: MAX_BATCH_RECORDS,
+        maxInFlight: 4,
+        lingerMs: LINGER_MS,
+        execute: async (writes) => {
+          const outcomes = await this.update(portalId, objectType, priority, mergeWrites(writes));
+          return writes.map((write) => outcomes.get(write.recordId)!);
+        },
+      });
+      this.batchers.set(key, batcher);
+    }
+    return batcher;
+  }
+
+  /**
+   * One batch update. A 207 fails only the records HubSpot names. A batch refused as a whole (400:
+   * one bad value fails them all) is halved until the records at fault are found, so the others are
+   * still written.
+   */
+  private async update(
+    portalId: string,
+    objectType: string,
+    priority: JobPriority,
+    inputs: BatchUpdateInput[],
+  ): Promise<Map<string, WritebackOutcome>> {
+    try {
+      const answer = await this.gateway.call(portalId, priority, (client) => client.crm.objects.batchApi.update(objectType, { inputs }));
+      const refused = refusedRecords(inputs.map((input) => input.id), answer);
+      return new Map(inputs.map((input) => [input.id, refused.has(input.id) ? rejected(refused.get(input.id)!) : WRITTEN]));
+    } catch (error) {
+      if (hubSpotFailure(error).status === 400 && inputs.length > 1) {
+        const half = Math.ceil(inputs.length / 2);
+        const parts = await Promise.all([
+          this.update(portalId, objectType, priority, inputs.slice(0, half)),
+          this.update(portalId, objectType, priority, inputs.slice(half)),
+        ]);
+        return new Map(parts.flatMap((part) => [...part]));
+      }
+      const outcome = failed(error);
+      return new Map(inputs.map((input) => [input.id, outcome]));
+    }
+  }
+}
+
+function rejected(message: string): WritebackOutcome {
+  return { ok: false, error: { code: 'writeback_rejected', message: `HubSpot refused the write: ${message}`, retryable: false } };
+}
+
+function failed(error: unknown): WritebackOutcome {
+  if (error instanceof DailyBudgetExhaustedError) {
+    return {
+      ok: false,
+      error: { code: 'hubspot_daily_limit', message: error.message, retryable: true },
+      retryAfterMs: Math.max(0, error.resetsAt.getTime() - Date.now()),
+    };
+  }
+  if (error instanceof HubSpotNotConnectedError) {
+    return { ok: false, error: { code: 'hubspot_not_connected', message: error.message, retryable: false } };
+  }
+  const failure = hubSpotFailure(error);
+  if (failure.transient) {
+    return { ok: false, error: { code: 'hubspot_unavailable', message: `Writing to HubSpot failed: ${failure.message}`, retryable: true } };
+  }
+  return rejected(failure.message);
+}

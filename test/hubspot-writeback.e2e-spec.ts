@@ -1,0 +1,170 @@
+import { Type } from '@sinclair/typebox';
+import { NoopHandler } from '../src/handlers/noop/noop.handler';
+import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { JobHandlerOf } from '../src/registry/job-handler';
+import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
+
+/** Writes a property the simulated portal does not define, so HubSpot refuses any batch it is in. */
+@JobHandlerOf({
+  type: 'labeller',
+  version: '1.0.0',
+  owner: 'tests',
+  description: 'outputs a label to a property HubSpot does not know',
+  input: Type.Object({}),
+  outputs: { label: { hubspotType: 'string', description: 'a label' } },
+})
+class LabellerHandler {
+  async run() {
+    return { label: 'vip' };
+  }
+}
+
+const CONTACTS = 700;
+
+describe('write-back to HubSpot (through the official client, against the simulator)', () => {
+  let isolation: Isolation;
+  let sim: HubSpotSimulator;
+  let offload: RunningOffload;
+  let admin: HttpClient;
+  let client: HttpClient;
+
+  beforeAll(async () => {
+    // A one-second window keeps the waits after a 429 short: the simulator's interval header says how long.
+    sim = await createHubSpotSimulator({ seedContacts: CONTACTS, rateLimit: 100, rateLimitWindowMs: 1_000 });
+    sim.defineProperties('contacts', ['ok', 'attempts', 'offload_ok']);
+    isolation = await isolate();
+    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [NoopHandler, LabellerHandler]);
+    admin = new HttpClient(offload.url, ADMIN_TOKEN);
+    ({ client } = await connectedPortal(sim.portalId, sim.token));
+  });
+
+  afterAll(async () => {
+    await offload?.close();
+    await sim?.close();
+    await isolation?.cleanup();
+  });
+
+  beforeEach(() => {
+    sim.inject.clear();
+    sim.resetCalls();
+  });
+
+  async function connectedPortal(hubspotPortalId: number, hubspotAccessToken?: string): Promise<{ id: string; client: HttpClient }> {
+    const created = await admin.post('/v1/admin/portals', { hubspotPortalId, name: `Portal ${hubspotPortalId}`, hubspotAccessToken });
+    expect(created.status).toBe(201);
+    return { id: created.body.id, client: new HttpClient(offload.url, created.body.apiKey) };
+  }
+
+  /** Enqueues one noop job with write-back per contact, 100 per request, and answers the job ids in order. */
+  async function enqueueWritebacks(on: HttpClient, contactIds: Array<string | number>, type = 'noop'): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < contactIds.length; i += 100) {
+      const jobs = contactIds.slice(i, i + 100).map((id) => ({ type, object: { type: 'CONTACT', id }, writeback: true }));
+      const answer = await on.post('/v1/jobs/batch', { jobs });
+      expect(answer.status).toBe(200);
+      for (const result of answer.body.results) {
+        expect(result.status).toBe(202);
+        ids.push(result.job.id);
+      }
+    }
+    return ids;
+  }
+
+  async function ended(on: HttpClient, ids: string[]): Promise<any[]> {
+    const isEnded = (answer: { body: { status: string } }) => ['succeeded', 'failed'].includes(answer.body.status);
+    return Promise.all(ids.map(async (id) => (await eventually(() => on.get(`/v1/jobs/${id}?wait=5`), isEnded, 30_000)).body));
+  }
+
+  const batchUpdates = () => sim.listCalls({ endpoint: 'crm.objects.batch.update' });
+
+  it('coalesces the writes of many jobs into a few batch update calls of up to 100 records', async () => {
+    const contacts = Array.from({ length: 300 }, (_, i) => i + 1);
+    const jobs = await ended(client, await enqueueWritebacks(client, contacts));
+
+    expect(jobs.every((job) => job.status === 'succeeded')).toBe(true);
+    const calls = batchUpdates();
+    expect(calls.length).toBeGreaterThanOrEqual(3);
+    expect(calls.length).toBeLessThanOrEqual(8);
+    expect(calls.every((call) => (call.summary?.inputs as number) <= 100)).toBe(true);
+    for (const id of contacts) expect(sim.getObject('contacts', id)?.properties).toMatchObject({ ok: 'true', attempts: '1' });
+    expect(sim.stats().propertyValuesNotStrings).toBe(0);
+  });
+
+  it('shows a job running until HubSpot has its write, then succeeded with its outputs', async () => {
+    const [id] = await enqueueWritebacks(client, [301]);
+    await eventually(() => client.get(`/v1/jobs/${id}`), (answer) => answer.body.status === 'running');
+    expect(batchUpdates()).toHaveLength(0);
+    const [job] = await ended(client, [id]);
+    expect(job).toMatchObject({ status: 'succeeded', output: { ok: true, attempts: 1 }, writeback: true, priority: 'live' });
+    const write = batchUpdates().find((call) => (call.summary?.ids as string[]).includes('301'));
+    expect(write).toBeDefined();
+    expect(Date.parse(write!.time)).toBeLessThanOrEqual(Date.parse(job.finishedAt));
+  });
+
+  it('on a 207 fails only the job of the unknown record, with writeback_rejected and HubSpot’s message', async () => {
+    const ids = await enqueueWritebacks(client, [302, 303, 999_999_999, 304]);
+    const jobs = await ended(client, ids);
+
+    expect(sim.listCalls({ status: 207 })).toHaveLength(1);
+    expect(jobs.map((job) => job.status)).toEqual(['succeeded', 'succeeded', 'failed', 'succeeded']);
+    expect(jobs[2]).toMatchObject({ attempts: 1, error: { code: 'writeback_rejected', retryable: false } });
+    expect(jobs[2].error.message).toMatch(/Could not get some CONTACT objects/i);
+    for (const id of [302, 303, 304]) expect(sim.getObject('contacts', id)?.properties.ok).toBe('true');
+  });
+
+  it('when HubSpot refuses a whole batch, finds the record at fault and still writes the others', async () => {
+    const noops = await enqueueWritebacks(client, [305, 306, 307]);
+    const [labeller] = await enqueueWritebacks(client, [308], 'labeller');
+    const jobs = await ended(client, [...noops, labeller]);
+
+    expect(jobs.slice(0, 3).map((job) => job.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    expect(jobs[3]).toMatchObject({ status: 'failed', error: { code: 'writeback_rejected', retryable: false } });
+    expect(jobs[3].error.message).toMatch(/label/);
+    expect(batchUpdates().some((call) => call.status === 400)).toBe(true);
+  });
+
+  it('waits out a 429 storm as HubSpot’s headers say, losing and duplicating no write', async () => {
+    sim.inject.storm({ calls: 4 });
+    const contacts = Array.from({ length: 250 }, (_, i) => 401 + i);
+    const jobs = await ended(client, await enqueueWritebacks(client, contacts));
+
+    expect(jobs.every((job) => job.status === 'succeeded' && job.attempts === 1)).toBe(true);
+    const calls = batchUpdates();
+    expect(calls.filter((call) => call.status === 429)).toHaveLength(4);
+    const applied = calls.filter((call) => call.status === 200);
+    expect(applied.reduce((sum, call) => sum + (call.summary?.inputs as number), 0)).toBe(contacts.length);
+    const written = applied.flatMap((call) => call.summary?.ids as string[]);
+    expect(new Set(written).size).toBe(written.length);
+    for (const id of contacts) expect(sim.getObject('contacts', id)?.properties.ok).toBe('true');
+  });
+
+  it('retries a HubSpot 5xx within the call, so the job still succeeds on its first run', async () => {
+    sim.inject.errors({ next: 2, statuses: [502, 503] });
+    const [job] = await ended(client, await enqueueWritebacks(client, [351]));
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    expect(batchUpdates().map((call) => call.status)).toEqual([502, 503, 200]);
+  });
+
+  it("writes to the properties the portal maps its outputs to, and leaves out those mapped to null", async () => {
+    const other = sim.addPortal({ portalId: 87654321 });
+    sim.seed('contacts', [{ id: '5', properties: { email: 'mapped@example.com' } }], other.portalId);
+    sim.defineProperties('contacts', ['offload_ok'], other.portalId);
+    const mapped = await connectedPortal(other.portalId, sim.addPrivateAppToken(other.portalId));
+    const set = await admin.request('PUT', `/v1/admin/portals/${mapped.id}/property-mappings`, { CONTACT: { ok: 'offload_ok', attempts: null } });
+    expect(set.status).toBe(200);
+    expect(set.body.propertyMappings).toEqual({ contacts: { ok: 'offload_ok', attempts: null } });
+
+    const [job] = await ended(mapped.client, await enqueueWritebacks(mapped.client, [5]));
+    expect(job.status).toBe('succeeded');
+    const stored = sim.getObject('contacts', 5, other.portalId)!.properties;
+    expect(stored.offload_ok).toBe('true');
+    expect(stored.ok ?? null).toBeNull();
+    expect(stored.attempts ?? null).toBeNull();
+  });
+
+  it('fails the job without retrying when the portal has no HubSpot access token', async () => {
+    const { client: unconnected } = await connectedPortal(55_555_555);
+    const [job] = await ended(unconnected, await enqueueWritebacks(unconnected, [1]));
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'hubspot_not_connected', retryable: false } });
+  });
+});
