@@ -3,6 +3,9 @@ import { startTracing } from './telemetry/tracing';
 
 const tracing = startTracing();
 
+/** How long after SHUTDOWN_GRACE_MS a stopping process may take to close its connections. */
+const SHUTDOWN_DEADLINE_AFTER_GRACE_MS = 4_000;
+
 async function main(): Promise<void> {
   // Loaded after tracing starts, so that instrumentation sees every module it patches.
   const { ConfigError, loadConfig } = await import('./config/app-config');
@@ -29,6 +32,13 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal} received: shutting down`);
+    // A connection stuck reconnecting can keep a close from ever completing; running jobs have been
+    // handed back by then, so past this deadline the process exits anyway and BullMQ's stall
+    // recovery covers anything left.
+    setTimeout(() => {
+      logger.error('Shutdown did not complete in time: exiting');
+      process.exit(1);
+    }, config.shutdownGraceMs + SHUTDOWN_DEADLINE_AFTER_GRACE_MS).unref();
     await app.close();
     await tracing?.shutdown();
     process.exit(0);

@@ -20,7 +20,7 @@ export class JobSignals {
     if (ids.length > 0) await this.redis.publish(this.finishedChannel, ids.join(','));
   }
 
-  onFinished(listener: (ids: string[]) => void): Promise<() => void> {
+  onFinished(listener: (ids: string[]) => void): () => void {
     return this.redis.subscribe(this.finishedChannel, (message) => listener(message.split(',')));
   }
 
@@ -28,7 +28,7 @@ export class JobSignals {
     await this.redis.publish(this.cancelChannel, id);
   }
 
-  onCancel(listener: (id: string) => void): Promise<() => void> {
+  onCancel(listener: (id: string) => void): () => void {
     return this.redis.subscribe(this.cancelChannel, listener);
   }
 }

@@ -11,8 +11,8 @@ export class JobWaiter implements OnModuleInit {
 
   constructor(private readonly signals: JobSignals) {}
 
-  async onModuleInit(): Promise<void> {
-    await this.signals.onFinished((ids) => {
+  onModuleInit(): void {
+    this.signals.onFinished((ids) => {
       for (const id of ids) {
         const wakers = this.waiting.get(id);
         if (!wakers) continue;

@@ -48,8 +48,8 @@ export class PortalsService implements OnModuleInit {
     this.revokedChannel = redis.key('api-key-revoked');
   }
 
-  async onModuleInit(): Promise<void> {
-    await this.redis.subscribe(this.revokedChannel, (hash) => this.forget(hash));
+  onModuleInit(): void {
+    this.redis.subscribe(this.revokedChannel, (hash) => this.forget(hash));
   }
 
   async create(input: NewPortal): Promise<{ portal: Portal; apiKey: string }> {

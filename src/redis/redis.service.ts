@@ -30,13 +30,18 @@ export class RedisService implements OnApplicationShutdown {
     return this.client.publish(channel, message);
   }
 
-  async subscribe(channel: string, listener: Listener): Promise<() => void> {
+  /**
+   * Listens on a channel; answers the function that stops listening. It does not wait for Redis:
+   * ioredis sends the subscription once connected and renews it after every reconnect, so start-up
+   * goes on (and readiness can say 503) while Redis is unreachable.
+   */
+  subscribe(channel: string, listener: Listener): () => void {
     const subscriber = this.subscriberConnection();
     let set = this.listeners.get(channel);
     if (!set) {
       set = new Set();
       this.listeners.set(channel, set);
-      await subscriber.subscribe(channel);
+      subscriber.subscribe(channel).catch((error: Error) => this.logger.warn(`Redis: cannot subscribe to ${channel}: ${error.message}`));
     }
     set.add(listener);
     return () => set.delete(listener);
@@ -60,6 +65,8 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([this.client.quit(), this.subscriber?.quit()]);
+    // QUIT waits for an answer, which a connection that is down would never give.
+    const close = (connection?: Redis) => (connection?.status === 'ready' ? connection.quit() : connection?.disconnect());
+    await Promise.allSettled([close(this.client), close(this.subscriber)]);
   }
 }

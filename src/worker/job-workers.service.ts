@@ -31,7 +31,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    this.stopListening = await this.signals.onCancel((id) => this.workers.forEach((worker) => worker.cancelJob(id, STOP_CANCELLED)));
+    this.stopListening = this.signals.onCancel((id) => this.workers.forEach((worker) => worker.cancelJob(id, STOP_CANCELLED)));
     this.workers = this.registry.list().map((handler) => {
       const worker = new Worker(
         queueNameFor(handler.type),
