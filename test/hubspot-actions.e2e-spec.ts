@@ -40,6 +40,16 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
   afterEach(() => sim.inject.clear());
 
   const callbackId = () => `ap-${sim.portalId}-${Date.now()}-${nextCallback++}`;
+  /** The idempotency key of the job a noop action request for this callback and contact makes. */
+  const actionJobKey = (callback: string, contactId: string) =>
+    deriveIdempotencyKey(portalId, {
+      type: 'noop',
+      input: {},
+      object: { type: 'contacts', id: contactId },
+      callbackId: callback,
+      writeback: false,
+      completesWorkflowStep: true,
+    });
 
   function actionRequest(callback: string, inputFields: Record<string, unknown> = {}, objectId = 7) {
     return {
@@ -85,14 +95,7 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
         outputFields: { hs_execution_state: 'SUCCESS', ok: 'true', attempts: '1' },
       });
 
-      const key = deriveIdempotencyKey(portalId, {
-        type: 'noop',
-        input: {},
-        object: { type: 'contacts', id: '7' },
-        callbackId: callback,
-        writeback: false,
-        completesWorkflowStep: true,
-      });
+      const key = actionJobKey(callback, '7');
       const job = await client.get(`/v1/jobs?idempotencyKey=${key}`);
       expect(job.body).toMatchObject({
         status: 'succeeded',
@@ -132,14 +135,7 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       const answer = await signedPost('/v1/hubspot/actions/noop', actionRequest(callback), signing(callback));
       expect(answer.status).toBe(401);
       expect(answer.body.error.code).toBe('unauthorized');
-      const key = deriveIdempotencyKey(portalId, {
-        type: 'noop',
-        input: {},
-        object: { type: 'contacts', id: '7' },
-        callbackId: callback,
-        writeback: false,
-        completesWorkflowStep: true,
-      });
+      const key = actionJobKey(callback, '7');
       expect((await client.get(`/v1/jobs?idempotencyKey=${key}`)).status).toBe(404);
     });
 
@@ -162,14 +158,7 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
     it('completes the step with FAIL_CONTINUE when the job is cancelled', async () => {
       const callback = callbackId();
       await signedPost('/v1/hubspot/actions/noop', actionRequest(callback, { sleepMs: 10_000 }, 8));
-      const key = deriveIdempotencyKey(portalId, {
-        type: 'noop',
-        input: {},
-        object: { type: 'contacts', id: '8' },
-        callbackId: callback,
-        writeback: false,
-        completesWorkflowStep: true,
-      });
+      const key = actionJobKey(callback, '8');
       const job = await client.get(`/v1/jobs?idempotencyKey=${key}`);
       expect(job.body.input).toEqual({ sleepMs: 10_000 });
       expect((await client.post(`/v1/jobs/${job.body.id}/cancel`)).status).toBe(200);
@@ -193,14 +182,7 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       sim.inject.faults({ errorRate: 1, errorStatuses: [503], pathIncludes: '/callbacks' });
       const callback = callbackId();
       await signedPost('/v1/hubspot/actions/noop', actionRequest(callback, {}, 60));
-      const key = deriveIdempotencyKey(portalId, {
-        type: 'noop',
-        input: {},
-        object: { type: 'contacts', id: '60' },
-        callbackId: callback,
-        writeback: false,
-        completesWorkflowStep: true,
-      });
+      const key = actionJobKey(callback, '60');
       const { id } = (await client.get(`/v1/jobs?idempotencyKey=${key}`)).body;
       const db = new PgClient({ connectionString: isolation.databaseUrl });
       await db.connect();

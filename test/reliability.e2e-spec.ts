@@ -7,11 +7,11 @@ import {
   isolate,
   Isolation,
   newPortal,
-  OffloadProcess,
+  envFor,
   RunningOffload,
-  spawnOffload,
   startOffload,
 } from './support/offload-harness';
+import { firstAnswer, freePort, SpawnedOffload, spawnOffload, stopAll } from './support/spawned-offload';
 
 async function countRows(databaseUrl: string, sql: string, params: unknown[]): Promise<number> {
   const pg = new Client({ connectionString: databaseUrl });
@@ -103,8 +103,17 @@ describe('graceful shutdown on SIGTERM', () => {
   let isolation: Isolation;
   let api: RunningOffload;
   let client: HttpClient;
-  let child: OffloadProcess | undefined;
   let rescuer: RunningOffload | undefined;
+
+  /** A worker in a process of its own, as a deployment runs it, serving /health/live. */
+  async function workerProcess(env: Record<string, string>): Promise<SpawnedOffload> {
+    const port = await freePort();
+    const worker = spawnOffload(envFor(isolation, { ROLE: 'worker', PORT: String(port), ...env }));
+    if ((await firstAnswer(worker, '/health/live', 20_000))?.status !== 200) {
+      throw new Error(`the worker did not start:\n${worker.stderr()}`);
+    }
+    return worker;
+  }
 
   beforeAll(async () => {
     isolation = await isolate();
@@ -112,7 +121,7 @@ describe('graceful shutdown on SIGTERM', () => {
     ({ client } = await newPortal(api.url));
   });
 
-  afterEach(() => child?.signal('SIGKILL'));
+  afterEach(() => stopAll());
 
   afterAll(async () => {
     await Promise.all([api?.close(), rescuer?.close()]);
@@ -120,22 +129,22 @@ describe('graceful shutdown on SIGTERM', () => {
   });
 
   it('lets a running job finish within the grace period, then exits cleanly', async () => {
-    child = await spawnOffload(isolation, { ROLE: 'worker', SHUTDOWN_GRACE_MS: '10000' });
+    const worker = await workerProcess({ SHUTDOWN_GRACE_MS: '10000' });
     const created = await client.post('/v1/jobs', { type: 'noop', input: { sleepMs: 1500 } });
     await eventually(() => client.get(`/v1/jobs/${created.body.id}`), (a) => a.body.status === 'running');
-    child.signal('SIGTERM');
-    expect(await child.exited).toBe(0);
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
     const job = await client.get(`/v1/jobs/${created.body.id}`);
     expect(job.body).toMatchObject({ status: 'succeeded', attempts: 1 });
   });
 
   it('hands a job that outlives the grace period back to the queue, where another worker completes it', async () => {
-    child = await spawnOffload(isolation, { ROLE: 'worker', SHUTDOWN_GRACE_MS: '300' });
+    const worker = await workerProcess({ SHUTDOWN_GRACE_MS: '300' });
     const created = await client.post('/v1/jobs', { type: 'noop', input: { sleepMs: 4000 } });
     await eventually(() => client.get(`/v1/jobs/${created.body.id}`), (a) => a.body.status === 'running');
     const stoppedAt = Date.now();
-    child.signal('SIGTERM');
-    expect(await child.exited).toBe(0);
+    worker.child.kill('SIGTERM');
+    expect((await worker.exited).code).toBe(0);
     expect(Date.now() - stoppedAt).toBeLessThan(3000);
 
     const handedBack = await client.get(`/v1/jobs/${created.body.id}`);

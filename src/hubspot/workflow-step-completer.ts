@@ -1,5 +1,4 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { MicroBatcher } from '../common/micro-batcher';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -72,22 +71,17 @@ export class WorkflowStepCompleter implements OnApplicationBootstrap, BeforeAppl
   }
 
   private async sweepOnce(): Promise<void> {
-    const lockKey = this.redis.key('hubspot', 'workflow-step-sweep-lock');
-    const token = randomUUID();
-    if (!(await this.redis.client.set(lockKey, token, 'PX', SWEEP_INTERVAL_MS, 'NX'))) return;
-    try {
+    await this.redis.exclusively('hubspot:workflow-step-sweep-lock', SWEEP_INTERVAL_MS, async () => {
       let after: { finishedAt: Date; id: string } | undefined;
       for (;;) {
         const unsettled = await this.jobs.findUnsettledWorkflowSteps(SWEEP_AFTER_MS, after, SWEEP_PAGE);
         if (unsettled.length > 0) this.logger.warn(`Completing ${unsettled.length} workflow steps that HubSpot has not accepted yet`);
         await Promise.all(unsettled.map((job) => this.batcher(job.portalId).add(job)));
-        if (unsettled.length < SWEEP_PAGE) break;
+        if (unsettled.length < SWEEP_PAGE) return;
         const last = unsettled[unsettled.length - 1];
         after = { finishedAt: last.finishedAt!, id: last.id };
       }
-    } finally {
-      if ((await this.redis.client.get(lockKey)) === token) await this.redis.client.del(lockKey);
-    }
+    });
   }
 
   private batcher(portalId: string): MicroBatcher<JobRecord, void> {

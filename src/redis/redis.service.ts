@@ -1,9 +1,12 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 
 type Listener = (message: string) => void;
+
+const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
  * Offload's own Redis connections (BullMQ keeps its own): one for commands and publishing, and one
@@ -24,6 +27,23 @@ export class RedisService implements OnApplicationShutdown {
   /** A key or channel name in Offload's namespace. */
   key(...parts: string[]): string {
     return [this.config.redisPrefix, ...parts].join(':');
+  }
+
+  /**
+   * Runs `work` while holding a lock no other process holds; answers undefined, without running it,
+   * when another process has the lock. The lock expires after `ttlMs` in case its holder dies, and
+   * is released only by its holder (compare-and-delete in one script, so a lock that expired and
+   * was taken by another process is left alone).
+   */
+  async exclusively<T>(name: string, ttlMs: number, work: () => Promise<T>): Promise<T | undefined> {
+    const key = this.key(name);
+    const token = randomUUID();
+    if (!(await this.client.set(key, token, 'PX', ttlMs, 'NX'))) return undefined;
+    try {
+      return await work();
+    } finally {
+      await this.client.eval(RELEASE_LOCK, 1, key, token);
+    }
   }
 
   publish(channel: string, message: string): Promise<number> {

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { JobRepository } from '../jobs/job.repository';
@@ -53,12 +52,8 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
 
   /** Answers how many jobs it put back. Only one process reconciles at a time. */
   async reconcile(): Promise<number> {
-    const lockKey = this.redis.key('reconciler-lock');
-    const token = randomUUID();
-    const locked = await this.redis.client.set(lockKey, token, 'PX', Math.max(this.config.reconcileIntervalMs, 5_000), 'NX');
-    if (!locked) return 0;
-    let requeued = 0;
-    try {
+    const requeued = await this.redis.exclusively('reconciler-lock', Math.max(this.config.reconcileIntervalMs, 5_000), async () => {
+      let count = 0;
       let after: { updatedAt: Date; id: string } | undefined;
       for (;;) {
         const stale = await this.jobs.findStale(this.config.reconcileIntervalMs, after, PAGE);
@@ -70,15 +65,13 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
               .filter((job) => missing.has(job.id))
               .map((job) => ({ id: job.id, type: job.type, portalId: job.portal_id, priority: job.priority })),
           );
-          requeued += missing.size;
+          count += missing.size;
         }
-        if (stale.length < PAGE) break;
+        if (stale.length < PAGE) return count;
         const last = stale[stale.length - 1];
         after = { updatedAt: last.updated_at, id: last.id };
       }
-    } finally {
-      if ((await this.redis.client.get(lockKey)) === token) await this.redis.client.del(lockKey);
-    }
-    return requeued;
+    });
+    return requeued ?? 0;
   }
 }
