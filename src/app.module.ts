@@ -42,7 +42,7 @@ export class AppModule {
         }),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
         RedisModule,
-        RegistryModule.forRoot(handlerClasses),
+        RegistryModule.forRoot(handlerClasses, config.role !== 'worker'),
         QueueModule.forRoot(jobTypes),
         MetricsModule,
         HealthModule,

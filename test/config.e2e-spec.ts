@@ -79,6 +79,7 @@ describe('configuration of the compiled app (contract v1)', () => {
       expect((await call(`${base}/metrics`)).status).toBe(200);
       expect((await call(`${base}/v1/admin/portals`, { method: 'POST' })).status).toBe(404);
       expect((await call(`${base}/v1/jobs/6f1c3c3e-1d7b-4a4e-9a43-0a1e2b3c4d5e`)).status).toBe(404);
+      expect((await call(`${base}/v1/handlers`)).status).toBe(404);
     } finally {
       const exit = await stop(app, 15_000);
       // SIGTERM is a graceful stop, not a crash.

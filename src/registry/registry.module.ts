@@ -6,12 +6,15 @@ import { HandlersController } from './handlers.controller';
 
 @Module({})
 export class RegistryModule {
-  /** Registers every discovered handler (or the given ones, in tests) and the registry that checks them. */
-  static forRoot(handlerClasses: Type[] = discoverHandlerClasses()): DynamicModule {
+  /**
+   * Registers every discovered handler (or the given ones, in tests) and the registry that checks
+   * them; with `serveApi`, also GET /v1/handlers.
+   */
+  static forRoot(handlerClasses: Type[] = discoverHandlerClasses(), serveApi = true): DynamicModule {
     return {
       module: RegistryModule,
       global: true,
-      controllers: [HandlersController],
+      controllers: serveApi ? [HandlersController] : [],
       providers: [
         ...handlerClasses,
         {

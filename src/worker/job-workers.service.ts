@@ -30,7 +30,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly signals: JobSignals,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     this.stopListening = this.signals.onCancel((id) => this.workers.forEach((worker) => worker.cancelJob(id, STOP_CANCELLED)));
     this.workers = this.registry.list().map((handler) => {
       const worker = new Worker(
