@@ -28,7 +28,14 @@ export interface AppConfig {
   adminToken: string | undefined;
   encryptionKey: Buffer;
   hubspotBaseUrl: string;
+  /** Where the enrichment handler's provider is (People Data Labs unless overridden); its only egress. */
+  enrichmentBaseUrl: string;
+  /** How long an enrichment answer is cached per domain; a no match is cached for enrichmentNoMatchTtlS. */
+  enrichmentCacheTtlS: number;
+  enrichmentNoMatchTtlS: number;
   hubspotClientSecret: string | undefined;
+  /** The app's OAuth client id: with the client secret, renews the access tokens of OAuth portals. */
+  hubspotClientId: string | undefined;
   publicBaseUrl: string | undefined;
   logLevel: string;
   /** How long a worker waits on SIGTERM for running jobs before handing them back to the queue. */
@@ -138,7 +145,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminToken,
     encryptionKey: Buffer.from(keyHex, 'hex'),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
+    enrichmentBaseUrl: url(env, 'ENRICHMENT_BASE_URL', 'https://api.peopledatalabs.com', ['http:', 'https:'])!,
+    enrichmentCacheTtlS: integer(env, 'ENRICHMENT_CACHE_TTL_S', 86_400, 1, 30 * 86_400),
+    enrichmentNoMatchTtlS: integer(env, 'ENRICHMENT_NO_MATCH_TTL_S', 3_600, 1, 30 * 86_400),
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
+    hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
     publicBaseUrl: url(env, 'PUBLIC_BASE_URL', undefined, ['http:', 'https:']),
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),

@@ -3,8 +3,10 @@ import { join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { ApiKey } from '../portals/api-key.entity';
 import { Portal } from '../portals/portal.entity';
+import { PortalHandlerConfig } from '../portals/portal-handler-config.entity';
+import { PortalSecret } from '../portals/portal-secret.entity';
 
-export const ENTITIES = [Portal, ApiKey];
+export const ENTITIES = [Portal, ApiKey, PortalHandlerConfig, PortalSecret];
 
 const MIGRATIONS_DIR = join(__dirname, '..', '..', 'migrations');
 

@@ -1,5 +1,5 @@
 import { Client } from '@hubspot/api-client';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -16,14 +16,20 @@ export interface HubSpotConnection {
   hubspotPortalId: string;
   propertyMappings: PropertyMappings;
   client: Client;
+  accessToken: string;
+  /** Connected by OAuth: a 401 means the access token must be renewed. */
+  oauth: boolean;
 }
 
-/** The portal has no HubSpot credentials, so nothing can be read from or written to its account. */
+/** The portal has no usable HubSpot credentials, so nothing can be read from or written to its account. */
 export class HubSpotNotConnectedError extends Error {
   override readonly name = 'HubSpotNotConnectedError';
 
-  constructor(readonly portalId: string) {
-    super(`Portal ${portalId} has no HubSpot access token; register one to let Offload call HubSpot for it`);
+  constructor(
+    readonly portalId: string,
+    reason = 'has no HubSpot access token; register one to let Offload call HubSpot for it',
+  ) {
+    super(`Portal ${portalId} ${reason}`);
   }
 }
 
@@ -55,6 +61,9 @@ function apiStatus(error: unknown): number | undefined {
 
 const DEFAULT_LIMITS = privateAppLimits('starter');
 const CONNECTION_TTL_MS = 60_000;
+/** An OAuth access token is renewed this long before it expires, so no call goes out with a dying one. */
+const REFRESH_MARGIN_MS = 5 * 60_000;
+const REFRESH_LOCK_MS = 30_000;
 const CALL_TIMEOUT_MS = 20_000;
 /** Runs for answers that may be transient (5xx, none at all), the first included; bounded so a caller hears back. */
 const TRANSIENT_ATTEMPTS = 5;
@@ -69,7 +78,7 @@ const RATE_LIMITED_RETRIES = 10;
  * process-wide.
  */
 @Injectable()
-export class HubSpotGateway {
+export class HubSpotGateway implements OnModuleInit {
   private readonly logger = new Logger(HubSpotGateway.name);
   private readonly budget: RateBudget;
   private readonly connections = new Map<string, { connection: Promise<HubSpotConnection>; expiresAt: number }>();
@@ -79,7 +88,7 @@ export class HubSpotGateway {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly portals: PortalsService,
     private readonly metrics: MetricsService,
-    redis: RedisService,
+    private readonly redis: RedisService,
   ) {
     this.budget = new RateBudget(redis.client, {
       keyPrefix: redis.key('hubspot', 'budget'),
@@ -87,14 +96,30 @@ export class HubSpotGateway {
     });
   }
 
-  /** The portal's client and settings, cached for a minute so a new token or mapping is picked up soon. */
-  connection(portalId: string): Promise<HubSpotConnection> {
+  onModuleInit(): void {
+    // A new token, limit or mapping takes effect at once in every process.
+    this.portals.onChanged((portalId) => {
+      this.connections.delete(portalId);
+      this.limitsByHubSpotId.clear();
+    });
+  }
+
+  /**
+   * The portal's client and settings, cached for a minute (or until its OAuth token is due for
+   * renewal). `rejectedToken`: HubSpot has just refused this token, so a fresh one is needed.
+   */
+  connection(portalId: string, rejectedToken?: string): Promise<HubSpotConnection> {
     const cached = this.connections.get(portalId);
-    if (cached && cached.expiresAt > Date.now()) return cached.connection;
-    const connection = this.portals.findById(portalId).then((portal) => this.connect(portal));
-    this.connections.set(portalId, { connection, expiresAt: Date.now() + CONNECTION_TTL_MS });
-    connection.catch(() => this.connections.delete(portalId));
-    return connection;
+    if (cached && cached.expiresAt > Date.now() && !rejectedToken) return cached.connection;
+    const entry = { connection: undefined as unknown as Promise<HubSpotConnection>, expiresAt: Date.now() + CONNECTION_TTL_MS };
+    entry.connection = this.portals.findById(portalId).then(async (portal) => {
+      const token = await this.accessToken(portal, rejectedToken);
+      entry.expiresAt = Math.min(entry.expiresAt, token.renewAt);
+      return this.connect(portal, token.value);
+    });
+    this.connections.set(portalId, entry);
+    entry.connection.catch(() => this.connections.delete(portalId));
+    return entry.connection;
   }
 
   /**
@@ -104,9 +129,10 @@ export class HubSpotGateway {
    * `operation` must be safe to repeat: a request that timed out here may still have reached HubSpot.
    */
   async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>): Promise<T> {
-    const connection = await this.connection(portalId);
+    let connection = await this.connection(portalId);
     let transientFailures = 0;
     let rateLimited = 0;
+    let renewed = false;
     for (;;) {
       await this.budget.acquire(connection.hubspotPortalId, { priority });
       try {
@@ -115,6 +141,12 @@ export class HubSpotGateway {
         return result;
       } catch (error) {
         const failure = hubSpotFailure(error);
+        if (failure.status === 401 && connection.oauth && !renewed) {
+          // Expired or revoked early: renew once and try again.
+          renewed = true;
+          connection = await this.connection(portalId, connection.accessToken);
+          continue;
+        }
         if (failure.status === 429) {
           this.metrics.hubspotCalls.inc({ outcome: 'rate_limited' });
           const recorded = await this.budget.recordRateLimited(connection.hubspotPortalId, rateLimitAnswer(error));
@@ -130,9 +162,60 @@ export class HubSpotGateway {
     }
   }
 
-  private connect(portal: Portal): HubSpotConnection {
-    const accessToken = this.portals.decryptAccessToken(portal);
-    if (!accessToken) throw new HubSpotNotConnectedError(portal.id);
+  /** The token to call with: a private app token as stored, or an OAuth access token renewed when due. */
+  private async accessToken(portal: Portal, rejectedToken?: string): Promise<{ value: string; renewAt: number }> {
+    const stored = this.portals.decryptAccessToken(portal);
+    if (!portal.hubspotRefreshTokenEnc) {
+      if (!stored) throw new HubSpotNotConnectedError(portal.id);
+      return { value: stored, renewAt: Infinity };
+    }
+    const renewAt = (portal.hubspotTokenExpiresAt?.getTime() ?? 0) - REFRESH_MARGIN_MS;
+    if (stored && stored !== rejectedToken && renewAt > Date.now()) return { value: stored, renewAt };
+    return this.renew(portal, rejectedToken);
+  }
+
+  /**
+   * Renews an OAuth access token. One process at a time asks HubSpot (under a Redis lock); the
+   * others wait for the tokens it stores, so a burst of jobs costs one refresh.
+   */
+  private async renew(portal: Portal, rejectedToken: string | undefined): Promise<{ value: string; renewAt: number }> {
+    const renewed = await this.redis.exclusively(`oauth-refresh:${portal.id}`, REFRESH_LOCK_MS, () => this.refresh(portal));
+    if (renewed) return renewed;
+    const deadline = Date.now() + REFRESH_LOCK_MS;
+    while (Date.now() < deadline) {
+      await sleep(200);
+      const current = await this.portals.findById(portal.id);
+      const token = this.portals.decryptAccessToken(current);
+      const renewAt = (current.hubspotTokenExpiresAt?.getTime() ?? 0) - REFRESH_MARGIN_MS;
+      if (token && token !== rejectedToken && renewAt > Date.now()) return { value: token, renewAt };
+    }
+    throw new Error(`the OAuth token of portal ${portal.id} was not renewed within ${REFRESH_LOCK_MS} ms`);
+  }
+
+  private async refresh(portal: Portal): Promise<{ value: string; renewAt: number }> {
+    const { hubspotClientId: clientId, hubspotClientSecret: clientSecret } = this.config;
+    if (!clientId || !clientSecret) {
+      throw new HubSpotNotConnectedError(portal.id, 'is connected by OAuth, but HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not both set to renew its token');
+    }
+    const refreshToken = this.portals.decryptRefreshToken(portal)!;
+    const oauth = new Client({ basePath: this.config.hubspotBaseUrl, numberOfApiCallRetries: 0 }).oauth.tokensApi;
+    let answer;
+    try {
+      answer = await withTimeout(oauth.create('refresh_token', undefined, undefined, clientId, clientSecret, refreshToken), CALL_TIMEOUT_MS);
+    } catch (error) {
+      const failure = hubSpotFailure(error);
+      if (failure.transient) throw error;
+      this.metrics.hubspotCalls.inc({ outcome: 'refused' });
+      throw new HubSpotNotConnectedError(portal.id, `has an OAuth refresh token HubSpot refused (${failure.message}); connect the app again`);
+    }
+    this.metrics.hubspotCalls.inc({ outcome: 'ok' });
+    const expiresAt = new Date(Date.now() + answer.expiresIn * 1000);
+    await this.portals.saveRefreshedTokens(portal.id, { accessToken: answer.accessToken, refreshToken: answer.refreshToken, expiresAt });
+    this.logger.log(`Renewed the OAuth access token of portal ${portal.id}; it expires at ${expiresAt.toISOString()}`);
+    return { value: answer.accessToken, renewAt: expiresAt.getTime() - REFRESH_MARGIN_MS };
+  }
+
+  private connect(portal: Portal, accessToken: string): HubSpotConnection {
     this.limitsByHubSpotId.set(portal.hubspotPortalId, limitsOf(portal));
     const hubspotPortalId = portal.hubspotPortalId;
     const client = new Client({
@@ -155,7 +238,14 @@ export class HubSpotGateway {
     // built; building them now, right after this client installed none, keeps another client's out.
     void client.crm.objects;
     void client.automation.actions;
-    return { portalId: portal.id, hubspotPortalId, propertyMappings: portal.propertyMappings ?? {}, client };
+    return {
+      portalId: portal.id,
+      hubspotPortalId,
+      propertyMappings: portal.propertyMappings ?? {},
+      client,
+      accessToken,
+      oauth: portal.hubspotRefreshTokenEnc !== null,
+    };
   }
 
   private async loadLimits(hubspotPortalId: string): Promise<PortalRateLimits> {

@@ -2,9 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { MicroBatcher } from '../common/micro-batcher';
 import type { JobError, JobPriority, JobRecord } from '../jobs/job-record';
 import type { JobOutputs } from '../registry/job-handler';
-import { HubSpotGateway, hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
+import { HubSpotGateway, hubSpotFailure } from './hubspot-gateway';
+import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
-import { DailyBudgetExhaustedError } from './rate-budget';
 import { BatchUpdateInput, mergeWrites, outputProperties, RecordWrite, refusedRecords } from './writeback-inputs';
 
 export type WritebackOutcome = { ok: true } | { ok: false; error: JobError; retryAfterMs?: number };
@@ -92,24 +92,12 @@ export class WritebackBatcher {
   }
 }
 
+const WRITE = { code: 'writeback_rejected', what: 'the write' };
+
 function rejected(message: string): WritebackOutcome {
-  return { ok: false, error: { code: 'writeback_rejected', message: `HubSpot refused the write: ${message}`, retryable: false } };
+  return { ok: false, error: { code: WRITE.code, message: `HubSpot refused ${WRITE.what}: ${message}`, retryable: false } };
 }
 
 function failed(error: unknown): WritebackOutcome {
-  if (error instanceof DailyBudgetExhaustedError) {
-    return {
-      ok: false,
-      error: { code: 'hubspot_daily_limit', message: error.message, retryable: true },
-      retryAfterMs: Math.max(0, error.resetsAt.getTime() - Date.now()),
-    };
-  }
-  if (error instanceof HubSpotNotConnectedError) {
-    return { ok: false, error: { code: 'hubspot_not_connected', message: error.message, retryable: false } };
-  }
-  const failure = hubSpotFailure(error);
-  if (failure.transient) {
-    return { ok: false, error: { code: 'hubspot_unavailable', message: `Writing to HubSpot failed: ${failure.message}`, retryable: true } };
-  }
-  return rejected(failure.message);
+  return { ok: false, ...hubSpotJobError(error, WRITE) };
 }

@@ -1,9 +1,11 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
+import { ApiError } from '../common/api-error';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
+import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
 
 const propertyMappingsBody = requestSchema(
@@ -23,40 +25,75 @@ const propertyMappingsBody = requestSchema(
   ),
 );
 
+const accessToken = Type.String({ minLength: 1, maxLength: 4096, description: 'Private app token; stored encrypted, never returned' });
+const oauthTokens = Type.Object(
+  {
+    refreshToken: Type.String({ minLength: 1, maxLength: 4096 }),
+    accessToken: Type.Optional(Type.String({ minLength: 1, maxLength: 4096 })),
+    expiresIn: Type.Optional(Type.Integer({ minimum: 1, maximum: 31_536_000, description: 'Seconds the access token has left' })),
+  },
+  {
+    additionalProperties: false,
+    description:
+      "An OAuth install's tokens, stored encrypted, never returned. Offload renews the access token before it expires " +
+      '(HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET must be set); with only the refresh token, it fetches one at first use.',
+  },
+);
+const rateLimit = Type.Object(
+  {
+    requestsPer10s: Type.Integer({
+      minimum: 1,
+      maximum: 100_000,
+      description: "The portal's HubSpot API budget per rolling 10 s (100 when unset: Free/Starter private apps)",
+    }),
+    daily: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "The HubSpot account's daily API limit" })),
+  },
+  { additionalProperties: false },
+);
+const name = Type.String({ minLength: 1, maxLength: 200 });
+
 const createPortalBody = requestSchema(
   Type.Object(
     {
       hubspotPortalId: Type.Integer({ minimum: 1, description: "HubSpot's account id" }),
-      name: Type.String({ minLength: 1, maxLength: 200 }),
-      hubspotAccessToken: Type.Optional(
-        Type.String({ minLength: 1, maxLength: 4096, description: 'Private app token; stored encrypted, never returned' }),
-      ),
-      rateLimit: Type.Optional(
-        Type.Object(
-          {
-            requestsPer10s: Type.Integer({
-              minimum: 1,
-              maximum: 100_000,
-              description: "The portal's HubSpot API budget per rolling 10 s (100 when unset: Free/Starter private apps)",
-            }),
-            daily: Type.Optional(
-              Type.Integer({ minimum: 1, maximum: 1_000_000_000, description: "The HubSpot account's daily API limit" }),
-            ),
-          },
-          { additionalProperties: false },
-        ),
-      ),
+      name,
+      hubspotAccessToken: Type.Optional(accessToken),
+      hubspotOAuth: Type.Optional(oauthTokens),
+      rateLimit: Type.Optional(rateLimit),
     },
     { additionalProperties: false },
   ),
 );
+
+const changePortalBody = requestSchema(
+  Type.Object(
+    {
+      name: Type.Optional(name),
+      hubspotAccessToken: Type.Optional(Type.Union([accessToken, Type.Null()])),
+      hubspotOAuth: Type.Optional(oauthTokens),
+      rateLimit: Type.Optional(Type.Union([rateLimit, Type.Null()], { description: 'null: back to the Free/Starter default' })),
+    },
+    { additionalProperties: false, minProperties: 1 },
+  ),
+);
+
+const secretBody = requestSchema(
+  Type.Object({ value: Type.String({ minLength: 1, maxLength: 4096, description: 'Stored encrypted, never returned' }) }, { additionalProperties: false }),
+);
+
+function oneCredential(body: { hubspotAccessToken?: unknown; hubspotOAuth?: unknown }): void {
+  if (body.hubspotAccessToken !== undefined && body.hubspotOAuth !== undefined) {
+    throw ApiError.validation([{ path: 'hubspotOAuth', message: 'give either hubspotAccessToken or hubspotOAuth, not both' }]);
+  }
+}
 
 function portalView(portal: Portal) {
   return {
     id: portal.id,
     hubspotPortalId: Number(portal.hubspotPortalId),
     name: portal.name,
-    hasHubspotAccessToken: portal.hubspotAccessTokenEnc !== null,
+    hasHubspotAccessToken: portal.hubspotAccessTokenEnc !== null || portal.hubspotRefreshTokenEnc !== null,
+    hubspotConnection: portal.hubspotRefreshTokenEnc ? 'oauth' : portal.hubspotAccessTokenEnc ? 'private_app' : null,
     rateLimit: portal.rateLimitPer10s
       ? { requestsPer10s: portal.rateLimitPer10s, ...(portal.rateLimitDaily ? { daily: portal.rateLimitDaily } : {}) }
       : null,
@@ -70,13 +107,18 @@ function portalView(portal: Portal) {
 @UseGuards(AdminGuard)
 @Controller('v1/admin/portals')
 export class AdminController {
-  constructor(private readonly portals: PortalsService) {}
+  constructor(
+    private readonly portals: PortalsService,
+    private readonly settings: PortalSettingsService,
+  ) {}
 
   @Post()
   @ApiOperation({ summary: 'Register a portal; answers its first API key, shown only this once' })
   @ApiBody({ schema: createPortalBody.openApi })
   async create(@Body() body: unknown) {
-    const { portal, apiKey } = await this.portals.create(createPortalBody.parse(body));
+    const input = createPortalBody.parse(body);
+    oneCredential(input);
+    const { portal, apiKey } = await this.portals.create(input);
     return { ...portalView(portal), apiKey };
   }
 
@@ -84,6 +126,60 @@ export class AdminController {
   @ApiOperation({ summary: 'A portal (credentials are never returned)' })
   async get(@Param('id') id: string) {
     return portalView(await this.portals.findById(id));
+  }
+
+  @Patch(':id')
+  @ApiOperation({ summary: "Change a portal's name, HubSpot credentials or rate limit; every process picks it up at once" })
+  @ApiBody({ schema: changePortalBody.openApi })
+  async change(@Param('id') id: string, @Body() body: unknown) {
+    const change = changePortalBody.parse(body);
+    oneCredential(change);
+    return portalView(await this.portals.update(id, change));
+  }
+
+  @Get(':id/handlers/:type/config')
+  @ApiOperation({ summary: "The portal's settings for a handler (the handler's default when it set none)" })
+  async handlerConfig(@Param('id') id: string, @Param('type') type: string) {
+    return this.settings.storedHandlerConfig(id, type);
+  }
+
+  @Put(':id/handlers/:type/config')
+  @ApiOperation({ summary: "Replace the portal's settings for a handler; checked against the handler's config schema" })
+  @ApiBody({ schema: { type: 'object', description: "The handler's settings: see its configSchema in GET /v1/handlers" } })
+  async setHandlerConfig(@Param('id') id: string, @Param('type') type: string, @Body() body: unknown) {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw ApiError.validation([{ path: '', message: 'must be a JSON object' }]);
+    }
+    await this.settings.setHandlerConfig(id, type, body);
+    return this.settings.storedHandlerConfig(id, type);
+  }
+
+  @Delete(':id/handlers/:type/config')
+  @HttpCode(204)
+  @ApiOperation({ summary: "Forget the portal's settings for a handler: it goes back to the default" })
+  async resetHandlerConfig(@Param('id') id: string, @Param('type') type: string): Promise<void> {
+    await this.settings.resetHandlerConfig(id, type);
+  }
+
+  @Get(':id/secrets')
+  @ApiOperation({ summary: "The names of the portal's secrets (values are never returned)" })
+  listSecrets(@Param('id') id: string) {
+    return this.settings.listSecrets(id);
+  }
+
+  @Put(':id/secrets/:name')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Set a secret its handlers read (a provider API key, say); stored encrypted' })
+  @ApiBody({ schema: secretBody.openApi })
+  async setSecret(@Param('id') id: string, @Param('name') secretName: string, @Body() body: unknown): Promise<void> {
+    await this.settings.setSecret(id, secretName, secretBody.parse(body).value);
+  }
+
+  @Delete(':id/secrets/:name')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a secret' })
+  async deleteSecret(@Param('id') id: string, @Param('name') secretName: string): Promise<void> {
+    await this.settings.deleteSecret(id, secretName);
   }
 
   @Put(':id/property-mappings')

@@ -19,8 +19,16 @@ export class Portal {
   @Column({ type: 'text' })
   name: string;
 
+  /** A private app token, or an OAuth access token when a refresh token is stored too. */
   @Column({ name: 'hubspot_access_token_enc', type: 'text', nullable: true })
   hubspotAccessTokenEnc: string | null;
+
+  @Column({ name: 'hubspot_refresh_token_enc', type: 'text', nullable: true })
+  hubspotRefreshTokenEnc: string | null;
+
+  /** When the OAuth access token expires; null for a private app token, which does not. */
+  @Column({ name: 'hubspot_token_expires_at', type: 'timestamptz', nullable: true })
+  hubspotTokenExpiresAt: Date | null;
 
   @Column({ name: 'rate_limit_per_10s', type: 'integer', nullable: true })
   rateLimitPer10s: number | null;

@@ -3,12 +3,15 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ApiKey } from './api-key.entity';
 import { AdminGuard, PortalKeyGuard } from './auth.guards';
 import { Portal } from './portal.entity';
+import { PortalHandlerConfig } from './portal-handler-config.entity';
+import { PortalSecret } from './portal-secret.entity';
+import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
 
-/** Portals, their keys and credentials, without the admin API: what the workers need of them too. */
+/** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Portal, ApiKey])],
-  providers: [PortalsService, AdminGuard, PortalKeyGuard],
-  exports: [PortalsService, AdminGuard, PortalKeyGuard],
+  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret])],
+  providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
+  exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
 })
 export class PortalsCoreModule {}

@@ -18,11 +18,33 @@ export interface AuthenticatedPortal {
   name: string;
 }
 
+/** An OAuth install's tokens; with only the refresh token, Offload fetches an access token when it first needs one. */
+export interface OAuthTokens {
+  refreshToken: string;
+  accessToken?: string;
+  /** Seconds the access token has left. */
+  expiresIn?: number;
+}
+
+export interface RateLimitSetting {
+  requestsPer10s: number;
+  daily?: number;
+}
+
 export interface NewPortal {
   hubspotPortalId: number;
   name: string;
   hubspotAccessToken?: string;
-  rateLimit?: { requestsPer10s: number; daily?: number };
+  hubspotOAuth?: OAuthTokens;
+  rateLimit?: RateLimitSetting;
+}
+
+/** A change to a portal; null clears a setting. Giving a private app token drops OAuth tokens, and the other way round. */
+export interface PortalChange {
+  name?: string;
+  hubspotAccessToken?: string | null;
+  hubspotOAuth?: OAuthTokens;
+  rateLimit?: RateLimitSetting | null;
 }
 
 const KEY_CACHE_TTL_MS = 30_000;
@@ -36,6 +58,7 @@ export class PortalsService implements OnModuleInit {
   private readonly revokedChannel: string;
   private revocations = 0;
   private readonly lookups = new Map<string, Promise<AuthenticatedPortal | undefined>>();
+  private readonly changedChannel: string;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -46,6 +69,7 @@ export class PortalsService implements OnModuleInit {
   ) {
     this.cipher = new CredentialCipher(config.encryptionKey);
     this.revokedChannel = redis.key('api-key-revoked');
+    this.changedChannel = redis.key('portal-changed');
   }
 
   onModuleInit(): void {
@@ -59,9 +83,8 @@ export class PortalsService implements OnModuleInit {
           manager.create(Portal, {
             hubspotPortalId: String(input.hubspotPortalId),
             name: input.name,
-            hubspotAccessTokenEnc: input.hubspotAccessToken ? this.cipher.encrypt(input.hubspotAccessToken) : null,
-            rateLimitPer10s: input.rateLimit?.requestsPer10s ?? null,
-            rateLimitDaily: input.rateLimit?.daily ?? null,
+            ...this.credentials(input),
+            ...rateLimitColumns(input.rateLimit),
             propertyMappings: {},
           }),
         );
@@ -96,7 +119,54 @@ export class PortalsService implements OnModuleInit {
   async setPropertyMappings(id: string, mappings: PropertyMappings): Promise<Portal> {
     const portal = await this.findById(id);
     portal.propertyMappings = byObjectType(mappings);
-    return this.portals.save(portal);
+    return this.saveChanged(portal);
+  }
+
+  async update(id: string, change: PortalChange): Promise<Portal> {
+    const portal = await this.findById(id);
+    if (change.name !== undefined) portal.name = change.name;
+    if (change.hubspotAccessToken !== undefined || change.hubspotOAuth !== undefined) {
+      Object.assign(portal, this.credentials({ hubspotAccessToken: change.hubspotAccessToken ?? undefined, hubspotOAuth: change.hubspotOAuth }));
+    }
+    if (change.rateLimit !== undefined) Object.assign(portal, rateLimitColumns(change.rateLimit ?? undefined));
+    return this.saveChanged(portal);
+  }
+
+  /** Calls the listener with a portal's id whenever it changes, in any process. */
+  onChanged(listener: (portalId: string) => void): void {
+    this.redis.subscribe(this.changedChannel, listener);
+  }
+
+  /** Keeps the tokens HubSpot answered to a refresh; the refresh token may be new too. */
+  async saveRefreshedTokens(id: string, tokens: { accessToken: string; refreshToken: string; expiresAt: Date }): Promise<void> {
+    await this.portals.update(
+      { id },
+      {
+        hubspotAccessTokenEnc: this.cipher.encrypt(tokens.accessToken),
+        hubspotRefreshTokenEnc: this.cipher.encrypt(tokens.refreshToken),
+        hubspotTokenExpiresAt: tokens.expiresAt,
+      },
+    );
+    await this.redis.publish(this.changedChannel, id);
+  }
+
+  private async saveChanged(portal: Portal): Promise<Portal> {
+    const saved = await this.portals.save(portal);
+    await this.redis.publish(this.changedChannel, portal.id);
+    return saved;
+  }
+
+  private credentials(input: Pick<NewPortal, 'hubspotAccessToken' | 'hubspotOAuth'>) {
+    const { hubspotAccessToken: token, hubspotOAuth: oauth } = input;
+    if (oauth) {
+      return {
+        hubspotAccessTokenEnc: oauth.accessToken ? this.cipher.encrypt(oauth.accessToken) : null,
+        hubspotRefreshTokenEnc: this.cipher.encrypt(oauth.refreshToken),
+        // An access token given without its lifetime is renewed at first use rather than trusted blindly.
+        hubspotTokenExpiresAt: oauth.accessToken && oauth.expiresIn ? new Date(Date.now() + oauth.expiresIn * 1000) : new Date(0),
+      };
+    }
+    return { hubspotAccessTokenEnc: token ? this.cipher.encrypt(token) : null, hubspotRefreshTokenEnc: null, hubspotTokenExpiresAt: null };
   }
 
   async listKeys(portalId: string): Promise<ApiKey[]> {
@@ -159,6 +229,14 @@ export class PortalsService implements OnModuleInit {
   decryptAccessToken(portal: Portal): string | undefined {
     return portal.hubspotAccessTokenEnc ? this.cipher.decrypt(portal.hubspotAccessTokenEnc) : undefined;
   }
+
+  decryptRefreshToken(portal: Portal): string | undefined {
+    return portal.hubspotRefreshTokenEnc ? this.cipher.decrypt(portal.hubspotRefreshTokenEnc) : undefined;
+  }
+}
+
+function rateLimitColumns(rateLimit: RateLimitSetting | undefined) {
+  return { rateLimitPer10s: rateLimit?.requestsPer10s ?? null, rateLimitDaily: rateLimit?.daily ?? null };
 }
 
 /** Mappings keyed by the object type as the CRM API names it, whichever way the admin wrote it. */

@@ -32,6 +32,9 @@ export interface RegisteredHandler {
   concurrency: number;
   instance: JobHandler;
   validateInput: Validator;
+  /** Checks a portal's settings for the handler; absent when the handler takes none. */
+  config?: { schema: TSchema; default: unknown; validate: Validator };
+  egress?: HandlerDeclaration['egress'];
 }
 
 export class HandlerDeclarationError extends Error {}
@@ -100,6 +103,8 @@ function register(declaration: HandlerDeclaration, instance: JobHandler): Regist
     concurrency: declaration.concurrency ?? DEFAULT_CONCURRENCY,
     instance,
     validateInput: compileValidator(declaration.input),
+    config: declaration.config && { ...declaration.config, validate: compileValidator(declaration.config.schema) },
+    egress: declaration.egress,
   };
 }
 
@@ -134,6 +139,8 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
       }
     }
   }
+  if (d.config !== undefined) problems.push(...checkConfigDeclaration(d.config));
+  if (d.egress !== undefined && typeof d.egress !== 'function') problems.push('egress must be a function of the configuration');
   const positive = (value: number | undefined, label: string, max: number) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
       problems.push(`${label} must be an integer from 1 to ${max}`);
@@ -145,6 +152,18 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
   positive(d.retry?.backoffMs, 'retry.backoffMs', 24 * 3600 * 1000);
   positive(d.retry?.maxBackoffMs, 'retry.maxBackoffMs', 7 * 24 * 3600 * 1000);
   return problems;
+}
+
+/** A config schema must be sound and its default must pass it: a portal that set nothing still runs. */
+function checkConfigDeclaration(config: NonNullable<HandlerDeclaration['config']>): string[] {
+  if (!config?.schema || config.schema.type !== 'object') return ['config.schema must be a JSON Schema of type object'];
+  try {
+    assertValidSchema(config.schema);
+  } catch (error) {
+    return [`config.schema is not a valid JSON Schema: ${(error as Error).message}`];
+  }
+  const problems = compileValidator(config.schema)(config.default);
+  return problems.length > 0 ? [`config.default breaks config.schema: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`] : [];
 }
 
 const DAY_MS = 86_400_000;

@@ -27,6 +27,7 @@ export class HandlersController {
       timeoutMs: handler.timeoutMs,
       retry: handler.retry,
       concurrency: handler.concurrency,
+      ...(handler.config ? { configSchema: handler.config.schema, configDefault: handler.config.default } : {}),
     }));
   }
 }

@@ -1,5 +1,7 @@
+import type { Client } from '@hubspot/api-client';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { AppConfig } from '../config/app-config';
 
 /** The output types a HubSpot workflow step can declare. */
 export const HUBSPOT_OUTPUT_TYPES = ['string', 'number', 'bool', 'datetime', 'date', 'enumeration', 'phone_number'] as const;
@@ -34,6 +36,13 @@ export interface HandlerDeclaration<I extends TSchema = TSchema> {
   retry?: Partial<RetryPolicy>;
   /** How many jobs of this type one worker process runs at once. */
   concurrency?: number;
+  /**
+   * Settings a portal may give this handler (PUT /v1/admin/portals/:id/handlers/:type/config),
+   * checked against `schema`; a portal that set none gets `default`.
+   */
+  config?: { schema: TSchema; default: unknown };
+  /** The origins (scheme://host[:port]) context.http may reach, from the service's configuration. */
+  egress?: (config: AppConfig) => string[];
 }
 
 export interface JobRef {
@@ -47,23 +56,65 @@ export interface JobRef {
   traceId: string;
 }
 
-/** What a handler sees of the world: its validated input, the job, a stop signal and a logger. */
-export interface JobContext<I> {
+/** A HubSpot user who can own records; assign with `id` (hubspot_owner_id), not `userId`. */
+export interface HubSpotOwner {
+  id: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  userId: number | null;
+  teams: { id: string; name: string; primary: boolean }[];
+}
+
+/**
+ * HubSpot for the job's portal, within the portal's rate budget at the job's priority. Failures
+ * throw JobFailure: `hubspot_unavailable` (retryable), `hubspot_not_connected`, `hubspot_refused`.
+ */
+export interface JobHubSpot {
+  /** A record's properties (null when unset); reads from jobs running together share batch read calls. */
+  readProperties(object: { type: string; id: string }, properties: string[]): Promise<Record<string, string | null>>;
+  /** The portal's active owners, cached for a minute. */
+  owners(): Promise<HubSpotOwner[]>;
+  /** Any other call through the official client. */
+  call<T>(operation: (client: Client) => Promise<T>): Promise<T>;
+}
+
+/** The portal's secrets (PUT /v1/admin/portals/:id/secrets/:name), stored encrypted and decrypted on demand. */
+export interface PortalSecrets {
+  get(name: string): Promise<string | undefined>;
+}
+
+/**
+ * fetch limited to the handler's declared egress origins (anything else throws JobFailure
+ * `egress_denied`), aborted with the job and after timeoutMs (10 s unless given).
+ */
+export interface EgressHttp {
+  fetch(url: string | URL, init?: RequestInit & { timeoutMs?: number }): Promise<Response>;
+}
+
+/** What a handler sees of the world: its validated input, the job, a stop signal, the portal's settings and services. */
+export interface JobContext<I, C = unknown> {
   input: I;
   job: JobRef;
   /** Aborted when the job is cancelled, times out, or the worker shuts down: stop promptly. */
   signal: AbortSignal;
   logger: Logger;
+  /** The portal's settings for this handler, or the declaration's default. */
+  config: C;
+  secrets: PortalSecrets;
+  http: EgressHttp;
+  hubspot: JobHubSpot;
 }
 
 export type OutputValue = string | number | boolean;
 export type JobOutputs = Record<string, OutputValue>;
 
-export interface JobHandler<I = unknown, O extends JobOutputs = JobOutputs> {
-  run(context: JobContext<I>): Promise<O>;
+export interface JobHandler<I = unknown, O extends JobOutputs = JobOutputs, C = unknown> {
+  run(context: JobContext<I, C>): Promise<O>;
 }
 
 export type InputOf<D extends HandlerDeclaration> = Static<D['input']>;
+export type ConfigOf<D extends HandlerDeclaration> = D['config'] extends { schema: infer S extends TSchema } ? Static<S> : undefined;
 
 /**
  * Thrown by a handler to fail a run on purpose. A retryable failure is run again after backoff (or

@@ -1,13 +1,18 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { JobHubSpotFactory } from '../hubspot/job-hubspot';
 import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
 import { WritebackBatcher } from '../hubspot/writeback-batcher';
 import { JobError, JobRecord } from '../jobs/job-record';
 import { MetricsService } from '../metrics/metrics.service';
+import { PortalSettingsService } from '../portals/portal-settings.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
-import { JobFailure, JobOutputs } from '../registry/job-handler';
+import { JobContext, JobFailure, JobOutputs } from '../registry/job-handler';
 import { inJobSpan } from '../telemetry/job-trace';
 import { retryDelayMs } from './backoff';
+import { egressHttp, egressOrigins } from './egress-http';
 import { JobStateWriter } from './job-state-writer';
 
 /** Why a run was told to stop; passed as the abort reason. */
@@ -23,12 +28,17 @@ type RunResult =
 /** One run of one job, from claiming it to recording how it ended. */
 @Injectable()
 export class JobRunner {
+  private readonly egress = new Map<string, Set<string>>();
+
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: HandlerRegistry,
     private readonly state: JobStateWriter,
     private readonly metrics: MetricsService,
     private readonly writeback: WritebackBatcher,
     private readonly workflowSteps: WorkflowStepCompleter,
+    private readonly settings: PortalSettingsService,
+    private readonly hubspot: JobHubSpotFactory,
   ) {}
 
   /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
@@ -107,6 +117,37 @@ export class JobRunner {
     }
   }
 
+  private async context(handler: RegisteredHandler, job: JobRecord, signal: AbortSignal, logger: Logger): Promise<JobContext<unknown>> {
+    return {
+      input: job.input,
+      job: {
+        id: job.id,
+        type: job.type,
+        portalId: job.portalId,
+        attempt: job.attempts,
+        maxAttempts: job.maxAttempts,
+        object: job.object,
+        callbackId: job.callbackId,
+        traceId: job.traceId,
+      },
+      signal,
+      logger,
+      config: handler.config ? await this.settings.handlerConfig(job.portalId, job.type) : undefined,
+      secrets: { get: (name) => this.settings.secret(job.portalId, name) },
+      http: egressHttp(this.egressOf(handler), signal),
+      hubspot: this.hubspot.forJob(job),
+    };
+  }
+
+  private egressOf(handler: RegisteredHandler): Set<string> {
+    let origins = this.egress.get(handler.type);
+    if (!origins) {
+      origins = egressOrigins(handler.egress?.(this.config) ?? []);
+      this.egress.set(handler.type, origins);
+    }
+    return origins;
+  }
+
   private async run(handler: RegisteredHandler, job: JobRecord, stop: AbortSignal | undefined): Promise<RunResult> {
     const controller = new AbortController();
     const onStop = () => controller.abort(stop?.reason ?? STOP_CANCELLED);
@@ -118,24 +159,8 @@ export class JobRunner {
     );
     const logger = new Logger(`job:${job.type}`);
     try {
-      const output = await Promise.race([
-        handler.instance.run({
-          input: job.input,
-          job: {
-            id: job.id,
-            type: job.type,
-            portalId: job.portalId,
-            attempt: job.attempts,
-            maxAttempts: job.maxAttempts,
-            object: job.object,
-            callbackId: job.callbackId,
-            traceId: job.traceId,
-          },
-          signal: controller.signal,
-          logger,
-        }),
-        stopped,
-      ]);
+      const context = await Promise.race([this.context(handler, job, controller.signal, logger), stopped]);
+      const output = await Promise.race([handler.instance.run(context), stopped]);
       const problems = this.registry.checkOutputs(job.type, output);
       if (problems.length > 0) {
         logger.error(`job ${job.id}: handler ${job.type}@${handler.version} broke its output declaration: ${JSON.stringify(problems)}`);

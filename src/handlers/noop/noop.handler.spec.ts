@@ -1,14 +1,9 @@
-import { Logger } from '@nestjs/common';
-import { JobContext, JobFailure } from '../../registry/job-handler';
+import { testJobContext } from '../../registry/job-context.testing';
+import { JobFailure } from '../../registry/job-handler';
 import { NoopHandler } from './noop.handler';
 
-function context(input: Record<string, unknown>, attempt = 1, signal = new AbortController().signal): JobContext<any> {
-  return {
-    input,
-    signal,
-    logger: new Logger('test'),
-    job: { id: 'j', type: 'noop', portalId: 'p', attempt, maxAttempts: 11, object: null, callbackId: null, traceId: 't' },
-  };
+function context(input: Record<string, unknown>, attempt = 1, signal = new AbortController().signal) {
+  return testJobContext({ input, signal, job: { type: 'noop', attempt, maxAttempts: 11 } });
 }
 
 describe('NoopHandler', () => {

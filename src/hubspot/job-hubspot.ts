@@ -1,0 +1,132 @@
+import type { Client } from '@hubspot/api-client';
+import { Injectable } from '@nestjs/common';
+import { MicroBatcher } from '../common/micro-batcher';
+import type { JobPriority } from '../jobs/job-record';
+import { HubSpotOwner, JobFailure, JobHubSpot } from '../registry/job-handler';
+import { HubSpotGateway } from './hubspot-gateway';
+import { hubSpotJobError } from './hubspot-job-error';
+import { normaliseObjectType } from './object-types';
+import { refusedRecords } from './writeback-inputs';
+
+type Properties = Record<string, string | null>;
+type OwnersPage = Client['crm']['owners']['ownersApi']['getPage'];
+interface PropertyRead {
+  id: string;
+  properties: string[];
+}
+type ReadOutcome = { ok: true; properties: Properties } | { ok: false; failure: JobFailure };
+
+const MAX_BATCH_RECORDS = 100;
+/** Reads wait this long for others to share their batch call: short, since a job is waiting on each. */
+const READ_LINGER_MS = 20;
+const OWNERS_TTL_MS = 60_000;
+const OWNERS_PAGE = 500;
+
+/**
+ * HubSpot as a handler sees it (context.hubspot): calls through the gateway at the job's priority,
+ * property reads from concurrent jobs of a portal coalesced into batch reads, owners cached, and
+ * every failure turned into the JobFailure that ends the run the right way.
+ */
+@Injectable()
+export class JobHubSpotFactory {
+  private readonly readers = new Map<string, MicroBatcher<PropertyRead, ReadOutcome>>();
+  private readonly owners = new Map<string, { owners: Promise<HubSpotOwner[]>; expiresAt: number }>();
+
+  constructor(private readonly gateway: HubSpotGateway) {}
+
+  forJob(job: { portalId: string; priority: JobPriority }): JobHubSpot {
+    return {
+      readProperties: async (object, properties) => {
+        const outcome = await this.reader(job.portalId, normaliseObjectType(object.type), job.priority).add({ id: object.id, properties });
+        if (!outcome.ok) throw outcome.failure;
+        return outcome.properties;
+      },
+      owners: () => this.activeOwners(job.portalId, job.priority),
+      call: (operation) => this.call(job.portalId, job.priority, operation, 'the call'),
+    };
+  }
+
+  private async call<T>(portalId: string, priority: JobPriority, operation: Parameters<HubSpotGateway['call']>[2], what: string): Promise<T> {
+    try {
+      return (await this.gateway.call(portalId, priority, operation)) as T;
+    } catch (error) {
+      throw asJobFailure(error, what);
+    }
+  }
+
+  private reader(portalId: string, objectType: string, priority: JobPriority): MicroBatcher<PropertyRead, ReadOutcome> {
+    const key = `${portalId}\u0000${objectType}\u0000${priority}`;
+    let reader = this.readers.get(key);
+    if (!reader) {
+      reader = new MicroBatcher({
+        maxBatchSize: MAX_BATCH_RECORDS,
+        maxInFlight: 4,
+        lingerMs: READ_LINGER_MS,
+        execute: (reads) => this.batchRead(portalId, objectType, priority, reads),
+      });
+      this.readers.set(key, reader);
+    }
+    return reader;
+  }
+
+  /** One batch read for every record asked for (the union of the properties each asked). */
+  private async batchRead(portalId: string, objectType: string, priority: JobPriority, reads: PropertyRead[]): Promise<ReadOutcome[]> {
+    const ids = [...new Set(reads.map((read) => read.id))];
+    const properties = [...new Set(reads.flatMap((read) => read.properties))];
+    let answer: { results?: Array<{ id: string; properties: Record<string, string | null> }>; errors?: Array<{ message?: string; context?: { ids?: string[] } }> };
+    try {
+      answer = await this.gateway.call(portalId, priority, (client) =>
+        client.crm.objects.batchApi.read(objectType, { inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] }),
+      );
+    } catch (error) {
+      const failure: ReadOutcome = { ok: false, failure: asJobFailure(error, `the read of ${objectType}`) };
+      return reads.map(() => failure);
+    }
+    const found = new Map((answer.results ?? []).map((result) => [String(result.id), result.properties ?? {}]));
+    const refused = refusedRecords(ids, answer);
+    return reads.map((read): ReadOutcome => {
+      const record = found.get(read.id);
+      if (!record) {
+        const message = refused.get(read.id) ?? 'not found';
+        return { ok: false, failure: new JobFailure('hubspot_record_not_found', `HubSpot has no ${objectType} record ${read.id}: ${message}`, { retryable: false }) };
+      }
+      return { ok: true, properties: Object.fromEntries(read.properties.map((name) => [name, record[name] ?? null])) };
+    });
+  }
+
+  private activeOwners(portalId: string, priority: JobPriority): Promise<HubSpotOwner[]> {
+    const cached = this.owners.get(portalId);
+    if (cached && cached.expiresAt > Date.now()) return cached.owners;
+    const owners = (async () => {
+      const all: HubSpotOwner[] = [];
+      let after: string | undefined;
+      do {
+        // A page per call, so each spends its own share of the budget.
+        const page = await this.call<Awaited<ReturnType<OwnersPage>>>(portalId, priority, (client) =>
+          client.crm.owners.ownersApi.getPage(undefined, after, OWNERS_PAGE, false), 'the owners list');
+        for (const owner of page.results) {
+          if (owner.archived) continue;
+          all.push({
+            id: String(owner.id),
+            email: owner.email ?? '',
+            firstName: owner.firstName ?? '',
+            lastName: owner.lastName ?? '',
+            userId: owner.userId ?? null,
+            teams: (owner.teams ?? []).map((team) => ({ id: String(team.id), name: team.name, primary: Boolean(team.primary) })),
+          });
+        }
+        after = page.paging?.next?.after;
+      } while (after);
+      return all;
+    })();
+    this.owners.set(portalId, { owners, expiresAt: Date.now() + OWNERS_TTL_MS });
+    owners.catch(() => this.owners.delete(portalId));
+    return owners;
+  }
+}
+
+function asJobFailure(error: unknown, what: string): JobFailure {
+  if (error instanceof JobFailure) return error;
+  const { error: jobError, retryAfterMs } = hubSpotJobError(error, { code: 'hubspot_refused', what });
+  return new JobFailure(jobError.code, jobError.message, { retryable: jobError.retryable, retryAfterMs });
+}
