@@ -7,8 +7,18 @@ import { HttpClient } from './http';
 import { Isolation } from './isolation';
 import { LatencySummary, summarize } from './stats';
 
+/** One job of a throughput run, as POST /v1/jobs/batch takes it (the idempotency key is added). */
+export interface BenchJob {
+  type: string;
+  input: unknown;
+  object?: { type: string; id: string };
+  writeback?: boolean;
+}
+
 export interface ThroughputSettings {
   jobs: number;
+  /** The i-th job; noop with no input unless given. */
+  job?: (index: number) => BenchJob;
   batchSize: number;
   batchConcurrency: number;
   shouldStop: () => boolean;
@@ -57,9 +67,12 @@ function deadlineMs(jobs: number): number {
   return Math.max(60_000, Math.min(600_000, jobs * 10));
 }
 
+const NOOP: BenchJob = { type: 'noop', input: {} };
+
 /**
- * Enqueues `jobs` noop jobs through POST /v1/jobs/batch and waits, polling PostgreSQL, until all
- * have succeeded. The jobs belong to a portal of their own, so earlier phases' jobs do not count.
+ * Enqueues `jobs` jobs (noop unless settings.job says) through POST /v1/jobs/batch and waits,
+ * polling PostgreSQL, until none is queued or running. The jobs belong to a portal of their own, so
+ * earlier phases' jobs do not count.
  */
 export async function offloadThroughput(
   client: HttpClient,
@@ -74,8 +87,7 @@ export async function offloadThroughput(
   const bodies = Array.from({ length: batches }, (_, b) =>
     JSON.stringify({
       jobs: Array.from({ length: Math.min(batchSize, jobs - b * batchSize) }, (_, j) => ({
-        type: 'noop',
-        input: {},
+        ...(settings.job?.(b * batchSize + j) ?? NOOP),
         idempotencyKey: `bench-${runId}-e2e-${b * batchSize + j}`,
       })),
     }),

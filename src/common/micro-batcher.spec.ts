@@ -102,4 +102,31 @@ describe('MicroBatcher', () => {
     expect(performance.now() - started).toBeLessThan(500);
     expect(batches).toEqual([[1, 2, 3]]);
   });
+
+  it('takes back an item that has not gone out yet, and refuses one already on its way', async () => {
+    const executed: number[][] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const batcher = new MicroBatcher<{ n: number }, number>({
+      maxBatchSize: 10,
+      lingerMs: 20,
+      execute: async (items) => {
+        executed.push(items.map((item) => item.n));
+        await gate;
+        return items.map((item) => item.n * 2);
+      },
+    });
+    const one = { n: 1 };
+    const two = { n: 2 };
+    const first = batcher.add(one);
+    void batcher.add(two);
+    expect(batcher.withdraw(two)).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(executed).toEqual([[1]]);
+    expect(batcher.withdraw(one)).toBe(false);
+    release();
+    await expect(first).resolves.toBe(2);
+    await batcher.drain();
+    expect(batcher.withdraw({ n: 3 })).toBe(false);
+  });
 });

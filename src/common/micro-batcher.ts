@@ -32,6 +32,18 @@ export class MicroBatcher<I, O> {
     });
   }
 
+  /**
+   * Takes back an item that has not gone out in a batch yet: it will not be executed and its
+   * promise never settles. Answers false when it is already on its way (or unknown).
+   */
+  withdraw(item: I): boolean {
+    const index = this.pending.findIndex((entry) => entry.item === item);
+    if (index < 0) return false;
+    this.pending.splice(index, 1);
+    if (this.pending.length === 0 && this.inFlight === 0) this.idleWaiters.splice(0).forEach((resolve) => resolve());
+    return true;
+  }
+
   addAll(items: I[]): Promise<O[]> {
     return Promise.all(items.map((item) => this.add(item)));
   }

@@ -1,19 +1,25 @@
 import { Injectable } from '@nestjs/common';
 import { MicroBatcher } from '../common/micro-batcher';
 import type { JobError, JobPriority, JobRecord } from '../jobs/job-record';
+import { HandlerRegistry } from '../registry/handler-registry';
 import type { JobOutputs } from '../registry/job-handler';
 import { HubSpotGateway, hubSpotFailure } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
 import { BatchUpdateInput, mergeWrites, outputProperties, RecordWrite, refusedRecords } from './writeback-inputs';
 
-export type WritebackOutcome = { ok: true } | { ok: false; error: JobError; retryAfterMs?: number };
+export type WritebackOutcome =
+  | { ok: true }
+  | { ok: false; error: JobError; retryAfterMs?: number }
+  /** Stopped before the write went out: nothing was written. */
+  | { ok: false; withdrawn: true };
 
 /** HubSpot's batch endpoints take at most this many inputs. */
 const MAX_BATCH_RECORDS = 100;
 /** How long a first write waits for others to share its call. */
 const LINGER_MS = 1_000;
 const WRITTEN: WritebackOutcome = { ok: true };
+const WITHDRAWN: WritebackOutcome = { ok: false, withdrawn: true };
 
 /**
  * Writes job outputs to CRM records. Writes from every job of a portal, object type and priority
@@ -24,17 +30,33 @@ const WRITTEN: WritebackOutcome = { ok: true };
 export class WritebackBatcher {
   private readonly batchers = new Map<string, MicroBatcher<RecordWrite, WritebackOutcome>>();
 
-  constructor(private readonly gateway: HubSpotGateway) {}
+  constructor(
+    private readonly gateway: HubSpotGateway,
+    private readonly registry: HandlerRegistry,
+  ) {}
 
-  /** Writes a job's outputs to its object; resolves once HubSpot has accepted or refused them, never rejects. */
-  async write(job: JobRecord, outputs: JobOutputs): Promise<WritebackOutcome> {
+  /**
+   * Writes a job's outputs to its object; resolves once HubSpot has accepted or refused them, never
+   * rejects. When `stop` aborts while the write still waits for its batch, the write is withdrawn
+   * (so a job handed back is written once, by the run that finishes it); once sent, it is seen through.
+   */
+  async write(job: JobRecord, outputs: JobOutputs, stop?: AbortSignal): Promise<WritebackOutcome> {
     if (!job.object) throw new Error(`job ${job.id} has nothing to write back to`);
     const objectType = normaliseObjectType(job.object.type);
     try {
       const { propertyMappings } = await this.gateway.connection(job.portalId);
-      const properties = outputProperties(outputs, propertyMappings[objectType]);
+      if (stop?.aborted) return WITHDRAWN;
+      const properties = outputProperties(outputs, propertyMappings[objectType], this.registry.get(job.type)?.outputs);
       if (Object.keys(properties).length === 0) return WRITTEN;
-      return await this.batcher(job.portalId, objectType, job.priority).add({ recordId: job.object.id, properties });
+      const batcher = this.batcher(job.portalId, objectType, job.priority);
+      const write: RecordWrite = { recordId: job.object.id, properties };
+      const written = batcher.add(write);
+      if (!stop) return await written;
+      return await new Promise<WritebackOutcome>((resolve) => {
+        const onStop = () => batcher.withdraw(write) && resolve(WITHDRAWN);
+        stop.addEventListener('abort', onStop, { once: true });
+        written.then(resolve, (error) => resolve(failed(error))).finally(() => stop.removeEventListener('abort', onStop));
+      });
     } catch (error) {
       return failed(error);
     }

@@ -97,24 +97,14 @@ export class JobRunner {
   /**
    * Writes a successful run's outputs to the job's object: the job succeeds only once HubSpot has
    * them. A refusal fails it; a HubSpot outage fails the run retryably, so it is tried again later.
+   * Stopped before its write went out, the run is stopped with nothing written; a write already
+   * sent is seen through, so a job handed back is never written twice.
    */
   private async writeBack(job: JobRecord, output: JobOutputs, stop: AbortSignal | undefined): Promise<RunResult> {
-    const written = this.writeback.write(job, output).then(
-      (outcome): RunResult =>
-        outcome.ok ? { kind: 'succeeded', output } : { kind: 'failed', error: outcome.error, retryAfterMs: outcome.retryAfterMs },
-    );
-    if (!stop) return written;
-    let onStop!: () => void;
-    const stopped = new Promise<RunResult>((resolve) => {
-      onStop = () => resolve({ kind: 'stopped', reason: stop.reason ?? STOP_CANCELLED });
-      stop.addEventListener('abort', onStop, { once: true });
-    });
-    if (stop.aborted) onStop();
-    try {
-      return await Promise.race([written, stopped]);
-    } finally {
-      stop.removeEventListener('abort', onStop);
-    }
+    const outcome = await this.writeback.write(job, output, stop);
+    if (outcome.ok) return { kind: 'succeeded', output };
+    if ('withdrawn' in outcome) return { kind: 'stopped', reason: stop?.reason ?? STOP_CANCELLED };
+    return { kind: 'failed', error: outcome.error, retryAfterMs: outcome.retryAfterMs };
   }
 
   private async context(handler: RegisteredHandler, job: JobRecord, signal: AbortSignal, logger: Logger): Promise<JobContext<unknown>> {
