@@ -7,7 +7,7 @@ const CONTACTS = 600;
 /** Long enough that a batch call is still on its way to HubSpot when the worker is told to stop. */
 const HUBSPOT_LATENCY_MS = 1_500;
 
-describe('a worker restarted in the middle of write-back batches', () => {
+describe('write-back when a worker is restarted in the middle of its batches', () => {
   let isolation: Isolation;
   let sim: HubSpotSimulator;
   let api: RunningOffload;
@@ -69,5 +69,49 @@ describe('a worker restarted in the middle of write-back batches', () => {
       .filter((call) => call.status === 200)
       .reduce((sum, call) => sum + Number(call.summary?.inputs ?? 0), 0);
     expect(written).toBe(CONTACTS);
+  });
+});
+
+describe('write-back under a sustained load that needs more than one window of the budget', () => {
+  const LIMIT = 20;
+  const JOBS = 2_500;
+  let isolation: Isolation;
+  let sim: HubSpotSimulator;
+  let offload: RunningOffload;
+
+  beforeAll(async () => {
+    // HubSpot's own rolling 10 s window, at a fifth of the Starter limit: 25 batch calls need two windows.
+    sim = await createHubSpotSimulator({ seedContacts: JOBS, rateLimit: LIMIT });
+    sim.defineProperties('contacts', ['ok', 'attempts']);
+    isolation = await isolate();
+    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }));
+  });
+
+  afterAll(async () => {
+    await offload?.close();
+    await sim?.close();
+    await isolation?.cleanup();
+  });
+
+  it('causes no 429 and writes every record once', async () => {
+    const { portal, client, admin } = await newPortal(offload.url, sim.portalId);
+    const connected = await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { hubspotAccessToken: sim.token, rateLimit: { requestsPer10s: LIMIT } });
+    expect(connected.status).toBe(200);
+    const ids: string[] = [];
+    for (let i = 0; i < JOBS; i += 100) {
+      const jobs = Array.from({ length: 100 }, (_, j) => ({ type: 'noop', object: { type: 'contacts', id: String(i + j + 1) }, writeback: true }));
+      const answer = await client.post('/v1/jobs/batch', { jobs });
+      ids.push(...answer.body.results.map((result: { job: { id: string } }) => result.job.id));
+    }
+    const last = await eventually(() => client.get(`/v1/jobs/${ids.at(-1)}?wait=10`), (answer) => answer.body.status === 'succeeded', 40_000);
+    expect(last.body.status).toBe('succeeded');
+    const jobs = await Promise.all(ids.map(async (id) => (await client.get(`/v1/jobs/${id}?wait=10`)).body.status));
+    expect(jobs.filter((status) => status !== 'succeeded')).toEqual([]);
+
+    const calls = sim.listCalls({});
+    expect(calls.filter((call) => call.status === 429)).toEqual([]);
+    const updates = calls.filter((call) => call.endpoint === 'crm.objects.batch.update');
+    expect(updates.length).toBeGreaterThan(LIMIT);
+    expect(updates.reduce((sum, call) => sum + Number(call.summary?.inputs ?? 0), 0)).toBe(JOBS);
   });
 });
