@@ -31,6 +31,16 @@ describe('outputProperties', () => {
       score: '7',
     });
   });
+
+  it("puts an output where its declaration says unless the portal maps it, and leaves out one declared null", () => {
+    const declared = { owner_id: { property: 'hubspot_owner_id' }, note: { property: null }, score: {} };
+    expect(outputProperties({ owner_id: '42', note: 'why', score: 7 }, {}, declared)).toEqual({ hubspot_owner_id: '42', score: '7' });
+    expect(outputProperties({ owner_id: '42', note: 'why', score: 7 }, { owner_id: 'lead_owner', note: 'lead_note' }, declared)).toEqual({
+      lead_owner: '42',
+      lead_note: 'why',
+      score: '7',
+    });
+  });
 });
 
 describe('mergeWrites', () => {

@@ -1,4 +1,4 @@
-import type { JobOutputs, OutputValue } from '../registry/job-handler';
+import type { JobOutputs, OutputDeclaration, OutputValue } from '../registry/job-handler';
 
 /** One job's write to one record. */
 export interface RecordWrite {
@@ -33,12 +33,18 @@ export function propertyValue(value: OutputValue): string {
 
 /**
  * The properties a job's outputs write: each output to the property the portal maps it to for the
- * object type (none: the property of the same name; null: not written).
+ * object type, else to the one its declaration names, else to the property of the same name (null,
+ * in either place: not written).
  */
-export function outputProperties(outputs: JobOutputs, mapping: Record<string, string | null> = {}): Record<string, string> {
+export function outputProperties(
+  outputs: JobOutputs,
+  mapping: Record<string, string | null> = {},
+  declared: Record<string, Pick<OutputDeclaration, 'property'>> = {},
+): Record<string, string> {
   const properties: Record<string, string> = {};
   for (const [name, value] of Object.entries(outputs)) {
-    const property = Object.hasOwn(mapping, name) ? mapping[name] : name;
+    const declaredProperty = declared[name]?.property;
+    const property = Object.hasOwn(mapping, name) ? mapping[name] : declaredProperty === undefined ? name : declaredProperty;
     if (property !== null) properties[property] = propertyValue(value);
   }
   return properties;

@@ -66,6 +66,36 @@ describe('HandlerRegistry', () => {
     expect(handler.validateInput({ n: 2 }, 'input')).toEqual([]);
   });
 
+  describe('portal settings', () => {
+    const range = {
+      schema: Type.Object({ low: Type.Integer(), high: Type.Integer() }, { additionalProperties: false }),
+      default: { low: 1, high: 5 },
+      check: (config: unknown) => {
+        const { low, high } = config as { low: number; high: number };
+        return low < high ? [] : [{ path: 'high', message: `must be above low (${low})` }];
+      },
+    };
+
+    it('checks the schema first, then the declaration’s own check, with the caller’s path prefix', () => {
+      const check = jest.fn(range.check);
+      const { validate } = new HandlerRegistry([handlerWith({ config: { ...range, check } })]).get('sample')!.config!;
+      expect(check).toHaveBeenCalledWith(range.default);
+      check.mockClear();
+      expect(validate({ low: 'x', high: 5 })).toEqual([{ path: 'low', message: 'must be integer' }]);
+      expect(check).not.toHaveBeenCalled();
+      expect(validate({ low: 5, high: 5 })).toEqual([{ path: 'high', message: 'must be above low (5)' }]);
+      expect(validate({ low: 5, high: 5 }, 'config')).toEqual([{ path: 'config.high', message: 'must be above low (5)' }]);
+      expect(validate({ low: 1, high: 2 })).toEqual([]);
+    });
+
+    it('refuses at boot a default its own check refuses, and a check that is not a function', () => {
+      expect(() => new HandlerRegistry([handlerWith({ config: { ...range, default: { low: 9, high: 2 } } })])).toThrow(
+        /config.default is refused by its own declaration: high must be above low \(9\)/,
+      );
+      expect(() => new HandlerRegistry([handlerWith({ config: { ...range, check: 'yes' as never } })])).toThrow(/config.check must be a function/);
+    });
+  });
+
   describe('checkOutputs', () => {
     const registry = new HandlerRegistry([handlerWith({})]);
 

@@ -18,6 +18,7 @@ export const MAX_STRING_OUTPUT = 65_000;
 
 const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 const OUTPUT_NAME_PATTERN = /^[a-z][a-z0-9_]{0,99}$/;
+const PROPERTY_NAME_PATTERN = /^[A-Za-z0-9_]{1,100}$/;
 const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
 
 export interface RegisteredHandler {
@@ -103,7 +104,7 @@ function register(declaration: HandlerDeclaration, instance: JobHandler): Regist
     concurrency: declaration.concurrency ?? DEFAULT_CONCURRENCY,
     instance,
     validateInput: compileValidator(declaration.input),
-    config: declaration.config && { ...declaration.config, validate: compileValidator(declaration.config.schema) },
+    config: declaration.config && { schema: declaration.config.schema, default: declaration.config.default, validate: configValidator(declaration.config) },
     egress: declaration.egress,
   };
 }
@@ -137,6 +138,9 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
       if (output?.hubspotType === 'enumeration' && !(output.options && output.options.length > 0)) {
         problems.push(`enumeration output "${name}" needs its options`);
       }
+      if (output?.property !== undefined && output.property !== null && !PROPERTY_NAME_PATTERN.test(output.property)) {
+        problems.push(`output "${name}" has property "${output.property}", not a HubSpot property name (letters, digits, "_")`);
+      }
     }
   }
   if (d.config !== undefined) problems.push(...checkConfigDeclaration(d.config));
@@ -154,7 +158,7 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
   return problems;
 }
 
-/** A config schema must be sound and its default must pass it: a portal that set nothing still runs. */
+/** A config schema must be sound and its default must pass it (and its check): a portal that set nothing still runs. */
 function checkConfigDeclaration(config: NonNullable<HandlerDeclaration['config']>): string[] {
   if (!config?.schema || config.schema.type !== 'object') return ['config.schema must be a JSON Schema of type object'];
   try {
@@ -162,8 +166,19 @@ function checkConfigDeclaration(config: NonNullable<HandlerDeclaration['config']
   } catch (error) {
     return [`config.schema is not a valid JSON Schema: ${(error as Error).message}`];
   }
-  const problems = compileValidator(config.schema)(config.default);
-  return problems.length > 0 ? [`config.default breaks config.schema: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`] : [];
+  if (config.check !== undefined && typeof config.check !== 'function') return ['config.check must be a function of the settings'];
+  const problems = configValidator(config)(config.default);
+  return problems.length > 0 ? [`config.default is refused by its own declaration: ${problems.map((p) => `${p.path} ${p.message}`).join('; ')}`] : [];
+}
+
+/** The schema first; the declaration's own check then sees only settings of the shape it expects. */
+function configValidator(config: NonNullable<HandlerDeclaration['config']>): Validator {
+  const validateSchema = compileValidator(config.schema);
+  return (value, pathPrefix = '') => {
+    const problems = validateSchema(value, pathPrefix);
+    if (problems.length > 0 || !config.check) return problems;
+    return config.check(value).map(({ path, message }) => ({ path: pathPrefix && path ? `${pathPrefix}.${path}` : pathPrefix || path, message }));
+  };
 }
 
 const DAY_MS = 86_400_000;

@@ -23,6 +23,7 @@ export class HandlersController {
         description: output.description,
         ...(output.options ? { options: output.options } : {}),
         ...(output.optional ? { optional: true } : {}),
+        ...(output.property !== undefined ? { property: output.property } : {}),
       })),
       timeoutMs: handler.timeoutMs,
       retry: handler.retry,

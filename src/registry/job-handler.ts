@@ -1,6 +1,7 @@
 import type { Client } from '@hubspot/api-client';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Static, TSchema } from '@sinclair/typebox';
+import type { FieldProblem } from '../common/api-error';
 import type { AppConfig } from '../config/app-config';
 
 /** The output types a HubSpot workflow step can declare. */
@@ -14,6 +15,11 @@ export interface OutputDeclaration {
   options?: readonly string[];
   /** An optional output may be left out; a declared output is otherwise always present. */
   optional?: boolean;
+  /**
+   * The CRM property write-back puts the output in when the portal's property mappings do not say:
+   * the output's own name unless given; null writes it only where a portal maps it.
+   */
+  property?: string | null;
 }
 
 export interface RetryPolicy {
@@ -38,9 +44,11 @@ export interface HandlerDeclaration<I extends TSchema = TSchema> {
   concurrency?: number;
   /**
    * Settings a portal may give this handler (PUT /v1/admin/portals/:id/handlers/:type/config),
-   * checked against `schema`; a portal that set none gets `default`.
+   * checked against `schema`; a portal that set none gets `default`. `check` refuses what JSON Schema
+   * cannot express (ordered thresholds, ranges that must not overlap): it sees only settings that
+   * passed the schema, and answers each problem with its field's path.
    */
-  config?: { schema: TSchema; default: unknown };
+  config?: { schema: TSchema; default: unknown; check?(config: unknown): FieldProblem[] };
   /** The origins (scheme://host[:port]) context.http may reach, from the service's configuration. */
   egress?: (config: AppConfig) => string[];
 }
