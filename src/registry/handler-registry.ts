@@ -16,7 +16,7 @@ export const DEFAULT_CONCURRENCY = 16;
 /** HubSpot fails a step whose string output is longer than this (OUTPUT_VALUES_TOO_LARGE). */
 export const MAX_STRING_OUTPUT = 65_000;
 
-const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+export const TYPE_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
 const OUTPUT_NAME_PATTERN = /^[a-z][a-z0-9_]{0,99}$/;
 const PROPERTY_NAME_PATTERN = /^[A-Za-z0-9_]{1,100}$/;
 const VERSION_PATTERN = /^\d+\.\d+\.\d+$/;
