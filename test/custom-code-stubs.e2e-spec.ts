@@ -4,20 +4,28 @@ import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
+import { API_KEY_SECRET } from '../src/handlers/enrichment/enrichment.handler';
+import { createEnrichmentSimulator, EnrichmentSimulator } from '../src/handlers/enrichment/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
 import { discoverHandlerClasses } from '../src/registry/handler-discovery';
 import { declarationOf, HandlerDeclaration } from '../src/registry/job-handler';
 import { runStub, StubRunReport } from '../src/custom-code/runtime/stub-runtime';
 import { generateStub } from '../src/custom-code/stubs/generate-stub';
 import { CONTROL_OUTPUTS, REQUEST_TIMEOUT_MS, STUB_LANGUAGES, STUB_MODES, StubLanguage, StubMode } from '../src/custom-code/stubs/stub-spec';
-import { configFor, HttpClient, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
+import { ADMIN_TOKEN, configFor, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 const CORPUS = join(__dirname, 'corpus', 'events');
 const EXPECTATIONS = 'expectations.json';
+/** The HubSpot portal every saved event comes from: the simulated HubSpot account, and the portal registered in Offload. */
+const HUBSPOT_PORTAL_ID = 62515;
+/** The simulated account's demo data, which the events name: contacts 1 to 12, companies 13 to 24 (one id sequence), owners 100001 to 100004. */
+const SIMULATED_ACCOUNT = { seedContacts: 12, seedCompanies: 12, seedOwners: 4 };
 
 interface Expectation {
   description: string;
   job_status: 'succeeded' | 'failed' | 'cancelled' | 'error';
   outputs?: Record<string, unknown>;
+  outputs_one_of?: Record<string, unknown[]>;
   offload_error?: string;
   platform_retry?: boolean;
 }
@@ -62,6 +70,8 @@ const corpus = loadCorpus();
 
 describe('generated workflow stubs, run as HubSpot runs them', () => {
   let isolation: Isolation;
+  let hubspot: HubSpotSimulator;
+  let enrichmentProvider: EnrichmentSimulator;
   let offload: RunningOffload;
   let client: HttpClient;
   let secrets: Record<string, string>;
@@ -83,17 +93,33 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
         }
       }
     }
-    isolation = await isolate();
-    offload = await startOffload(configFor(isolation), handlerClasses);
-    ({ client } = await newPortal(offload.url));
+    [hubspot, enrichmentProvider, isolation] = await Promise.all([
+      createHubSpotSimulator({ portals: [{ portalId: HUBSPOT_PORTAL_ID }], ...SIMULATED_ACCOUNT }),
+      createEnrichmentSimulator(),
+      isolate(),
+    ]);
+    const config = configFor(isolation, { HUBSPOT_BASE_URL: hubspot.url, ENRICHMENT_BASE_URL: enrichmentProvider.url });
+    offload = await startOffload(config, handlerClasses);
+    client = await connectedPortal();
     secrets = { OFFLOAD_URL: offload.url, OFFLOAD_API_KEY: client.token! };
   });
 
   afterAll(async () => {
     await offload?.close();
+    await Promise.all([hubspot?.close(), enrichmentProvider?.close()]);
     await isolation?.cleanup();
     if (stubs) rmSync(stubs, { recursive: true, force: true });
   });
+
+  /** The simulated HubSpot account as a portal of Offload's, with the enrichment provider's key; a client with its API key. */
+  async function connectedPortal(): Promise<HttpClient> {
+    const admin = new HttpClient(offload.url, ADMIN_TOKEN);
+    const created = await admin.post('/v1/admin/portals', { hubspotPortalId: hubspot.portalId, name: 'Workflow corpus', hubspotAccessToken: hubspot.token });
+    if (created.status !== 201) throw new Error(`portal not created: ${created.status} ${JSON.stringify(created.body)}`);
+    const secret = await admin.request('PUT', `/v1/admin/portals/${created.body.id}/secrets/${API_KEY_SECRET}`, { value: enrichmentProvider.apiKey });
+    if (secret.status !== 204) throw new Error(`${API_KEY_SECRET} not set: ${secret.status} ${JSON.stringify(secret.body)}`);
+    return new HttpClient(offload.url, created.body.apiKey);
+  }
 
   const stubFile = (type: string, language: StubLanguage, mode: StubMode) => join(stubs, `${type}.${mode}.${language === 'js' ? 'js' : 'py'}`);
   const run = (type: string, language: StubLanguage, mode: StubMode, event: unknown, withSecrets = secrets) =>
@@ -105,9 +131,10 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
     const outputs = report.outputFields!;
     const declared = [...Object.keys(declarations.get(type)!.outputs), ...CONTROL_OUTPUTS.map((output) => output.name)];
     expect(Object.keys(outputs).sort()).toEqual(declared.sort());
-    expect(outputs).toMatchObject({ job_status: expected.job_status, ...expected.outputs });
-    if (expected.offload_error) expect(outputs.offload_error).toContain(expected.offload_error);
-    else expect(outputs.offload_error).toBe('');
+    // Without an expected error, offload_error must be empty: matched with the outputs, so that a failure shows it.
+    const offloadError = expected.offload_error ? expect.stringContaining(expected.offload_error) : '';
+    expect(outputs).toMatchObject({ job_status: expected.job_status, offload_error: offloadError, ...expected.outputs });
+    for (const [name, values] of Object.entries(expected.outputs_one_of ?? {})) expect([name, values]).toEqual([name, expect.arrayContaining([outputs[name]])]);
     if (expected.job_status === 'error') expect(outputs.job_id).toBe('');
     else expect(outputs.job_id).toMatch(/^[0-9a-f-]{36}$/);
   }
@@ -121,9 +148,12 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
     }
   }
 
-  it('has a corpus for the diagnostic handler at least, with a platform retry in every folder', () => {
+  it('has a corpus for the diagnostic handler at least, with a platform retry in every folder, every event from the simulated portal', () => {
     expect(corpus.map(({ type }) => type)).toContain('noop');
-    for (const { type, scenarios } of corpus) expect([type, scenarios.some((scenario) => scenario.expect.platform_retry)]).toEqual([type, true]);
+    for (const { type, scenarios } of corpus) {
+      expect([type, scenarios.some((scenario) => scenario.expect.platform_retry)]).toEqual([type, true]);
+      for (const { name, event } of scenarios) expect([type, name, event.origin.portalId]).toEqual([type, name, HUBSPOT_PORTAL_ID]);
+    }
   });
 
   describe.each(corpus)('for $type', ({ type, scenarios }) => {
@@ -145,7 +175,7 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
     });
 
     it.each(scenarios.filter((scenario) => scenario.expect.platform_retry))(
-      '$name: a re-run of the same execution, in either language, finds the job it started',
+      '$name: re-runs of the same execution, in either language and mode, find the job it started and make no other',
       async ({ event, expect: expected }) => {
         const first = await run(type, 'js', 'enqueue', event);
         const again = await run(type, 'js', 'enqueue', event);
@@ -154,6 +184,13 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
         expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
         expect([again.outputFields?.job_id, inPython.outputFields?.job_id]).toEqual([jobId, jobId]);
 
+        const waited = await Promise.all(STUB_LANGUAGES.map((language) => run(type, language, 'enqueue-and-wait', event)));
+        for (const report of waited) {
+          expectOutcome(type, report, expected);
+          expect(report.outputFields!.job_id).toBe(jobId);
+        }
+        expect(waited[1].outputFields).toEqual(waited[0].outputFields);
+
         const { portalId } = event.origin;
         const key = ['hs', portalId, event.object?.objectType.toLowerCase(), event.object?.objectId, type, event.callbackId].join(':');
         const found = await client.get(`/v1/jobs?idempotencyKey=${encodeURIComponent(key)}`);
@@ -161,15 +198,14 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
         const pg = new PgClient({ connectionString: isolation.databaseUrl });
         await pg.connect();
         try {
-          const { rows } = await pg.query('SELECT count(*)::int AS jobs FROM jobs WHERE idempotency_key = $1', [key]);
-          expect(rows[0].jobs).toBe(1);
+          const { rows } = await pg.query(
+            'SELECT count(*) FILTER (WHERE idempotency_key = $1)::int AS "ofKey", count(*) FILTER (WHERE callback_id = $2)::int AS "ofCallback" FROM jobs',
+            [key, event.callbackId],
+          );
+          expect(rows[0]).toEqual({ ofKey: 1, ofCallback: 1 });
         } finally {
           await pg.end();
         }
-
-        const waited = await run(type, 'python', 'enqueue-and-wait', event);
-        expectOutcome(type, waited, expected);
-        expect(waited.outputFields!.job_id).toBe(jobId);
       },
     );
   });
@@ -178,8 +214,6 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
     let standIn: Server;
     let standInUrl: string;
     let answer: (request: IncomingMessage, response: ServerResponse) => void;
-    const event = { origin: { portalId: 62515 }, object: { objectType: 'CONTACT', objectId: 1 }, inputFields: {}, callbackId: 'ap-62515-1-1-1' };
-    const noopDefaults = { ok: false, attempts: 0, job_id: '', job_status: 'error' };
 
     beforeAll(async () => {
       standIn = createServer((request, response) => answer(request, response));
@@ -192,11 +226,25 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
       await new Promise((resolve) => standIn.close(resolve));
     });
 
-    /** Both languages' enqueue-and-wait stub for noop, against the stand-in. */
-    const runBoth = (withSecrets?: Record<string, string>) =>
+    /** Every job type's enqueue-and-wait stub, in both languages, run with the folder's platform-retry event (one that reaches Offload). */
+    const runEveryStub = (withSecrets?: Record<string, string>) =>
       Promise.all(
-        STUB_LANGUAGES.map((language) => run('noop', language, 'enqueue-and-wait', event, withSecrets ?? { ...secrets, OFFLOAD_URL: standInUrl })),
+        corpus.flatMap(({ type, scenarios }) => {
+          const { event } = scenarios.find((scenario) => scenario.expect.platform_retry)!;
+          return STUB_LANGUAGES.map(async (language) => ({
+            stub: `${type} in ${language}`,
+            type,
+            report: await run(type, language, 'enqueue-and-wait', event, withSecrets ?? { ...secrets, OFFLOAD_URL: standInUrl }),
+          }));
+        }),
       );
+    /** The value a stub gives an output when it got no job, by the output's HubSpot type. */
+    const safeDefault = (hubspotType: string) => (hubspotType === 'number' ? 0 : hubspotType === 'bool' ? false : '');
+    const noJobOutputs = (type: string) => ({
+      ...Object.fromEntries(Object.entries(declarations.get(type)!.outputs).map(([name, output]) => [name, safeDefault(output.hubspotType)])),
+      job_id: '',
+      job_status: 'error',
+    });
     const json = (status: number, body: unknown, headers: Record<string, string> = {}) => (_: IncomingMessage, response: ServerResponse) =>
       response.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
 
@@ -206,15 +254,15 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
       ['a 429', json(429, { error: { code: 'rate_limited', message: 'slow down' } }, { 'retry-after': '30' }), 429],
     ])('throws on %s, with a status HubSpot retries', async (_, reply, status) => {
       answer = reply;
-      for (const report of await runBoth()) {
-        expect(report).toMatchObject({ outcome: 'threw', error: { name: 'OffloadUnavailable', status, retryable: true } });
+      for (const { stub, report } of await runEveryStub()) {
+        expect({ stub, ...report }).toMatchObject({ stub, outcome: 'threw', error: { name: 'OffloadUnavailable', status, retryable: true } });
       }
     });
 
     it('throws when Offload does not answer in time, with a status HubSpot retries', async () => {
       answer = () => undefined;
-      for (const report of await runBoth()) {
-        expect(report).toMatchObject({ outcome: 'threw', error: { status: 504, retryable: true } });
+      for (const { stub, report } of await runEveryStub()) {
+        expect({ stub, ...report }).toMatchObject({ stub, outcome: 'threw', error: { status: 504, retryable: true } });
         expect(report.error!.message).toContain('did not answer');
         expect(report.durationMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
         expect(report.durationMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
@@ -226,8 +274,12 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
       await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
       const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
       await new Promise((resolve) => closed.close(resolve));
-      for (const report of await runBoth({ ...secrets, OFFLOAD_URL: url })) {
-        expect(report).toMatchObject({ outcome: 'threw', error: { status: 503, retryable: true, message: expect.stringContaining('unreachable') } });
+      for (const { stub, report } of await runEveryStub({ ...secrets, OFFLOAD_URL: url })) {
+        expect({ stub, ...report }).toMatchObject({
+          stub,
+          outcome: 'threw',
+          error: { status: 503, retryable: true, message: expect.stringContaining('unreachable') },
+        });
       }
     });
 
@@ -237,17 +289,17 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
       ['a 401', json(401, { error: { code: 'unauthorized', message: 'A valid bearer token is required' } }), 'Offload refused the request (401): unauthorized'],
     ])('returns safe defaults and offload_error on %s', async (_, reply, reason) => {
       answer = reply;
-      for (const report of await runBoth()) {
-        expect(report).toMatchObject({ outcome: 'returned', ok: true, outputFields: noopDefaults });
+      for (const { stub, type, report } of await runEveryStub()) {
+        expect({ stub, ...report }).toMatchObject({ stub, outcome: 'returned', ok: true, outputFields: noJobOutputs(type) });
         expect(report.outputFields!.offload_error).toContain(reason);
       }
     });
 
     it('returns a clear error when a secret is missing', async () => {
       answer = json(500, {});
-      for (const report of await runBoth({ OFFLOAD_URL: standInUrl })) {
-        const reason = "the secret OFFLOAD_API_KEY is not set: add it to this action's secrets";
-        expect(report.outputFields).toEqual({ ...noopDefaults, offload_error: reason });
+      const reason = "the secret OFFLOAD_API_KEY is not set: add it to this action's secrets";
+      for (const { stub, type, report } of await runEveryStub({ OFFLOAD_URL: standInUrl })) {
+        expect({ stub, outputFields: report.outputFields }).toEqual({ stub, outputFields: { ...noJobOutputs(type), offload_error: reason } });
       }
     });
 
