@@ -1,15 +1,5 @@
+import { answerControl, controlError, HttpAnswer } from '../../common/simulator';
 import type { HubSpotSimulator } from './simulator';
-
-export interface ControlAnswer {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
-}
-
-function parseJson(raw: string): unknown {
-  if (raw.trim() === '') return {};
-  return JSON.parse(raw);
-}
 
 function optionalNumber(value: unknown, name: string): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -18,25 +8,12 @@ function optionalNumber(value: unknown, name: string): number | undefined {
   return n;
 }
 
-function fail(message: string, status = 400): ControlAnswer {
-  return { status, body: { error: message } };
-}
-
 /**
  * The simulator's own endpoints under /__sim/ (no authentication, not rate-limited, not recorded):
  * the call record and counters, faults, limits, the clock and seeding. See README.md.
  */
-export function handleControl(sim: HubSpotSimulator, method: string, path: string, query: URLSearchParams, rawBody: string): ControlAnswer {
-  let body: Record<string, unknown>;
-  try {
-    const parsed = parseJson(rawBody);
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail('the body must be a JSON object');
-    body = parsed as Record<string, unknown>;
-  } catch (error) {
-    return fail(`malformed JSON: ${(error as Error).message}`);
-  }
-  const route = `${method} ${path.replace(/\/+$/, '')}`;
-  try {
+export function handleControl(sim: HubSpotSimulator, method: string, path: string, query: URLSearchParams, rawBody: string): HttpAnswer {
+  return answerControl(method, path, rawBody, ({ route, body }) => {
     switch (route) {
       case 'GET /__sim/health':
         return { status: 200, body: { ok: true, url: sim.url, portalId: sim.portalId } };
@@ -92,7 +69,7 @@ export function handleControl(sim: HubSpotSimulator, method: string, path: strin
         return { status: 200, body: { now: new Date(sim.now()).toISOString() } };
       case 'POST /__sim/portals': {
         const portalId = optionalNumber(body.portalId, 'portalId');
-        if (portalId === undefined) return fail('portalId is required');
+        if (portalId === undefined) return controlError('portalId is required');
         const tokens = Array.isArray(body.privateAppTokens) ? body.privateAppTokens.map(String) : undefined;
         sim.addPortal({ portalId, privateAppTokens: tokens, rateLimit: optionalNumber(body.rateLimit, 'rateLimit'), dailyLimit: optionalNumber(body.dailyLimit, 'dailyLimit') });
         const all = [...sim.state.tokens.values()].filter((t) => t.portalId === portalId && t.kind === 'private_app').map((t) => t.token);
@@ -111,7 +88,7 @@ export function handleControl(sim: HubSpotSimulator, method: string, path: strin
         return { status: 201, body: { portalId, type: 'private_app', token } };
       }
       case 'POST /__sim/tokens/expire': {
-        if (typeof body.token !== 'string') return fail('token is required');
+        if (typeof body.token !== 'string') return controlError('token is required');
         sim.expireToken(body.token);
         return { status: 204 };
       }
@@ -122,7 +99,7 @@ export function handleControl(sim: HubSpotSimulator, method: string, path: strin
       }
       case 'POST /__sim/callbacks': {
         const ids = Array.isArray(body.callbackIds) ? body.callbackIds.map(String) : typeof body.callbackId === 'string' ? [body.callbackId] : [];
-        if (ids.length === 0) return fail('callbackId or callbackIds is required');
+        if (ids.length === 0) return controlError('callbackId or callbackIds is required');
         const portalId = optionalNumber(body.portalId, 'portalId') ?? sim.portalId;
         for (const id of ids) sim.registerCallback(id, portalId);
         return { status: 201, body: { registered: ids.length } };
@@ -144,17 +121,15 @@ export function handleControl(sim: HubSpotSimulator, method: string, path: strin
           sim.seedDemoData(portalId, { [key]: count });
           return { status: 201, body: { seeded: count } };
         }
-        if (!Array.isArray(body.records)) return fail('records (a list) or count is required');
+        if (!Array.isArray(body.records)) return controlError('records (a list) or count is required');
         const created = sim.seed(decodeURIComponent(type), body.records as never, portalId);
         return { status: 201, body: { results: created } };
       }
       if (verb === 'GET' && id) {
         const record = sim.getObject(decodeURIComponent(type), decodeURIComponent(id), optionalNumber(query.get('portalId'), 'portalId') ?? sim.portalId);
-        return record ? { status: 200, body: record } : fail(`no ${type} ${id}`, 404);
+        return record ? { status: 200, body: record } : controlError(`no ${type} ${id}`, 404);
       }
     }
-    return fail(`no simulator control endpoint ${route}`, 404);
-  } catch (error) {
-    return fail((error as Error).message);
-  }
+    return undefined;
+  });
 }

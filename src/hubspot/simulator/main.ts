@@ -1,14 +1,9 @@
+import { CliOption, readFlags, runSimulatorCli, StartedSimulator, usageText } from '../../common/simulator';
 import { parseFaultSettings } from './faults';
 import type { FaultSettings } from './faults';
 import { createHubSpotSimulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_PORTAL_ID, HubSpotSimulatorOptions } from './simulator';
 
-interface Option {
-  flag: string;
-  value?: string;
-  help: string;
-}
-
-const OPTIONS: Option[] = [
+const OPTIONS: CliOption[] = [
   { flag: '--port', value: 'N', help: 'port to listen on (default 4010; 0 picks a free one)' },
   { flag: '--host', value: 'HOST', help: 'address to listen on (default 127.0.0.1)' },
   { flag: '--portal-id', value: 'N', help: `portal of the tokens (default ${DEFAULT_PORTAL_ID})` },
@@ -41,20 +36,18 @@ const OPTIONS: Option[] = [
 ];
 
 export function usage(): string {
-  const width = Math.max(...OPTIONS.map((o) => o.flag.length + (o.value ? o.value.length + 1 : 0)));
-  const lines = OPTIONS.map((o) => `  ${(o.value ? `${o.flag} ${o.value}` : o.flag).padEnd(width)}  ${o.help}`);
-  return [
-    'Usage: npm run sim:hubspot -- [options]',
-    '',
-    'A local simulator of the HubSpot APIs Offload uses (CRM objects, owners, workflow action',
-    'callbacks, OAuth refresh) with HubSpot rate limits and injectable faults.',
-    '',
-    'Options:',
-    ...lines,
-    '',
-    'Control endpoints: GET /__sim/stats, GET|DELETE /__sim/calls, GET|POST|DELETE /__sim/faults,',
-    'GET|PUT /__sim/limits, POST /__sim/clock, POST /__sim/tokens, POST /__sim/objects/{type} (see README.md).',
-  ].join('\n');
+  return usageText({
+    script: 'sim:hubspot',
+    about: [
+      'A local simulator of the HubSpot APIs Offload uses (CRM objects, owners, workflow action',
+      'callbacks, OAuth refresh) with HubSpot rate limits and injectable faults.',
+    ],
+    options: OPTIONS,
+    footer: [
+      'Control endpoints: GET /__sim/stats, GET|DELETE /__sim/calls, GET|POST|DELETE /__sim/faults,',
+      'GET|PUT /__sim/limits, POST /__sim/clock, POST /__sim/tokens, POST /__sim/objects/{type} (see README.md).',
+    ],
+  });
 }
 
 function number(flag: string, value: string): number {
@@ -78,29 +71,15 @@ export function parseArgs(argv: string[]): CliConfig {
   let clientSecret = DEFAULT_CLIENT_SECRET;
   let issueOAuth = false;
   let help = false;
-  for (let i = 0; i < argv.length; i++) {
-    let arg = argv[i];
-    let inline: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      inline = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
-    const option = OPTIONS.find((o) => o.flag === arg);
-    if (!option) throw new Error(`unknown option ${arg} (see --help)`);
-    let value = '';
-    if (option.value) {
-      value = inline ?? argv[++i];
-      if (value === undefined) throw new Error(`${arg} needs a value`);
-    }
-    switch (arg) {
-      case '--port': options.port = number(arg, value); break;
+  readFlags(OPTIONS, argv, (flag, value) => {
+    switch (flag) {
+      case '--port': options.port = number(flag, value); break;
       case '--host': options.host = value; break;
-      case '--portal-id': portalId = number(arg, value); break;
+      case '--portal-id': portalId = number(flag, value); break;
       case '--token': tokens.push(value); break;
-      case '--rate-limit': options.rateLimit = number(arg, value); break;
-      case '--window-ms': options.rateLimitWindowMs = number(arg, value); break;
-      case '--daily-limit': options.dailyLimit = number(arg, value); break;
+      case '--rate-limit': options.rateLimit = number(flag, value); break;
+      case '--window-ms': options.rateLimitWindowMs = number(flag, value); break;
+      case '--daily-limit': options.dailyLimit = number(flag, value); break;
       case '--latency-ms': faults.latencyMs = value; break;
       case '--latency-jitter-ms': faults.latencyJitterMs = value; break;
       case '--error-rate': faults.errorRate = value; break;
@@ -110,42 +89,31 @@ export function parseArgs(argv: string[]): CliConfig {
       case '--storm-ms': faults.stormMs = value; break;
       case '--timeout-rate': faults.timeoutRate = value; break;
       case '--timeout-ms': faults.timeoutMs = value; break;
-      case '--seed': options.seed = number(arg, value); break;
-      case '--seed-contacts': options.seedContacts = number(arg, value); break;
-      case '--seed-companies': options.seedCompanies = number(arg, value); break;
-      case '--seed-deals': options.seedDeals = number(arg, value); break;
-      case '--seed-owners': options.seedOwners = number(arg, value); break;
-      case '--max-calls': options.maxRecordedCalls = number(arg, value); break;
+      case '--seed': options.seed = number(flag, value); break;
+      case '--seed-contacts': options.seedContacts = number(flag, value); break;
+      case '--seed-companies': options.seedCompanies = number(flag, value); break;
+      case '--seed-deals': options.seedDeals = number(flag, value); break;
+      case '--seed-owners': options.seedOwners = number(flag, value); break;
+      case '--max-calls': options.maxRecordedCalls = number(flag, value); break;
       case '--client-id': clientId = value; break;
       case '--client-secret': clientSecret = value; break;
-      case '--access-token-ttl': options.accessTokenTtlSeconds = number(arg, value); break;
+      case '--access-token-ttl': options.accessTokenTtlSeconds = number(flag, value); break;
       case '--issue-oauth': issueOAuth = true; break;
       case '--lenient-properties': options.strictProperties = false; break;
       case '--reject-unknown-callbacks': options.unknownCallbacks = 'reject'; break;
       case '--help': help = true; break;
     }
-  }
+  });
   options.portals = [{ portalId, ...(tokens.length > 0 ? { privateAppTokens: tokens } : {}) }];
   options.oauthClients = [{ clientId, clientSecret }];
   if (Object.keys(faults).length > 0) options.faults = parseFaultSettings(faults) as FaultSettings;
   return { options, issueOAuth, help };
 }
 
-async function main(): Promise<void> {
-  let config: CliConfig;
-  try {
-    config = parseArgs(process.argv.slice(2));
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n`);
-    process.exit(2);
-  }
-  if (config.help) {
-    process.stdout.write(`${usage()}\n`);
-    return;
-  }
+async function start(config: CliConfig): Promise<StartedSimulator> {
   const sim = await createHubSpotSimulator(config.options);
   const limits = sim.limits();
-  const out = [
+  const banner = [
     `HubSpot simulator listening on ${sim.url}`,
     `  portal ${sim.portalId}, private app token(s): ${[...sim.state.tokens.values()].map((t) => t.token).join(', ')}`,
     `  OAuth client: ${config.options.oauthClients![0].clientId} / ${config.options.oauthClients![0].clientSecret}`,
@@ -153,19 +121,14 @@ async function main(): Promise<void> {
   ];
   if (config.issueOAuth) {
     const issued = sim.issueOAuthTokens();
-    out.push(`  OAuth access token: ${issued.accessToken} (expires in ${issued.expiresIn} s)`, `  OAuth refresh token: ${issued.refreshToken}`);
+    banner.push(`  OAuth access token: ${issued.accessToken} (expires in ${issued.expiresIn} s)`, `  OAuth refresh token: ${issued.refreshToken}`);
   }
   const faults = sim.inject.current();
-  if (Object.keys(faults).length > 0) out.push(`  faults: ${JSON.stringify(faults)}`);
-  out.push(`  stats: ${sim.url}/__sim/stats   calls: ${sim.url}/__sim/calls`);
-  process.stdout.write(`${out.join('\n')}\n`);
-  const stop = () => {
-    void sim.close().then(() => process.exit(0));
-  };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  if (Object.keys(faults).length > 0) banner.push(`  faults: ${JSON.stringify(faults)}`);
+  banner.push(`  stats: ${sim.url}/__sim/stats   calls: ${sim.url}/__sim/calls`);
+  return { banner, close: () => sim.close() };
 }
 
 if (require.main === module) {
-  void main();
+  void runSimulatorCli({ parseArgs, usage, start });
 }

@@ -1,5 +1,5 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hangUp, HttpAnswer, readBody, sendAnswer, SimulatorServer } from '../../common/simulator';
 import { handleControl } from './control';
 import {
   CorrelationIds,
@@ -98,7 +98,7 @@ interface Route {
   endpoint: string;
   /** Needs a bearer token; the call is then rate-limited and carries the rate-limit headers. */
   authenticated: boolean;
-  handle(call: ApiCall): Answer;
+  handle(call: ApiCall): HttpAnswer;
 }
 
 interface ApiCall {
@@ -113,12 +113,6 @@ interface ApiCall {
   portal: Portal | null;
   token: AccessToken | null;
   summary?: Record<string, unknown>;
-}
-
-interface Answer {
-  status: number;
-  body?: unknown;
-  headers?: Record<string, string>;
 }
 
 const JSON_TYPE = 'application/json;charset=utf-8';
@@ -214,8 +208,10 @@ export class HubSpotSimulator {
   readonly inject: InjectApi;
   /** The first portal: the one library calls use when they name none. */
   readonly portalId: number;
-  private server: Server | null = null;
-  private address = '';
+  private readonly http = new SimulatorServer(
+    (req, res) => this.dispatch(req, res),
+    (error) => ({ contentType: JSON_TYPE, body: errorBody(this.ids.next(), 'INTERNAL_ERROR', `simulator error: ${error.message}`) }),
+  );
   private clockOffsetMs = 0;
   private readonly dataSeed: number;
   private readonly random: () => number;
@@ -293,44 +289,20 @@ export class HubSpotSimulator {
   // --- Lifecycle ------------------------------------------------------------------------------
 
   async listen(port = this.options.port ?? 0, host = this.options.host ?? '127.0.0.1'): Promise<this> {
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-      this.dispatch(req, res).catch((error) => {
-        if (!res.headersSent && !res.destroyed) {
-          res.writeHead(500, { 'Content-Type': JSON_TYPE });
-          res.end(JSON.stringify(errorBody(this.ids.next(), 'INTERNAL_ERROR', `simulator error: ${(error as Error).message}`)));
-        }
-      });
-    });
-    server.headersTimeout = 66_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    const address = server.address() as AddressInfo;
-    this.address = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    await this.http.listen(port, host);
     return this;
   }
 
   get url(): string {
-    return this.address;
+    return this.http.url;
   }
 
   get port(): number {
-    return this.server ? (this.server.address() as AddressInfo).port : 0;
+    return this.http.port;
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   // --- Clock ----------------------------------------------------------------------------------
@@ -567,7 +539,7 @@ export class HubSpotSimulator {
 
     if (path.startsWith('/__sim/') || path === '/__sim') {
       const answer = handleControl(this, method, path, query, await readBody(req));
-      writeAnswer(res, answer.status, answer.body, answer.headers ?? {}, this.ids.next());
+      sendAnswer(res, { ...answer, headers: { 'X-HubSpot-Correlation-Id': this.ids.next(), ...answer.headers } }, JSON_TYPE);
       return;
     }
 
@@ -587,7 +559,7 @@ export class HubSpotSimulator {
       body: undefined,
       contentType: String(req.headers['content-type'] ?? ''),
       correlationId: this.ids.next(),
-      baseUrl: `http://${req.headers.host ?? this.address.replace(/^http:\/\//, '')}`,
+      baseUrl: `http://${req.headers.host ?? this.url.replace(/^http:\/\//, '')}`,
       portal: null,
       token: null,
     };
@@ -604,7 +576,7 @@ export class HubSpotSimulator {
       const latency = this.faultInjector.active ? this.faultInjector.latency(scope) : 0;
       if (latency > 0) await sleep(latency);
 
-      let answer: Answer;
+      let answer: HttpAnswer;
       let rateHeaders: Record<string, string> = {};
       if (!route) {
         answer = { status: 404, body: errorBody(call.correlationId, 'OBJECT_NOT_FOUND', `The simulator does not serve ${method} ${path}`) };
@@ -613,7 +585,7 @@ export class HubSpotSimulator {
       } else if (auth && 'error' in auth) {
         answer = { status: 401, body: auth.error(call.correlationId) };
       } else {
-        let refused: Answer | null = null;
+        let refused: HttpAnswer | null = null;
         if (route.authenticated && call.token) {
           const budget = this.budget(call.token.portalId);
           const withDaily = call.token.kind !== 'oauth';
@@ -653,7 +625,7 @@ export class HubSpotSimulator {
         }
       }
       status = answer.status;
-      writeAnswer(res, answer.status, answer.body, { ...rateHeaders, ...answer.headers }, call.correlationId);
+      sendAnswer(res, { ...answer, headers: { 'X-HubSpot-Correlation-Id': call.correlationId, ...rateHeaders, ...answer.headers } }, JSON_TYPE);
     } finally {
       recorder.inFlight--;
       recorder.record({
@@ -671,7 +643,7 @@ export class HubSpotSimulator {
     }
   }
 
-  private run(route: Route, call: ApiCall): Answer {
+  private run(route: Route, call: ApiCall): HttpAnswer {
     if (call.rawBody.length > 0 && call.body === undefined) {
       if (call.contentType.includes('application/x-www-form-urlencoded')) {
         call.body = Object.fromEntries(new URLSearchParams(call.rawBody));
@@ -738,11 +710,11 @@ export class HubSpotSimulator {
 
   // --- CRM objects ----------------------------------------------------------------------------
 
-  private unknownType(call: ApiCall, name: string): Answer {
+  private unknownType(call: ApiCall, name: string): HttpAnswer {
     return { status: 400, body: validationError(call.correlationId, `Unable to infer object type from: ${name}`) };
   }
 
-  private getObjectCall(call: ApiCall, typeName: string, id: string): Answer {
+  private getObjectCall(call: ApiCall, typeName: string, id: string): HttpAnswer {
     const type = resolveObjectType(typeName);
     if (!type) return this.unknownType(call, typeName);
     const portal = call.portal!;
@@ -754,7 +726,7 @@ export class HubSpotSimulator {
   }
 
   /** HubSpot updates by a unique property only (email for contacts); anything else is refused. */
-  private checkIdProperty(call: ApiCall, type: CrmObjectType, idProperty: unknown): Answer | null {
+  private checkIdProperty(call: ApiCall, type: CrmObjectType, idProperty: unknown): HttpAnswer | null {
     if (idProperty === undefined || idProperty === null || idProperty === '') return null;
     if (type === 'contacts' && idProperty === 'email') return null;
     return {
@@ -763,11 +735,11 @@ export class HubSpotSimulator {
     };
   }
 
-  private propertyError(call: ApiCall, problems: unknown[]): Answer {
+  private propertyError(call: ApiCall, problems: unknown[]): HttpAnswer {
     return { status: 400, body: validationError(call.correlationId, `Property values were not valid: ${JSON.stringify(problems)}`) };
   }
 
-  private updateObject(call: ApiCall, typeName: string, id: string): Answer {
+  private updateObject(call: ApiCall, typeName: string, id: string): HttpAnswer {
     const type = resolveObjectType(typeName);
     if (!type) return this.unknownType(call, typeName);
     const portal = call.portal!;
@@ -787,7 +759,7 @@ export class HubSpotSimulator {
     return { status: 200, body: present(portal, type, record, undefined, checked.values.keys()) };
   }
 
-  private tooManyInputs(call: ApiCall, count: number): Answer {
+  private tooManyInputs(call: ApiCall, count: number): HttpAnswer {
     return {
       status: 400,
       body: validationError(
@@ -797,7 +769,7 @@ export class HubSpotSimulator {
     };
   }
 
-  private batchRead(call: ApiCall, typeName: string): Answer {
+  private batchRead(call: ApiCall, typeName: string): HttpAnswer {
     const type = resolveObjectType(typeName);
     if (!type) return this.unknownType(call, typeName);
     const portal = call.portal!;
@@ -822,7 +794,7 @@ export class HubSpotSimulator {
     return this.batchAnswer(type, results, missing, startedAt);
   }
 
-  private batchAnswer(type: CrmObjectType, results: SimplePublicObject[], missing: string[], startedAt: string): Answer {
+  private batchAnswer(type: CrmObjectType, results: SimplePublicObject[], missing: string[], startedAt: string): HttpAnswer {
     const completedAt = new Date(this.now()).toISOString();
     if (missing.length === 0) return { status: 200, body: { status: 'COMPLETE', results, startedAt, completedAt } };
     return {
@@ -845,7 +817,7 @@ export class HubSpotSimulator {
     };
   }
 
-  private batchUpdate(call: ApiCall, typeName: string): Answer {
+  private batchUpdate(call: ApiCall, typeName: string): HttpAnswer {
     const type = resolveObjectType(typeName);
     if (!type) return this.unknownType(call, typeName);
     const portal = call.portal!;
@@ -894,7 +866,7 @@ export class HubSpotSimulator {
 
   // --- Owners ---------------------------------------------------------------------------------
 
-  private listOwners(call: ApiCall): Answer {
+  private listOwners(call: ApiCall): HttpAnswer {
     const portal = call.portal!;
     const limitText = call.query.get('limit');
     const afterText = call.query.get('after');
@@ -920,7 +892,7 @@ export class HubSpotSimulator {
     return { status: 200, body };
   }
 
-  private getOwner(call: ApiCall, ownerId: string): Answer {
+  private getOwner(call: ApiCall, ownerId: string): HttpAnswer {
     const portal = call.portal!;
     const byUserId = call.query.get('idProperty') === 'userId';
     const archived = call.query.get('archived') === 'true';
@@ -962,14 +934,14 @@ export class HubSpotSimulator {
     if (!known) this.recorder.callbacks.unknown++;
   }
 
-  private unknownCallbackAnswer(call: ApiCall, ids: string[]): Answer | null {
+  private unknownCallbackAnswer(call: ApiCall, ids: string[]): HttpAnswer | null {
     if (this.unknownCallbacks !== 'reject') return null;
     const unknown = ids.filter((id) => !this.state.registeredCallbacks.has(id));
     if (unknown.length === 0) return null;
     return { status: 404, body: errorBody(call.correlationId, 'OBJECT_NOT_FOUND', `No blocked action execution for callbackId ${unknown.join(', ')}`, { callbackIds: unknown }) };
   }
 
-  private completeOne(call: ApiCall, callbackId: string): Answer {
+  private completeOne(call: ApiCall, callbackId: string): HttpAnswer {
     const body = isObject(call.body) ? call.body : {};
     call.summary = { callbackIds: [callbackId], state: isObject(body.outputFields) ? body.outputFields.hs_execution_state : undefined };
     const problem = this.checkCompletion(callbackId, body.outputFields);
@@ -980,7 +952,7 @@ export class HubSpotSimulator {
     return { status: 204 };
   }
 
-  private completeBatch(call: ApiCall): Answer {
+  private completeBatch(call: ApiCall): HttpAnswer {
     const body = isObject(call.body) ? call.body : {};
     if (!Array.isArray(body.inputs)) return { status: 400, body: validationError(call.correlationId, 'inputs is required') };
     const inputs = body.inputs;
@@ -999,7 +971,7 @@ export class HubSpotSimulator {
 
   // --- OAuth ----------------------------------------------------------------------------------
 
-  private oauthToken(call: ApiCall): Answer {
+  private oauthToken(call: ApiCall): HttpAnswer {
     const form = isObject(call.body) ? (call.body as Record<string, unknown>) : {};
     const field = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
     const grantType = field('grant_type');
@@ -1007,7 +979,7 @@ export class HubSpotSimulator {
     const refresh = this.state.refreshTokens.get(field('refresh_token'));
     call.summary = { grantType };
     if (refresh) call.portal = this.state.portals.get(refresh.portalId) ?? null;
-    const fail = (status: string, message: string): Answer => ({ status: 400, body: { status, message, correlationId: call.correlationId } });
+    const fail = (status: string, message: string): HttpAnswer => ({ status: 400, body: { status, message, correlationId: call.correlationId } });
     if (grantType !== 'refresh_token' && grantType !== 'authorization_code') return fail('BAD_GRANT_TYPE', 'missing or unsupported grant_type');
     if (!this.state.oauthClients.has(clientId)) return fail('BAD_CLIENT_ID', 'missing or unknown client id');
     if (this.state.oauthClients.get(clientId) !== field('client_secret')) return fail('BAD_CLIENT_SECRET', 'missing or invalid client secret');
@@ -1028,54 +1000,6 @@ function safeDecode(segment: string): string {
   } catch {
     return segment;
   }
-}
-
-const MAX_BODY_BYTES = 10 * 1024 * 1024;
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(chunks.length === 1 ? chunks[0].toString('utf8') : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => resolve(''));
-    req.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
-  });
-}
-
-function writeAnswer(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>, correlationId: string): void {
-  if (res.destroyed || res.writableEnded) return;
-  if (status === 204 || body === undefined) {
-    res.writeHead(status, { 'X-HubSpot-Correlation-Id': correlationId, ...headers });
-    res.end();
-    return;
-  }
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': JSON_TYPE,
-    'X-HubSpot-Correlation-Id': correlationId,
-    ...headers,
-    'Content-Length': Buffer.byteLength(payload),
-  });
-  res.end(payload);
-}
-
-/** Holds the call for `ms`, then drops the connection without an answer (as a timed-out request sees it). */
-function hangUp(req: IncomingMessage, res: ServerResponse, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      req.socket.destroy();
-      resolve();
-    }, ms);
-    timer.unref();
-    res.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /** Starts a simulator on `options.port` (a free port by default) and answers once it listens. */

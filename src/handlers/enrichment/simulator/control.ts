@@ -1,15 +1,7 @@
+import { answerControl, controlError, HttpAnswer } from '../../../common/simulator';
 import { normaliseDomain } from '../domain';
 import { parseModeRule } from './modes';
 import type { EnrichmentSimulator } from './simulator';
-
-export interface ControlAnswer {
-  status: number;
-  body?: unknown;
-}
-
-function fail(message: string, status = 400): ControlAnswer {
-  return { status, body: { error: message } };
-}
 
 function optionalInteger(value: unknown, name: string, min: number): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
@@ -22,19 +14,8 @@ function optionalInteger(value: unknown, name: string, min: number): number | un
  * The simulator's own endpoints under /__sim/ (no key, not rate-limited, not recorded): the call
  * record and counters, modes, company records and limits. See README.md.
  */
-export function handleControl(sim: EnrichmentSimulator, method: string, path: string, query: URLSearchParams, rawBody: string): ControlAnswer {
-  let body: Record<string, unknown> = {};
-  if (rawBody.trim() !== '') {
-    try {
-      const parsed: unknown = JSON.parse(rawBody);
-      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return fail('the body must be a JSON object');
-      body = parsed as Record<string, unknown>;
-    } catch (error) {
-      return fail(`malformed JSON: ${(error as Error).message}`);
-    }
-  }
-  const route = `${method} ${path.replace(/\/+$/, '')}`;
-  try {
+export function handleControl(sim: EnrichmentSimulator, method: string, path: string, query: URLSearchParams, rawBody: string): HttpAnswer {
+  return answerControl(method, path, rawBody, ({ route, body }) => {
     switch (route) {
       case 'GET /__sim/health':
         return { status: 200, body: { ok: true, url: sim.url } };
@@ -65,17 +46,17 @@ export function handleControl(sim: EnrichmentSimulator, method: string, path: st
         return { status: 204 };
       }
       case 'PUT /__sim/companies': {
-        if (typeof body.domain !== 'string') return fail('domain (a string) is required');
+        if (typeof body.domain !== 'string') return controlError('domain (a string) is required');
         const record = body.record === null ? null : body.record;
-        if (record !== null && (typeof record !== 'object' || Array.isArray(record))) return fail('record must be an object of PDL company fields, or null for no match');
+        if (record !== null && (typeof record !== 'object' || Array.isArray(record))) return controlError('record must be an object of PDL company fields, or null for no match');
         sim.setCompany(body.domain, record as never);
         return { status: 200, body: { domain: normaliseDomain(body.domain), record: sim.company(normaliseDomain(body.domain)) ?? null } };
       }
       case 'GET /__sim/companies': {
         const domain = query.get('domain');
-        if (domain === null) return fail('?domain= is required');
+        if (domain === null) return controlError('?domain= is required');
         const record = sim.company(normaliseDomain(domain));
-        return record ? { status: 200, body: record } : fail(`no company for ${domain}`, 404);
+        return record ? { status: 200, body: record } : controlError(`no company for ${domain}`, 404);
       }
       case 'GET /__sim/limits':
         return { status: 200, body: sim.limits() };
@@ -87,13 +68,11 @@ export function handleControl(sim: EnrichmentSimulator, method: string, path: st
         });
         return { status: 200, body: sim.limits() };
       case 'POST /__sim/keys': {
-        if (typeof body.key !== 'string') return fail('key (a string) is required');
+        if (typeof body.key !== 'string') return controlError('key (a string) is required');
         sim.addApiKey(body.key);
         return { status: 201, body: { key: body.key } };
       }
     }
-    return fail(`no simulator control endpoint ${route}`, 404);
-  } catch (error) {
-    return fail((error as Error).message);
-  }
+    return undefined;
+  });
 }

@@ -1,6 +1,6 @@
-import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { hangUp, readBody, sendAnswer, SimulatorServer } from '../../../common/simulator';
 import { InvalidDomainError, normaliseDomain, emailDomain } from '../domain';
 import { CompanyRecord, companyForDomain, personForEmail } from './companies';
 import { handleControl } from './control';
@@ -32,6 +32,7 @@ export function errorBody(status: number, type: string, message: string): { stat
   return { status, error: { type, message } };
 }
 
+const JSON_TYPE = 'application/json';
 const NOT_FOUND_MESSAGE = 'No records were found matching your request';
 const SERVER_ERROR_MESSAGE = 'The server encountered an unexpected condition which prevented it from fulfilling the request';
 const COMPANY_PARAMS = ['website', 'name', 'profile', 'ticker', 'pdl_id'];
@@ -93,15 +94,6 @@ function isoSeconds(ms: number): string {
   return new Date(Math.ceil(ms / 1000) * 1000).toISOString().replace('.000Z', 'Z');
 }
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', () => resolve(''));
-  });
-}
-
 /**
  * A local stand-in for People Data Labs' company and person enrichment APIs: PDL's request and
  * answer shapes, status codes, error bodies and rate-limit headers, with a deterministic company
@@ -116,8 +108,10 @@ export class EnrichmentSimulator {
   private rateLimit: number;
   private windowMs: number;
   private latencyMs: number;
-  private server: Server | null = null;
-  private address = '';
+  private readonly http = new SimulatorServer(
+    (req, res) => this.dispatch(req, res),
+    (error) => ({ contentType: JSON_TYPE, body: errorBody(500, 'api_error', `simulator error: ${error.message}`) }),
+  );
 
   constructor(private readonly options: EnrichmentSimulatorOptions = {}) {
     this.apiKeys = new Set(options.apiKeys ?? [DEFAULT_API_KEY]);
@@ -129,43 +123,20 @@ export class EnrichmentSimulator {
   }
 
   async listen(port = this.options.port ?? 0, host = this.options.host ?? '127.0.0.1'): Promise<this> {
-    const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
-      this.dispatch(req, res).catch((error: Error) => {
-        if (res.headersSent || res.destroyed) return;
-        res.writeHead(500, { 'Content-Type': 'application/json' });
-        res.end(JSON.stringify(errorBody(500, 'api_error', `simulator error: ${error.message}`)));
-      });
-    });
-    server.headersTimeout = 66_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    this.server = server;
-    const address = server.address() as AddressInfo;
-    this.address = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+    await this.http.listen(port, host);
     return this;
   }
 
   get url(): string {
-    return this.address;
+    return this.http.url;
   }
 
   get apiKey(): string {
     return [...this.apiKeys][0] ?? '';
   }
 
-  async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    this.server = null;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+  close(): Promise<void> {
+    return this.http.close();
   }
 
   addApiKey(key: string): void {
@@ -223,7 +194,7 @@ export class EnrichmentSimulator {
     const rawBody = await readBody(req);
     if (url.pathname.startsWith('/__sim/')) {
       const answer = handleControl(this, method, url.pathname, url.searchParams, rawBody);
-      send(res, answer.status, answer.body, {});
+      sendAnswer(res, answer, JSON_TYPE);
       return;
     }
 
@@ -239,7 +210,7 @@ export class EnrichmentSimulator {
         await hangUp(req, res, answer.hangMs);
         return;
       }
-      send(res, answer.status, answer.body, answer.headers);
+      sendAnswer(res, answer, JSON_TYPE);
     } finally {
       this.recorder.record(
         {
@@ -457,33 +428,6 @@ function plain(status: number, body: unknown): Answer {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string>): void {
-  if (res.destroyed || res.writableEnded) return;
-  if (body === undefined) {
-    res.writeHead(status, headers);
-    res.end();
-    return;
-  }
-  const payload = typeof body === 'string' ? body : JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', ...headers, 'Content-Length': Buffer.byteLength(payload) });
-  res.end(payload);
-}
-
-/** Holds the call for `ms`, then drops the connection without an answer, as a timed-out call sees it. */
-function hangUp(req: IncomingMessage, res: ServerResponse, ms: number): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      req.socket.destroy();
-      resolve();
-    }, ms);
-    timer.unref();
-    res.once('close', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
 }
 
 /** Starts a simulator on `options.port` (a free port by default) and answers once it listens. */
