@@ -122,6 +122,20 @@ describe('RateBudget on a real Redis', () => {
     expect(b.commands() - before).toBe(late.attempts);
   });
 
+  it('counts a request from its answer once settled, since HubSpot counts it from its arrival', async () => {
+    const id = portal();
+    const [a, b] = processes(2, { requestsPer10s: N });
+    const burst = await Promise.all(Array.from({ length: N }, () => a.budget.acquire(id, { priority: 'bulk' })));
+    const first = Math.min(...burst.map((grant) => grant.grantedAt));
+    await sleep(300); // the requests are on their way; their answers arrive now
+    const answeredAt = await redisNow();
+    await Promise.all(burst.map((grant) => a.budget.settle(grant)));
+    const late = await b.budget.acquire(id, { priority: 'bulk' });
+    expect(late.grantedAt - first).toBeGreaterThanOrEqual(WINDOW + 300);
+    expect(late.grantedAt - answeredAt).toBeGreaterThanOrEqual(WINDOW - 5);
+    expect(late.grantedAt - answeredAt).toBeLessThan(WINDOW + 150);
+  });
+
   it('keeps the safety margin off the stated limit by default', async () => {
     const id = portal();
     const [p] = processes(1, { requestsPer10s: N }, { safetyMargin: undefined });

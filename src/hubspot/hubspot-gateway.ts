@@ -134,12 +134,15 @@ export class HubSpotGateway implements OnModuleInit {
     let rateLimited = 0;
     let renewed = false;
     for (;;) {
-      await this.budget.acquire(connection.hubspotPortalId, { priority });
+      const grant = await this.budget.acquire(connection.hubspotPortalId, { priority });
+      const answered = () => void this.budget.settle(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
       try {
         const result = await withTimeout(operation(connection.client), CALL_TIMEOUT_MS);
+        answered();
         this.metrics.hubspotCalls.inc({ outcome: 'ok' });
         return result;
       } catch (error) {
+        answered();
         const failure = hubSpotFailure(error);
         if (failure.status === 401 && connection.oauth && !renewed) {
           // Expired or revoked early: renew once and try again.

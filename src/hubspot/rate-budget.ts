@@ -87,6 +87,9 @@ export interface AcquireOptions {
 }
 
 export interface Grant {
+  portalId: string;
+  /** The grant's entries in the window, one per request reserved. */
+  slots: string[];
   /** When the slot was reserved, on Redis's clock (ms since the epoch). */
   grantedAt: number;
   waitedMs: number;
@@ -305,6 +308,16 @@ if tonumber(ARGV[2]) <= 0 then redis.call('SET', KEYS[2], 1, 'PX', ARGV[3]) end
 return 0
 `;
 
+// KEYS: 1 grant log. ARGV: 1 window ms, 2.. the grant's entries. Restamps entries still in the window.
+const SETTLE = `
+if redis.replicate_commands then redis.replicate_commands() end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', now, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0
+`;
+
 class LuaScript {
   private readonly sha: string;
 
@@ -325,6 +338,7 @@ class LuaScript {
 const acquireScript = new LuaScript(ACQUIRE);
 const pauseScript = new LuaScript(PAUSE);
 const observeScript = new LuaScript(OBSERVE);
+const settleScript = new LuaScript(SETTLE);
 
 /** Day counters outlive their day by this much, for inspection. */
 const DAY_KEY_LINGER_MS = 3_600_000;
@@ -423,6 +437,15 @@ export class RateBudget {
     });
   }
 
+  /**
+   * Marks a grant's requests as answered. HubSpot counts a request when it arrives, which is after
+   * it was granted here; counting it from its answer instead keeps every request inside HubSpot's
+   * window as long as HubSpot does, so a slot freed here is always free there too.
+   */
+  async settle(grant: Grant): Promise<void> {
+    await settleScript.run(this.redis, [this.key(grant.portalId, 'window')], [this.windowMs, ...grant.slots]);
+  }
+
   /** Stops every process from calling the portal for `ms` (never shortens a longer pause); answers its end. */
   async pause(portalId: string | number, ms: number): Promise<Date> {
     const portal = portalKey(portalId);
@@ -516,6 +539,7 @@ export class RateBudget {
     const day = hubSpotDay(this.now(), waiter.limits.timeZone);
     const portal = waiter.portalId;
     waiter.attempts += 1;
+    const grantId = `${Date.now().toString(36)}.${randomBytes(6).toString('hex')}`;
     const [code, value] = (await acquireScript.run(
       this.redis,
       [
@@ -533,11 +557,12 @@ export class RateBudget {
         waiter.priority,
         effective.daily ?? -1,
         day.resetsAt - this.now() + DAY_KEY_LINGER_MS,
-        `${Date.now().toString(36)}.${randomBytes(6).toString('hex')}`,
+        grantId,
       ],
     )) as [number, number];
     if (code === 1) {
-      return { granted: { grantedAt: value, waitedMs: Date.now() - waiter.enqueuedAt, attempts: waiter.attempts } };
+      const slots = Array.from({ length: waiter.cost }, (_, i) => `${grantId}:${i + 1}`);
+      return { granted: { portalId: portal, slots, grantedAt: value, waitedMs: Date.now() - waiter.enqueuedAt, attempts: waiter.attempts } };
     }
     if (code === -1) return { exhausted: new Date(day.resetsAt) };
     return { waitMs: value };
