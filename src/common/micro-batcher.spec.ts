@@ -129,4 +129,91 @@ describe('MicroBatcher', () => {
     await batcher.drain();
     expect(batcher.withdraw({ n: 3 })).toBe(false);
   });
+
+  it('with a linger, lets items that arrive while a batch runs wait out the linger too, unless they fill a batch', async () => {
+    const sizes: number[] = [];
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 10,
+      maxInFlight: 2,
+      lingerMs: 60,
+      execute: async (items) => {
+        sizes.push(items.length);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return items;
+      },
+    });
+    // A full batch goes at once; six more trickle in while it runs and after it is done.
+    const answers = Array.from({ length: 10 }, (_, n) => batcher.add(n));
+    for (let n = 0; n < 6; n++) {
+      answers.push(batcher.add(n));
+      await new Promise((resolve) => setTimeout(resolve, 6));
+    }
+    await Promise.all(answers);
+    expect(sizes).toEqual([10, 6]);
+  });
+
+  describe('with permits', () => {
+    function gate() {
+      const waiting: Array<(permit: number) => void> = [];
+      let issued = 0;
+      return {
+        waiting,
+        released: [] as number[],
+        acquire: () => new Promise<number>((resolve) => waiting.push(() => resolve(++issued))),
+      };
+    }
+    const tick = () => new Promise((resolve) => setImmediate(resolve));
+
+    it('cuts a batch only once its permit arrives, so items that came meanwhile go with it', async () => {
+      const permits = gate();
+      const executed: Array<{ items: number[]; permit: number }> = [];
+      const batcher = new MicroBatcher<number, number, number>({
+        maxBatchSize: 100,
+        maxInFlight: 4,
+        permit: { acquire: permits.acquire, release: (permit) => permits.released.push(permit) },
+        execute: async (items, permit) => {
+          executed.push({ items, permit });
+          return items;
+        },
+      });
+      const answers = [batcher.add(1)];
+      await tick();
+      for (let n = 2; n <= 150; n++) answers.push(batcher.add(n));
+      await tick();
+      // One wait for the first item; a second one only once the pending items fill more than a batch.
+      expect(permits.waiting).toHaveLength(2);
+      permits.waiting.shift()!(0);
+      await tick();
+      expect(executed[0].items).toHaveLength(100);
+      permits.waiting.shift()!(0);
+      await Promise.all(answers);
+      expect(executed.map((batch) => batch.items.length)).toEqual([100, 50]);
+      expect(executed.map((batch) => batch.permit)).toEqual([1, 2]);
+      expect(permits.released).toEqual([]);
+    });
+
+    it('gives back a permit that finds nothing left to send, and fails the items when a permit fails', async () => {
+      const permits = gate();
+      const batcher = new MicroBatcher<string, string, number>({
+        maxBatchSize: 10,
+        maxInFlight: 2,
+        permit: { acquire: permits.acquire, release: (permit) => permits.released.push(permit) },
+        execute: async (items) => items,
+      });
+      const item = 'withdrawn';
+      void batcher.add(item);
+      await tick();
+      expect(batcher.withdraw(item)).toBe(true);
+      permits.waiting.shift()!(0);
+      await batcher.drain();
+      expect(permits.released).toEqual([1]);
+
+      const failing = new MicroBatcher<string, string, number>({
+        maxBatchSize: 10,
+        permit: { acquire: async () => Promise.reject(new Error('budget spent')), release: () => undefined },
+        execute: async (items) => items,
+      });
+      await expect(failing.add('x')).rejects.toThrow('budget spent');
+    });
+  });
 });

@@ -8,7 +8,7 @@ import { Portal, PropertyMappings } from '../portals/portal.entity';
 import { PortalsService } from '../portals/portals.service';
 import { RedisService } from '../redis/redis.service';
 import { retryDelayMs } from '../worker/backoff';
-import { DailyBudgetExhaustedError, PortalRateLimits, privateAppLimits, RateBudget, RatePriority } from './rate-budget';
+import { DailyBudgetExhaustedError, Grant, PortalRateLimits, privateAppLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
 export interface HubSpotConnection {
@@ -127,14 +127,17 @@ export class HubSpotGateway implements OnModuleInit {
    * the budget (so every process pauses as HubSpot said) and tries again; on a 5xx, a timeout or no
    * answer, tries again after a backoff, a few times. Other errors, and the last of those, are thrown.
    * `operation` must be safe to repeat: a request that timed out here may still have reached HubSpot.
+   * `reserved`: a slot of the budget already taken (see reserve) for the first try.
    */
-  async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>): Promise<T> {
+  async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>, reserved?: Grant): Promise<T> {
     let connection = await this.connection(portalId);
     let transientFailures = 0;
     let rateLimited = 0;
     let renewed = false;
+    let next = reserved;
     for (;;) {
-      const grant = await this.budget.acquire(connection.hubspotPortalId, { priority });
+      const grant = next ?? (await this.budget.acquire(connection.hubspotPortalId, { priority }));
+      next = undefined;
       const answered = () => void this.budget.settle(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
       try {
         const result = await withTimeout(operation(connection.client), CALL_TIMEOUT_MS);
@@ -163,6 +166,17 @@ export class HubSpotGateway implements OnModuleInit {
         await sleep(retryDelayMs(transientFailures, TRANSIENT_BACKOFF));
       }
     }
+  }
+
+  /** Waits for a slot of the portal's budget without using it yet: for a caller that decides what to send once it has one. */
+  async reserve(portalId: string, priority: RatePriority): Promise<Grant> {
+    const connection = await this.connection(portalId);
+    return this.budget.acquire(connection.hubspotPortalId, { priority });
+  }
+
+  /** Gives back a reserved slot that found nothing to send. */
+  release(grant: Grant): void {
+    this.budget.release(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
   }
 
   /** The token to call with: a private app token as stored, or an OAuth access token renewed when due. */

@@ -88,6 +88,8 @@ export interface AcquireOptions {
 
 export interface Grant {
   portalId: string;
+  /** The HubSpot day the grant counts against. */
+  day: string;
   /** The grant's entries in the window, one per request reserved. */
   slots: string[];
   /** When the slot was reserved, on Redis's clock (ms since the epoch). */
@@ -318,6 +320,13 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 0
 `;
 
+// KEYS: 1 grant log, 2 day counter. ARGV: the grant's entries. Takes back what a grant reserved.
+const RELEASE = `
+local removed = redis.call('ZREM', KEYS[1], unpack(ARGV))
+if removed > 0 and tonumber(redis.call('GET', KEYS[2]) or '0') >= removed then redis.call('DECRBY', KEYS[2], removed) end
+return removed
+`;
+
 class LuaScript {
   private readonly sha: string;
 
@@ -339,6 +348,7 @@ const acquireScript = new LuaScript(ACQUIRE);
 const pauseScript = new LuaScript(PAUSE);
 const observeScript = new LuaScript(OBSERVE);
 const settleScript = new LuaScript(SETTLE);
+const releaseScript = new LuaScript(RELEASE);
 
 /** Day counters outlive their day by this much, for inspection. */
 const DAY_KEY_LINGER_MS = 3_600_000;
@@ -444,6 +454,11 @@ export class RateBudget {
    */
   async settle(grant: Grant): Promise<void> {
     await settleScript.run(this.redis, [this.key(grant.portalId, 'window')], [this.windowMs, ...grant.slots]);
+  }
+
+  /** Gives back a grant whose requests were never sent. */
+  async release(grant: Grant): Promise<void> {
+    await releaseScript.run(this.redis, [this.key(grant.portalId, 'window'), this.key(grant.portalId, 'day', grant.day)], grant.slots);
   }
 
   /** Stops every process from calling the portal for `ms` (never shortens a longer pause); answers its end. */
@@ -562,7 +577,7 @@ export class RateBudget {
     )) as [number, number];
     if (code === 1) {
       const slots = Array.from({ length: waiter.cost }, (_, i) => `${grantId}:${i + 1}`);
-      return { granted: { portalId: portal, slots, grantedAt: value, waitedMs: Date.now() - waiter.enqueuedAt, attempts: waiter.attempts } };
+      return { granted: { portalId: portal, day: day.key, slots, grantedAt: value, waitedMs: Date.now() - waiter.enqueuedAt, attempts: waiter.attempts } };
     }
     if (code === -1) return { exhausted: new Date(day.resetsAt) };
     return { waitMs: value };

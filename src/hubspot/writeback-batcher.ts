@@ -6,6 +6,7 @@ import type { JobOutputs } from '../registry/job-handler';
 import { HubSpotGateway, hubSpotFailure } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
+import type { Grant } from './rate-budget';
 import { BatchUpdateInput, mergeWrites, outputProperties, RecordWrite, refusedRecords } from './writeback-inputs';
 
 export type WritebackOutcome =
@@ -28,7 +29,7 @@ const WITHDRAWN: WritebackOutcome = { ok: false, withdrawn: true };
  */
 @Injectable()
 export class WritebackBatcher {
-  private readonly batchers = new Map<string, MicroBatcher<RecordWrite, WritebackOutcome>>();
+  private readonly batchers = new Map<string, MicroBatcher<RecordWrite, WritebackOutcome, Grant>>();
 
   constructor(
     private readonly gateway: HubSpotGateway,
@@ -66,7 +67,7 @@ export class WritebackBatcher {
     await Promise.all([...this.batchers.values()].map((batcher) => batcher.drain()));
   }
 
-  private batcher(portalId: string, objectType: string, priority: JobPriority): MicroBatcher<RecordWrite, WritebackOutcome> {
+  private batcher(portalId: string, objectType: string, priority: JobPriority): MicroBatcher<RecordWrite, WritebackOutcome, Grant> {
     const key = `${portalId}\u0000${objectType}\u0000${priority}`;
     let batcher = this.batchers.get(key);
     if (!batcher) {
@@ -74,8 +75,11 @@ export class WritebackBatcher {
         maxBatchSize: MAX_BATCH_RECORDS,
         maxInFlight: 4,
         lingerMs: LINGER_MS,
-        execute: async (writes) => {
-          const outcomes = await this.update(portalId, objectType, priority, mergeWrites(writes));
+        // A batch waits for its slot of the budget before it is cut: when the budget is short,
+        // writes keep joining it, and every call the budget allows carries as many as it can.
+        permit: { acquire: () => this.gateway.reserve(portalId, priority), release: (grant) => this.gateway.release(grant) },
+        execute: async (writes, grant) => {
+          const outcomes = await this.update(portalId, objectType, priority, mergeWrites(writes), grant);
           return writes.map((write) => outcomes.get(write.recordId)!);
         },
       });
@@ -94,9 +98,10 @@ export class WritebackBatcher {
     objectType: string,
     priority: JobPriority,
     inputs: BatchUpdateInput[],
+    reserved?: Grant,
   ): Promise<Map<string, WritebackOutcome>> {
     try {
-      const answer = await this.gateway.call(portalId, priority, (client) => client.crm.objects.batchApi.update(objectType, { inputs }));
+      const answer = await this.gateway.call(portalId, priority, (client) => client.crm.objects.batchApi.update(objectType, { inputs }), reserved);
       const refused = refusedRecords(inputs.map((input) => input.id), answer);
       return new Map(inputs.map((input) => [input.id, refused.has(input.id) ? rejected(refused.get(input.id)!) : WRITTEN]));
     } catch (error) {
