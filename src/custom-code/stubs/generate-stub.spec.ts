@@ -82,6 +82,18 @@ describe('generated stubs', () => {
     expect(poll).not.toMatch(/INPUTS|function enqueue|REQUEST_TIMEOUT_MS/);
   });
 
+  it('ask for write-back when told, and say so with the command that makes them again', () => {
+    for (const language of STUB_LANGUAGES) {
+      const plain = generateStub(scoringDeclaration, language, 'enqueue-and-wait');
+      const writing = generateStub(scoringDeclaration, language, 'enqueue-and-wait', { writeback: true });
+      expect(plain.code).not.toMatch(/writeback/);
+      expect(writing.code).toMatch(language === 'js' ? /\n {4}writeback: true,\n/ : /\n {8}"writeback": True,\n/);
+      expect(writing.command).toBe(`npm run stub -- scoring --lang ${language} --mode enqueue-and-wait --writeback`);
+      expect(writing.code).toContain('The job writes its outputs to the enrolled record before it succeeds (writeback).');
+    }
+    expect(() => generateStub(scoringDeclaration, 'js', 'poll', { writeback: true })).toThrow('writeback belongs to the stubs that enqueue');
+  });
+
   it('print the fields to declare in the workflow editor, and a checklist of secrets', () => {
     const guide = fieldGuide(generateStub(scoringDeclaration, 'python', 'enqueue'));
     expect(guide).toContain('Custom code action for scoring (handler 2.1.0): Python, mode enqueue');

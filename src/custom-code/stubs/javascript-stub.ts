@@ -28,13 +28,13 @@ const RUN_BY_MODE = {
 }`,
 };
 
-const ENQUEUE = `async function enqueue(offload, event, deadline) {
+const enqueueFunction = (writeback: boolean) => `async function enqueue(offload, event, deadline) {
   const object = event.object || {};
   const request = {
     type: JOB_TYPE,
     input: inputsOf(event.inputFields || {}),
     idempotencyKey: idempotencyKey(event),
-    callbackId: event.callbackId,
+    callbackId: event.callbackId,${writeback ? '\n    writeback: true,' : ''}
     ...(object.objectType && object.objectId != null ? { object: { type: object.objectType, id: object.objectId } } : {}),
   };
   const answer = await offload("POST", "/v1/jobs", request, within(deadline, REQUEST_TIMEOUT_MS));
@@ -223,5 +223,5 @@ function outputsOf(job) {
   }
   return outputs;
 }
-${enqueues ? `\n${ENQUEUE}\n` : ''}${waits ? `\n${UNTIL_ENDED}\n` : ''}`;
+${enqueues ? `\n${enqueueFunction(spec.writeback)}\n` : ''}${waits ? `\n${UNTIL_ENDED}\n` : ''}`;
 }

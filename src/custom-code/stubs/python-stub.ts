@@ -27,13 +27,13 @@ const RUN_BY_MODE = {
     return outputs_of(until_ended(offload, {"id": job_id, "status": "unknown"}, deadline))`,
 };
 
-const ENQUEUE = `def enqueue(offload, event, deadline):
+const enqueueFunction = (writeback: boolean) => `def enqueue(offload, event, deadline):
     obj = event.get("object") or {}
     request = {
         "type": JOB_TYPE,
         "input": inputs_of(event.get("inputFields") or {}),
         "idempotencyKey": idempotency_key(event),
-        "callbackId": event.get("callbackId"),
+        "callbackId": event.get("callbackId"),${writeback ? '\n        "writeback": True,' : ''}
     }
     if obj.get("objectType") and obj.get("objectId") is not None:
         request["object"] = {"type": obj["objectType"], "id": obj["objectId"]}
@@ -226,5 +226,5 @@ def outputs_of(job):
         outputs["job_status"] = job["status"]
         outputs["offload_error"] = f"{error.get('code')}: {error.get('message')}" if error else f"the job was {job['status']}"
     return outputs
-${enqueues ? `\n\n${ENQUEUE}\n` : ''}${waits ? `\n\n${UNTIL_ENDED}\n` : ''}`;
+${enqueues ? `\n\n${enqueueFunction(spec.writeback)}\n` : ''}${waits ? `\n\n${UNTIL_ENDED}\n` : ''}`;
 }

@@ -76,6 +76,8 @@ export interface StubSpec {
   type: string;
   version: string;
   mode: StubMode;
+  /** The enqueue asks Offload to write the job's outputs to the event's record before the job succeeds. */
+  writeback: boolean;
   /** The inputs to declare in the editor: the handler's, or job_id when polling. */
   inputs: StubInput[];
   /** The handler's outputs, with the value each holds when the job gave none. */
@@ -95,7 +97,8 @@ const SAFE_DEFAULTS: Record<HubSpotOutputType, OutputValue> = {
 };
 
 /** What a stub of this handler in this mode reads, sends and returns. */
-export function stubSpec(declaration: HandlerDeclaration, mode: StubMode): StubSpec {
+export function stubSpec(declaration: HandlerDeclaration, mode: StubMode, writeback = false): StubSpec {
+  if (writeback && mode === 'poll') throw new Error('writeback belongs to the stubs that enqueue, not to poll');
   const handlerOutputs = Object.entries(declaration.outputs).map(([name, output]): HandlerOutput => ({
     name,
     hubspotType: output.hubspotType,
@@ -114,6 +117,7 @@ export function stubSpec(declaration: HandlerDeclaration, mode: StubMode): StubS
     type: declaration.type,
     version: declaration.version,
     mode,
+    writeback,
     inputs,
     handlerOutputs,
     outputs: [...handlerOutputs, ...CONTROL_OUTPUTS],
