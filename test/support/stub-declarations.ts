@@ -29,3 +29,15 @@ export const scoringDeclaration: HandlerDeclaration = {
     phone: { hubspotType: 'phone_number', description: 'who to call', optional: true },
   },
 };
+
+/** A handler that takes record properties by name, as lead-assignment does. */
+export const routingDeclaration: HandlerDeclaration = {
+  type: 'routing',
+  version: '1.0.0',
+  owner: 'tests',
+  description: 'routes a record by its properties',
+  input: Type.Record(Type.String({ pattern: '^[a-z][a-z0-9_]*$' }), Type.Union([Type.String(), Type.Number(), Type.Null()]), {
+    additionalProperties: false,
+  }),
+  outputs: { owner_id: { hubspotType: 'string', description: 'the owner' } },
+};

@@ -89,7 +89,10 @@ export function fieldGuide(stub: GeneratedStub): string {
     MODE_SUMMARIES[spec.mode],
     '',
     'Inputs ("Property to include in code"; each name exactly as written):',
-    ...(inputs.length > 0 ? table(inputs) : ['  none']),
+    ...(inputs.length > 0 ? table(inputs) : spec.propertyInputs ? [] : ['  none']),
+    ...(spec.propertyInputs
+      ? ['  any record property the handler reads, by its internal name (country, numberofemployees, ...): each is passed on as it is']
+      : []),
     '',
     'Outputs ("Data outputs"; each name and type exactly as written):',
     ...table(outputs),

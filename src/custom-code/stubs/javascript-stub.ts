@@ -28,7 +28,13 @@ const RUN_BY_MODE = {
 }`,
 };
 
-const enqueueFunction = (writeback: boolean) => `async function enqueue(offload, event, deadline) {
+// The handler takes record properties by name: every other input the action declares goes as HubSpot gives it.
+const PASS_ON_PROPERTIES = `
+  for (const [name, value] of Object.entries(given)) {
+    if (!(name in INPUTS) && value !== undefined && value !== null && value !== "") input[name] = value;
+  }`;
+
+const enqueueFunction = (writeback: boolean, propertyInputs: boolean) => `async function enqueue(offload, event, deadline) {
   const object = event.object || {};
   const request = {
     type: JOB_TYPE,
@@ -69,7 +75,7 @@ function inputsOf(given) {
       continue;
     }
     input[name] = coerce(name, kind, value);
-  }
+  }${propertyInputs ? PASS_ON_PROPERTIES : ''}
   return input;
 }
 
@@ -223,5 +229,5 @@ function outputsOf(job) {
   }
   return outputs;
 }
-${enqueues ? `\n${enqueueFunction(spec.writeback)}\n` : ''}${waits ? `\n${UNTIL_ENDED}\n` : ''}`;
+${enqueues ? `\n${enqueueFunction(spec.writeback, spec.propertyInputs)}\n` : ''}${waits ? `\n${UNTIL_ENDED}\n` : ''}`;
 }

@@ -3,7 +3,7 @@ import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scoringDeclaration } from '../../../test/support/stub-declarations';
+import { routingDeclaration, scoringDeclaration } from '../../../test/support/stub-declarations';
 import { runStub } from '../runtime/stub-runtime';
 import { generateStub } from './generate-stub';
 import { StubLanguage } from './stub-spec';
@@ -31,8 +31,10 @@ describe('the Python stub, beside the JavaScript one', () => {
   beforeAll(async () => {
     folder = mkdtempSync(join(tmpdir(), 'python-stub-spec-'));
     for (const language of ['js', 'python'] as StubLanguage[]) {
-      const stub = generateStub(scoringDeclaration, language, 'enqueue');
-      writeFileSync(join(folder, stub.fileName), stub.code);
+      for (const declaration of [scoringDeclaration, routingDeclaration]) {
+        const stub = generateStub(declaration, language, 'enqueue');
+        writeFileSync(join(folder, stub.fileName), stub.code);
+      }
     }
     server = createServer(async (request, response) => {
       received.push({ method: request.method!, url: request.url!, authorization: request.headers.authorization, body: await bodyOf(request) });
@@ -47,13 +49,13 @@ describe('the Python stub, beside the JavaScript one', () => {
     rmSync(folder, { recursive: true, force: true });
   });
 
-  async function runBoth(inputFields: Record<string, unknown>) {
+  async function runBoth(inputFields: Record<string, unknown>, type = 'scoring') {
     const event = { origin: { portalId: 62515 }, object: { objectType: 'COMPANY', objectId: '7781' }, inputFields, callbackId: 'ap-62515-9-9-1' };
     const secrets = { OFFLOAD_URL: url, OFFLOAD_API_KEY: 'key-2' };
     received.length = 0;
-    const js = await runStub({ file: join(folder, 'scoring.enqueue.js'), event, secrets });
+    const js = await runStub({ file: join(folder, `${type}.enqueue.js`), event, secrets });
     const sentByJs = received.splice(0);
-    const python = await runStub({ file: join(folder, 'scoring.enqueue.py'), event, secrets });
+    const python = await runStub({ file: join(folder, `${type}.enqueue.py`), event, secrets });
     return { js, python, sentByJs, sentByPython: received.splice(0) };
   }
 
@@ -97,5 +99,11 @@ describe('the Python stub, beside the JavaScript one', () => {
     expect(js.outputFields).toMatchObject({ job_status: 'error', offload_error: reason });
     expect(python.outputFields).toEqual(js.outputFields);
     expect([...sentByJs, ...sentByPython]).toEqual([]);
+  });
+
+  it('passes on every property a handler that takes properties by name gets, as HubSpot gives them', async () => {
+    const { sentByJs, sentByPython } = await runBoth({ country: 'Germany', numberofemployees: '250', state: '', industry: null }, 'routing');
+    expect(sentByJs.map((request) => (request.body as { input: unknown }).input)).toEqual([{ country: 'Germany', numberofemployees: '250' }]);
+    expect(sentByPython).toEqual(sentByJs);
   });
 });

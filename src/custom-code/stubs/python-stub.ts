@@ -27,7 +27,13 @@ const RUN_BY_MODE = {
     return outputs_of(until_ended(offload, {"id": job_id, "status": "unknown"}, deadline))`,
 };
 
-const enqueueFunction = (writeback: boolean) => `def enqueue(offload, event, deadline):
+// The handler takes record properties by name: every other input the action declares goes as HubSpot gives it.
+const PASS_ON_PROPERTIES = `
+    for name, value in given.items():
+        if name not in INPUTS and value is not None and value != "":
+            values[name] = value`;
+
+const enqueueFunction = (writeback: boolean, propertyInputs: boolean) => `def enqueue(offload, event, deadline):
     obj = event.get("object") or {}
     request = {
         "type": JOB_TYPE,
@@ -70,7 +76,7 @@ def inputs_of(given):
             if spec["required"]:
                 raise StepFailure(f'missing required input "{name}"')
             continue
-        values[name] = coerce(name, spec["kind"], value)
+        values[name] = coerce(name, spec["kind"], value)${propertyInputs ? PASS_ON_PROPERTIES : ''}
     return values
 
 
@@ -226,5 +232,5 @@ def outputs_of(job):
         outputs["job_status"] = job["status"]
         outputs["offload_error"] = f"{error.get('code')}: {error.get('message')}" if error else f"the job was {job['status']}"
     return outputs
-${enqueues ? `\n\n${enqueueFunction(spec.writeback)}\n` : ''}${waits ? `\n\n${UNTIL_ENDED}\n` : ''}`;
+${enqueues ? `\n\n${enqueueFunction(spec.writeback, spec.propertyInputs)}\n` : ''}${waits ? `\n\n${UNTIL_ENDED}\n` : ''}`;
 }

@@ -80,6 +80,11 @@ export interface StubSpec {
   writeback: boolean;
   /** The inputs to declare in the editor: the handler's, or job_id when polling. */
   inputs: StubInput[];
+  /**
+   * The handler takes record properties by name (its input is a map, like lead-assignment's): the
+   * stub passes on every other input the action declares, as HubSpot gives it.
+   */
+  propertyInputs: boolean;
   /** The handler's outputs, with the value each holds when the job gave none. */
   handlerOutputs: HandlerOutput[];
   /** Everything to declare as outputs: the handler's, then job_id, job_status and offload_error. */
@@ -119,6 +124,7 @@ export function stubSpec(declaration: HandlerDeclaration, mode: StubMode, writeb
     mode,
     writeback,
     inputs,
+    propertyInputs: mode !== 'poll' && takesPropertyMap(declaration),
     handlerOutputs,
     outputs: [...handlerOutputs, ...CONTROL_OUTPUTS],
   };
@@ -131,6 +137,11 @@ interface PropertySchema {
   const?: unknown;
   anyOf?: PropertySchema[];
   oneOf?: PropertySchema[];
+}
+
+function takesPropertyMap(declaration: HandlerDeclaration): boolean {
+  const { patternProperties, additionalProperties } = declaration.input as { patternProperties?: object; additionalProperties?: unknown };
+  return (patternProperties !== undefined && Object.keys(patternProperties).length > 0) || (typeof additionalProperties === 'object' && additionalProperties !== null);
 }
 
 function handlerInputs(declaration: HandlerDeclaration): StubInput[] {
