@@ -6,6 +6,7 @@ import { HubSpotOwner, JobFailure, JobHubSpot } from '../registry/job-handler';
 import { HubSpotGateway } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
+import type { Grant } from './rate-budget';
 import { refusedRecords } from './writeback-inputs';
 
 type Properties = Record<string, string | null>;
@@ -17,8 +18,11 @@ interface PropertyRead {
 type ReadOutcome = { ok: true; properties: Properties } | { ok: false; failure: JobFailure };
 
 const MAX_BATCH_RECORDS = 100;
-/** Reads wait this long for others to share their batch call: short, since a job is waiting on each. */
-const READ_LINGER_MS = 20;
+/**
+ * Reads wait this long for others to share their batch call. A job waits on each, but a call saved
+ * is budget a portal keeps: jobs that arrive a few a second (a workflow enrolling contacts) still share.
+ */
+const READ_LINGER_MS = 250;
 const OWNERS_TTL_MS = 60_000;
 const OWNERS_PAGE = 500;
 
@@ -29,7 +33,7 @@ const OWNERS_PAGE = 500;
  */
 @Injectable()
 export class JobHubSpotFactory {
-  private readonly readers = new Map<string, MicroBatcher<PropertyRead, ReadOutcome>>();
+  private readonly readers = new Map<string, MicroBatcher<PropertyRead, ReadOutcome, Grant>>();
   private readonly owners = new Map<string, { owners: Promise<HubSpotOwner[]>; expiresAt: number }>();
 
   constructor(private readonly gateway: HubSpotGateway) {}
@@ -37,7 +41,12 @@ export class JobHubSpotFactory {
   forJob(job: { portalId: string; priority: JobPriority }): JobHubSpot {
     return {
       readProperties: async (object, properties) => {
-        const outcome = await this.reader(job.portalId, normaliseObjectType(object.type), job.priority).add({ id: object.id, properties });
+        const type = normaliseObjectType(object.type);
+        const outcome = await this.reader(job.portalId, type, job.priority)
+          .add({ id: object.id, properties })
+          .catch((error: unknown): never => {
+            throw asJobFailure(error, `the read of ${type}`);
+          });
         if (!outcome.ok) throw outcome.failure;
         return outcome.properties;
       },
@@ -54,7 +63,7 @@ export class JobHubSpotFactory {
     }
   }
 
-  private reader(portalId: string, objectType: string, priority: JobPriority): MicroBatcher<PropertyRead, ReadOutcome> {
+  private reader(portalId: string, objectType: string, priority: JobPriority): MicroBatcher<PropertyRead, ReadOutcome, Grant> {
     const key = `${portalId}\u0000${objectType}\u0000${priority}`;
     let reader = this.readers.get(key);
     if (!reader) {
@@ -62,7 +71,9 @@ export class JobHubSpotFactory {
         maxBatchSize: MAX_BATCH_RECORDS,
         maxInFlight: 4,
         lingerMs: READ_LINGER_MS,
-        execute: (reads) => this.batchRead(portalId, objectType, priority, reads),
+        // As write-back does: a read batch is cut once the budget has a slot for it, so reads that come meanwhile join it.
+        permit: { acquire: () => this.gateway.reserve(portalId, priority), release: (grant) => this.gateway.release(grant) },
+        execute: (reads, grant) => this.batchRead(portalId, objectType, priority, reads, grant),
       });
       this.readers.set(key, reader);
     }
@@ -70,13 +81,14 @@ export class JobHubSpotFactory {
   }
 
   /** One batch read for every record asked for (the union of the properties each asked). */
-  private async batchRead(portalId: string, objectType: string, priority: JobPriority, reads: PropertyRead[]): Promise<ReadOutcome[]> {
+  private async batchRead(portalId: string, objectType: string, priority: JobPriority, reads: PropertyRead[], grant: Grant): Promise<ReadOutcome[]> {
     const ids = [...new Set(reads.map((read) => read.id))];
     const properties = [...new Set(reads.flatMap((read) => read.properties))];
     let answer: { results?: Array<{ id: string; properties: Record<string, string | null> }>; errors?: Array<{ message?: string; context?: { ids?: string[] } }> };
     try {
       answer = await this.gateway.call(portalId, priority, (client) =>
         client.crm.objects.batchApi.read(objectType, { inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] }),
+        grant,
       );
     } catch (error) {
       const failure: ReadOutcome = { ok: false, failure: asJobFailure(error, `the read of ${objectType}`) };
