@@ -7,7 +7,7 @@ import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, Run
 
 const CONTACTS = 60;
 const INDUSTRIES = ['COMPUTER_SOFTWARE', 'BANKING', 'RETAIL', 'Internet'];
-const TITLES = ['CEO', 'VP Marketing', 'Head of Sales', 'Account Manager', 'Software Engineer'];
+const TITLES = ['CTO', 'VP Marketing', 'Head of Sales', 'Account Manager', 'Software Engineer'];
 const COUNTRIES = ['United States', 'Germany', 'France', 'Brazil'];
 const STAGES = ['lead', 'opportunity', 'subscriber', 'customer', 'marketingqualifiedlead'];
 

@@ -130,7 +130,13 @@ export class HubSpotGateway implements OnModuleInit {
    * `reserved`: a slot of the budget already taken (see reserve) for the first try.
    */
   async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>, reserved?: Grant): Promise<T> {
-    let connection = await this.connection(portalId);
+    let connection: HubSpotConnection;
+    try {
+      connection = await this.connection(portalId);
+    } catch (error) {
+      if (reserved) this.release(reserved);
+      throw error;
+    }
     let transientFailures = 0;
     let rateLimited = 0;
     let renewed = false;

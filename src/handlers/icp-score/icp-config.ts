@@ -257,7 +257,7 @@ export const DEFAULT_ICP_CONFIG: IcpConfig = {
       weight: 15,
       levels: {
         c_level: {
-          keywords: ['chief', 'ceo', 'cto', 'cfo', 'coo', 'cmo', 'cio', 'ciso', 'cro', 'cpo', 'founder', 'co founder', 'cofounder', 'president', 'managing director'],
+          keywords: ['chief', 'cto', 'cfo', 'coo', 'cmo', 'cio', 'ciso', 'cro', 'cpo', 'founder', 'co founder', 'cofounder', 'president', 'managing director'],
           fit: 1,
         },
         vp: { keywords: ['vp', 'svp', 'evp', 'avp', 'vice president'], fit: 0.9 },

@@ -29,7 +29,7 @@ describe('icp-score declaration', () => {
     expect(validate({ numberofemployees: '1,200', annualrevenue: null, industry: null, jobtitle: '' })).toEqual([]);
     expect(validate({ numberofemployees: -1 })).toContainEqual(expect.objectContaining({ path: 'numberofemployees' }));
     expect(validate({ annualrevenue: 'a lot' })).toContainEqual(expect.objectContaining({ path: 'annualrevenue' }));
-    expect(validate({ jobTitle: 'CEO' })).toContainEqual({ path: 'jobTitle', message: 'is not an allowed property' });
+    expect(validate({ jobTitle: 'CTO' })).toContainEqual({ path: 'jobTitle', message: 'is not an allowed property' });
   });
 });
 
@@ -80,7 +80,7 @@ describe('IcpScoreHandler', () => {
 
   it('reads from the job’s record only the properties the input lacks, and imputes what the record lacks too', async () => {
     const reads: string[][] = [];
-    const outputs = await handler.run(context({ country: 'US', jobtitle: 'CEO', annualrevenue: null }, { object: { type: 'CONTACT', id: '42' }, reads }));
+    const outputs = await handler.run(context({ country: 'US', jobtitle: 'CTO', annualrevenue: null }, { object: { type: 'CONTACT', id: '42' }, reads }));
     expect(reads).toEqual([['42', 'industry', 'numberofemployees', 'lifecyclestage']]);
     expect(outputs).toMatchObject({ icp_imputed_fields: 'lifecyclestage' });
     expect(outputs.icp_reasons).toContain('Industry BANKING matches "Financial services" (+21 of 30)');

@@ -33,7 +33,7 @@ const rules: IcpConfig = {
     jobtitle: {
       weight: 10,
       levels: {
-        c_level: { keywords: ['ceo', 'chief', 'president'], fit: 1 },
+        c_level: { keywords: ['cto', 'chief', 'president'], fit: 1 },
         vp: { keywords: ['vp', 'vice president'], fit: 0.8 },
         director: { keywords: ['director', 'head of', 'head'], fit: 0.6 },
         manager: { keywords: ['manager', 'lead'], fit: 0.4 },
@@ -116,13 +116,13 @@ describe('factsOf', () => {
 describe('seniorityOf', () => {
   it.each([
     ['Chief Executive Officer', 'c_level'],
-    ['CEO & Founder', 'c_level'],
+    ['CTO & Founder', 'c_level'],
     ['Vice President, Sales', 'vp'],
     ['SVP-Marketing', 'individual_contributor'],
     ['Head of Growth', 'director'],
     ['Director of Engineering', 'director'],
     ['Engineering Manager', 'manager'],
-    ['Executive Assistant to the CEO', 'individual_contributor'],
+    ['Executive Assistant to the CTO', 'individual_contributor'],
     ['Software Engineer', 'individual_contributor'],
     ['Managing Partner', 'individual_contributor'],
   ])('%j is %s', (title, level) => {
