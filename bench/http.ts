@@ -6,11 +6,30 @@ export interface HttpAnswer<T = any> {
 }
 
 /**
- * A keep-alive HTTP/1.1 client on node:http, used both for the control calls and by the load
- * generator. One connection pool, a bounded number of sockets: requests beyond it wait in the pool's queue
- * (and that wait is part of the latency the open-loop generator measures).
+ * Sends one request; `done` gets the status (0 on a transport error) and, when `keepBody`, the
+ * body text. Answers a function that aborts the request.
  */
-export class HttpClient {
+export type SendRequest = (
+  method: string,
+  path: string,
+  payload: string | undefined,
+  headers: Record<string, string>,
+  done: (status: number, body: string | undefined, error?: Error) => void,
+  keepBody?: boolean,
+) => () => void;
+
+/** What the open-loop generator sends requests with. */
+export interface RequestSender {
+  send: SendRequest;
+  close(): void;
+}
+
+/**
+ * A keep-alive HTTP/1.1 client on node:http for the control calls and the batch enqueues of the
+ * end-to-end runs. One connection pool, a bounded number of sockets: requests beyond it wait in the
+ * pool's queue.
+ */
+export class HttpClient implements RequestSender {
   private readonly pool: http.Agent;
   private readonly host: string;
   private readonly port: number;
@@ -25,18 +44,7 @@ export class HttpClient {
     this.pool = new http.Agent({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, scheduling: 'fifo' });
   }
 
-  /**
-   * Sends one request; `done` gets the status (0 on a transport error) and, when `keepBody`, the
-   * body text. Answers a function that aborts the request.
-   */
-  send(
-    method: string,
-    path: string,
-    payload: string | undefined,
-    headers: Record<string, string>,
-    done: (status: number, body: string | undefined, error?: Error) => void,
-    keepBody = false,
-  ): () => void {
+  send: SendRequest = (method, path, payload, headers, done, keepBody = false) => {
     let finished = false;
     const finish = (status: number, body: string | undefined, error?: Error) => {
       if (finished) return;
@@ -65,7 +73,7 @@ export class HttpClient {
     return () => {
       if (!finished) req.destroy(new Error('timed out'));
     };
-  }
+  };
 
   /** A JSON request for control calls (admin, health): the whole answer, parsed when it is JSON. */
   json<T = any>(method: string, path: string, body?: unknown, token?: string, timeoutMs = 30_000): Promise<HttpAnswer<T>> {

@@ -1,8 +1,8 @@
-import { HttpClient } from './http';
+import { RequestSender } from './http';
 import { LatencySummary, summarize } from './stats';
 
 export interface OpenLoopSpec {
-  client: HttpClient;
+  client: RequestSender;
   /** Requests per second, issued on a fixed schedule. */
   rate: number;
   seconds: number;

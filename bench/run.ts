@@ -12,7 +12,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { CpuGroups, CpuMeter, pidsNamed } from './cpu';
-import { HttpClient } from './http';
+import { HttpClient, RequestSender } from './http';
+import { LoadClient } from './load-client';
 import { dispose, Isolation, newIsolation, prepare } from './isolation';
 import { ADMIN_TOKEN, OffloadProcesses } from './offload-processes';
 import type { TimingSummary } from './server-preload';
@@ -77,7 +78,7 @@ async function main(): Promise<number> {
   const isolation = newIsolation(options.postgresUrl, options.redisUrl);
   const servers = new OffloadProcesses(isolation, options.topology, options.timings ? { BENCH_TIMINGS: '1' } : {});
   const bare = new BareBullmq(isolation, options.bareConcurrency);
-  const clients: HttpClient[] = [];
+  const clients: RequestSender[] = [];
   let db: Client | undefined;
 
   // Cleanup runs once, whichever way the run ends: normally, on error, or on Ctrl-C / SIGTERM.
@@ -186,7 +187,7 @@ async function main(): Promise<number> {
     // 1. Enqueue latency at fixed offered rates.
     const steps: RateStep[] = [];
     if (!options.skipLatency) {
-      const load = new HttpClient(servers.apiUrl, options.connections);
+      const load = new LoadClient(servers.apiUrl, options.connections);
       clients.push(load);
       const headers = { authorization: `Bearer ${latencyPortal.apiKey}` };
       const step = (rate: number, seconds: number, tag: string) =>
