@@ -1,6 +1,7 @@
 import { DynamicModule, Module, Type } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { LoggerModule } from 'nestjs-pino';
+import { requestLogFields } from './common/request-log-context';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
@@ -32,13 +33,10 @@ export class AppModule {
       imports: [
         ConfigModule.forConfig(config),
         LoggerModule.forRoot({
-          pinoHttp: {
-            level: config.logLevel,
-            autoLogging: false,
-            quietReqLogger: true,
-            // Only what identifies a request: no headers (so no credentials), and no per-request copying.
-            serializers: { req: (req: { id: unknown; method: string; url: string }) => ({ id: req.id, method: req.method, url: req.url }) },
-          },
+          // nestjs-pino's per-request middleware is not applied: request-scoped fields come from the
+          // mixin instead (see request-log-context.ts), and requests themselves are not logged.
+          forRoutes: [],
+          pinoHttp: { level: config.logLevel, mixin: requestLogFields },
         }),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
         RedisModule,

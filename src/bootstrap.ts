@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
+import { bindRequestLogContext } from './common/request-log-context';
 import { AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
 import { mountQueueDashboard } from './ops/queue-dashboard';
@@ -32,6 +33,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
 
   app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();
+  bindRequestLogContext(fastify);
 
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   // JSON only: any other media type is answered 415 rather than parsed as text.
