@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { PreparedStatement, preparedQuery } from '../database/prepared-query';
 import { JobError, JobPriority, JobRecord, JobStatus, jobFromRow } from './job-record';
 
 export const JOB_EVENTS_TOPIC = 'offload.job-events';
@@ -50,6 +51,72 @@ const outboxInsert = (source: string, where = 'TRUE') => `
   FROM ${source} s WHERE ${where}`;
 
 /**
+ * The columns a JobRecord is read from. Prepared statements return these by name, not `*`: a
+ * migration that adds a column must not change the result of a statement already prepared on a
+ * running instance's connections (PostgreSQL would refuse to run it).
+ */
+const JOB_COLUMNS = `id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, output, error,
+  object_type, object_id, callback_id, writeback, priority, completes_workflow_step, workflow_step_settled_at,
+  attempts, max_attempts, trace_id, span_id, created_at, updated_at, started_at, finished_at`;
+
+/** What the outbox event of a change reads of the changed rows. */
+const EVENT_COLUMNS = 'id, status, portal_id, type, attempts, error, trace_id, updated_at';
+
+function prefixed(alias: string, columns: string): string {
+  return columns
+    .split(',')
+    .map((column) => `${alias}.${column.trim()}`)
+    .join(', ');
+}
+
+/** The statements every job runs, prepared once per connection (see preparedQuery). */
+const INSERT_JOBS: PreparedStatement = {
+  name: 'offload_insert_jobs',
+  text: `WITH input AS (
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
+        id uuid, portal_id uuid, type text, handler_version text, idempotency_key text, request_hash text,
+        input jsonb, object_type text, object_id text, callback_id text, writeback boolean, priority text,
+        completes_workflow_step boolean, max_attempts int, trace_id text, span_id text)
+    ), inserted AS (
+      INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input,
+                        object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
+                        max_attempts, trace_id, span_id)
+      SELECT id, portal_id, type, handler_version, 'queued', idempotency_key, request_hash, input,
+             object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
+             max_attempts, trace_id, span_id FROM input
+      ON CONFLICT (portal_id, idempotency_key) DO NOTHING
+      RETURNING ${JOB_COLUMNS}
+    ), events AS (${outboxInsert('inserted')})
+    SELECT ${JOB_COLUMNS} FROM inserted`,
+};
+
+const CLAIM_RUNS: PreparedStatement = {
+  name: 'offload_claim_runs',
+  text: `WITH claimed AS (
+      UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
+        run_deadline_at = now() + t.timeout_ms * interval '1 millisecond', updated_at = now()
+      FROM unnest($1::uuid[], $2::int[]) AS t(id, timeout_ms)
+      WHERE j.id = t.id AND j.status IN ('queued', 'running')
+      RETURNING ${prefixed('j', JOB_COLUMNS)}
+    )
+    SELECT ${JOB_COLUMNS} FROM claimed`,
+};
+
+const FINISH_RUNS: PreparedStatement = {
+  name: 'offload_finish_runs',
+  text: `WITH t AS (
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, status text, output jsonb, error jsonb, refund int)
+    ), updated AS (
+      UPDATE jobs j SET status = t.status, output = t.output, error = t.error, attempts = j.attempts - t.refund,
+        finished_at = CASE WHEN t.status = 'queued' THEN NULL ELSE now() END,
+        run_deadline_at = NULL, updated_at = now()
+      FROM t WHERE j.id = t.id AND j.status = 'running'
+      RETURNING ${prefixed('j', EVENT_COLUMNS)}
+    ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
+    SELECT id FROM updated`,
+};
+
+/**
  * All SQL about jobs. Writes that happen per job on the hot path take whole batches. Every
  * UPDATE ... RETURNING sits in a CTE: TypeORM answers a bare UPDATE with [rows, count], not rows.
  */
@@ -59,25 +126,7 @@ export class JobRepository {
 
   /** Inserts the rows whose idempotency key is new; answers the rows it inserted. */
   async insertMany(rows: NewJobRow[]): Promise<JobRecord[]> {
-    const inserted = await this.db.query(
-      `WITH input AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
-           id uuid, portal_id uuid, type text, handler_version text, idempotency_key text, request_hash text,
-           input jsonb, object_type text, object_id text, callback_id text, writeback boolean, priority text,
-           completes_workflow_step boolean, max_attempts int, trace_id text, span_id text)
-       ), inserted AS (
-         INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input,
-                           object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
-                           max_attempts, trace_id, span_id)
-         SELECT id, portal_id, type, handler_version, 'queued', idempotency_key, request_hash, input,
-                object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
-                max_attempts, trace_id, span_id FROM input
-         ON CONFLICT (portal_id, idempotency_key) DO NOTHING
-         RETURNING *
-       ), events AS (${outboxInsert('inserted')})
-       SELECT * FROM inserted`,
-      [JSON.stringify(rows)],
-    );
+    const inserted = await preparedQuery(this.db, INSERT_JOBS, [JSON.stringify(rows)]);
     return inserted.map(jobFromRow);
   }
 
@@ -136,35 +185,13 @@ export class JobRepository {
    * answer was cancelled or has ended, and must not run.
    */
   async startRuns(runs: Array<{ id: string; timeoutMs: number }>): Promise<JobRecord[]> {
-    const rows = await this.db.query(
-      `WITH claimed AS (
-         UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
-           run_deadline_at = now() + t.timeout_ms * interval '1 millisecond', updated_at = now()
-         FROM unnest($1::uuid[], $2::int[]) AS t(id, timeout_ms)
-         WHERE j.id = t.id AND j.status IN ('queued', 'running')
-         RETURNING j.*
-       )
-       SELECT * FROM claimed`,
-      [runs.map((r) => r.id), runs.map((r) => r.timeoutMs)],
-    );
+    const rows = await preparedQuery(this.db, CLAIM_RUNS, [runs.map((r) => r.id), runs.map((r) => r.timeoutMs)]);
     return rows.map(jobFromRow);
   }
 
   /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile keeps its state). */
   async finishRuns(outcomes: RunOutcome[]): Promise<Set<string>> {
-    const rows: Array<{ id: string }> = await this.db.query(
-      `WITH t AS (
-         SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, status text, output jsonb, error jsonb, refund int)
-       ), updated AS (
-         UPDATE jobs j SET status = t.status, output = t.output, error = t.error, attempts = j.attempts - t.refund,
-           finished_at = CASE WHEN t.status = 'queued' THEN NULL ELSE now() END,
-           run_deadline_at = NULL, updated_at = now()
-         FROM t WHERE j.id = t.id AND j.status = 'running'
-         RETURNING j.*
-       ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
-       SELECT id FROM updated`,
-      [JSON.stringify(outcomes)],
-    );
+    const rows = await preparedQuery<{ id: string }>(this.db, FINISH_RUNS, [JSON.stringify(outcomes)]);
     return new Set(rows.map((row) => row.id));
   }
 
