@@ -6,7 +6,7 @@ export interface MicroBatcherOptions<I, O, P = undefined> {
   maxInFlight?: number;
   /**
    * How long an item waits for company before its batch goes (default: one tick), counted from the
-   * oldest item not yet sent, also while earlier batches run. A millisecond or two turns a steady
+   * oldest item not yet sent, also while earlier batches run. A few milliseconds turn a steady
    * trickle into fewer, larger statements, at that cost in latency. A full batch goes at once.
    */
   lingerMs?: number;

@@ -34,11 +34,15 @@ export interface JobRequest {
 @Injectable()
 export class JobsService {
   private readonly logger = new Logger(JobsService.name);
-  /** Concurrent enqueues share one INSERT statement (and its commit). */
+  /**
+   * Concurrent enqueues share one INSERT statement (and its commit). One statement at a time, with
+   * a 5 ms linger: a statement's fixed cost in PostgreSQL is about that of twenty rows, so at a
+   * few thousand enqueues a second fewer, larger statements leave the cores to the requests.
+   */
   private readonly inserts = new MicroBatcher<NewJobRow, JobRecord | undefined>({
     maxBatchSize: 500,
-    maxInFlight: 2,
-    lingerMs: 1,
+    maxInFlight: 1,
+    lingerMs: 5,
     execute: async (rows) => {
       const inserted = new Map((await this.jobs.insertMany(rows)).map((job) => [job.id, job]));
       return rows.map((row) => inserted.get(row.id));

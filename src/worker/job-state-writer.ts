@@ -6,14 +6,15 @@ import { JobSignals } from '../jobs/job-signals';
 
 /**
  * Every run changes its job twice (claimed, then ended); done one by one, those writes would cap
- * throughput at PostgreSQL's commit rate. Here concurrent runs share statements instead.
+ * throughput at PostgreSQL's commit rate. Here concurrent runs share statements instead, gathered
+ * for up to 5 ms.
  */
 @Injectable()
 export class JobStateWriter {
   private readonly starts = new MicroBatcher<{ id: string; timeoutMs: number }, JobRecord | undefined>({
     maxBatchSize: 500,
     maxInFlight: 2,
-    lingerMs: 2,
+    lingerMs: 5,
     execute: async (runs) => {
       const claimed = new Map((await this.jobs.startRuns(runs)).map((job) => [job.id, job]));
       return runs.map((run) => claimed.get(run.id));
@@ -23,7 +24,7 @@ export class JobStateWriter {
   private readonly finishes = new MicroBatcher<RunOutcome, boolean>({
     maxBatchSize: 500,
     maxInFlight: 2,
-    lingerMs: 2,
+    lingerMs: 5,
     execute: async (outcomes) => {
       const changed = await this.jobs.finishRuns(outcomes);
       const ended = outcomes.filter((o) => o.status !== 'queued' && changed.has(o.id)).map((o) => o.id);
