@@ -45,7 +45,7 @@ export interface StaleJob {
 /** The lifecycle event written to the outbox in the same statement as the change it reports. */
 const outboxInsert = (source: string, where = 'TRUE') => `
   INSERT INTO outbox_events (topic, key, payload)
-  SELECT '${JOB_EVENTS_TOPIC}', s.id::text, jsonb_build_object(
+  SELECT '${JOB_EVENTS_TOPIC}', s.id::text, json_build_object(
     'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
     'attempts', s.attempts, 'error', s.error, 'traceId', s.trace_id, 'occurredAt', s.updated_at)
   FROM ${source} s WHERE ${where}`;

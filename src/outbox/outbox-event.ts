@@ -1,6 +1,6 @@
 import type { IHeaders, TopicMessages } from 'kafkajs';
 
-/** An outbox row on its way to Kafka; `value` is the payload as PostgreSQL renders the jsonb. */
+/** An outbox row on its way to Kafka; `value` is the payload's JSON text as stored. */
 export interface OutboxEvent {
   id: string;
   topic: string;
