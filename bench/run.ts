@@ -171,7 +171,7 @@ async function main(): Promise<number> {
     if (smokeEnd.body?.status !== 'succeeded') throw new Error(`smoke job did not succeed: ${JSON.stringify(smokeEnd.body)}`);
 
     const liveJobs = async (): Promise<number> =>
-      (await db!.query(`SELECT count(*)::int AS n FROM jobs WHERE status IN ('queued', 'running')`)).rows[0].n;
+      (await db!.query(`SELECT count(*)::int AS n FROM jobs WHERE finished_at IS NULL`)).rows[0].n;
     const drain = async (): Promise<{ backlog: number; seconds: number }> => {
       const started = performance.now();
       const backlog = await liveJobs();

@@ -141,7 +141,7 @@ export async function offloadThroughput(
     await sleep(POLL_MS);
     if (settings.shouldStop()) break;
     const [{ live }] = (
-      await db.query(`SELECT count(*)::int AS live FROM jobs WHERE portal_id = $1 AND status IN ('queued', 'running')`, [portalId])
+      await db.query(`SELECT count(*)::int AS live FROM jobs WHERE portal_id = $1 AND finished_at IS NULL`, [portalId])
     ).rows;
     const now = performance.now();
     if (enqueueDoneAt > 0 && live === 0) {

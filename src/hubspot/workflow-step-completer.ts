@@ -3,7 +3,7 @@ import { MicroBatcher } from '../common/micro-batcher';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { isTerminal, JobRecord } from '../jobs/job-record';
-import { JobRepository } from '../jobs/job.repository';
+import { JobRepository, KeysetCursor } from '../jobs/job.repository';
 import { RedisService } from '../redis/redis.service';
 import { HubSpotGateway, hubSpotFailure } from './hubspot-gateway';
 import { stepCompletion } from './workflow-step';
@@ -72,15 +72,13 @@ export class WorkflowStepCompleter implements OnApplicationBootstrap, BeforeAppl
 
   private async sweepOnce(): Promise<void> {
     await this.redis.exclusively('hubspot:workflow-step-sweep-lock', SWEEP_INTERVAL_MS, async () => {
-      let after: { finishedAt: Date; id: string } | undefined;
-      for (;;) {
-        const unsettled = await this.jobs.findUnsettledWorkflowSteps(SWEEP_AFTER_MS, after, SWEEP_PAGE);
+      let after: KeysetCursor | undefined;
+      do {
+        const { items: unsettled, next } = await this.jobs.findUnsettledWorkflowSteps(SWEEP_AFTER_MS, after, SWEEP_PAGE);
         if (unsettled.length > 0) this.logger.warn(`Completing ${unsettled.length} workflow steps that HubSpot has not accepted yet`);
         await Promise.all(unsettled.map((job) => this.batcher(job.portalId).add(job)));
-        if (unsettled.length < SWEEP_PAGE) return;
-        const last = unsettled[unsettled.length - 1];
-        after = { finishedAt: last.finishedAt!, id: last.id };
-      }
+        after = next;
+      } while (after);
     });
   }
 

@@ -39,7 +39,27 @@ export interface StaleJob {
   type: string;
   portal_id: string;
   priority: JobPriority;
-  updated_at: Date;
+}
+
+/**
+ * Where a keyset-paged scan goes on: the last row's (timestamp, id). The timestamp is PostgreSQL's
+ * own text, to the microsecond: a Date keeps only milliseconds, and the jobs of one statement share
+ * their timestamps, so a cursor rounded to the millisecond would find the same page again and again.
+ */
+export interface KeysetCursor {
+  at: string;
+  id: string;
+}
+
+/** One page of a keyset scan; `next` is absent on the last page. */
+export interface KeysetPage<T> {
+  items: T[];
+  next?: KeysetCursor;
+}
+
+function keysetPage<T>(rows: Array<Record<string, any>>, limit: number, item: (row: Record<string, any>) => T): KeysetPage<T> {
+  const last = rows[rows.length - 1];
+  return { items: rows.map(item), next: rows.length === limit ? { at: last.keyset_at, id: last.id } : undefined };
 }
 
 /** The lifecycle event written to the outbox in the same statement as the change it reports. */
@@ -196,41 +216,39 @@ export class JobRepository {
   }
 
   /**
-   * Live jobs not touched for a while, oldest first (keyset-paged): queued ones, and running ones
-   * past their run deadline. The reconciler checks each against the queue.
+   * Live jobs not touched for a while, oldest first (keyset-paged on the live-jobs index): queued
+   * ones, and running ones past their run deadline. The reconciler checks each against the queue.
    */
-  async findStale(olderThanMs: number, after: { updatedAt: Date; id: string } | undefined, limit: number): Promise<StaleJob[]> {
-    return this.db.query(
-      `SELECT id, type, portal_id, priority, updated_at FROM jobs
-       WHERE status IN ('queued', 'running')
+  async findStale(olderThanMs: number, after: KeysetCursor | undefined, limit: number): Promise<KeysetPage<StaleJob>> {
+    const rows = await this.db.query(
+      `SELECT id, type, portal_id, priority, created_at::text AS keyset_at FROM jobs
+       WHERE finished_at IS NULL
+         AND created_at < now() - $1 * interval '1 millisecond'
          AND updated_at < now() - $1 * interval '1 millisecond'
          AND (status = 'queued' OR run_deadline_at < now())
-         AND ($2::timestamptz IS NULL OR (updated_at, id) > ($2::timestamptz, $3::uuid))
-       ORDER BY updated_at, id
+         AND ($2::timestamptz IS NULL OR (created_at, id) > ($2::timestamptz, $3::uuid))
+       ORDER BY created_at, id
        LIMIT $4`,
-      [olderThanMs, after?.updatedAt ?? null, after?.id ?? null, limit],
+      [olderThanMs, after?.at ?? null, after?.id ?? null, limit],
     );
+    return keysetPage(rows, limit, ({ id, type, portal_id, priority }): StaleJob => ({ id, type, portal_id, priority }));
   }
 
   /**
    * Ended jobs whose workflow step completion HubSpot has not accepted yet, finished at least
    * olderThanMs ago (younger ones are still in the hands of the process that ended them), keyset-paged.
    */
-  async findUnsettledWorkflowSteps(
-    olderThanMs: number,
-    after: { finishedAt: Date; id: string } | undefined,
-    limit: number,
-  ): Promise<JobRecord[]> {
+  async findUnsettledWorkflowSteps(olderThanMs: number, after: KeysetCursor | undefined, limit: number): Promise<KeysetPage<JobRecord>> {
     const rows = await this.db.query(
-      `SELECT * FROM jobs
-       WHERE completes_workflow_step AND workflow_step_settled_at IS NULL AND status IN ('succeeded', 'failed', 'cancelled')
+      `SELECT *, finished_at::text AS keyset_at FROM jobs
+       WHERE completes_workflow_step AND workflow_step_settled_at IS NULL AND finished_at IS NOT NULL
          AND finished_at < now() - $1 * interval '1 millisecond'
          AND ($2::timestamptz IS NULL OR (finished_at, id) > ($2::timestamptz, $3::uuid))
        ORDER BY finished_at, id
        LIMIT $4`,
-      [olderThanMs, after?.finishedAt ?? null, after?.id ?? null, limit],
+      [olderThanMs, after?.at ?? null, after?.id ?? null, limit],
     );
-    return rows.map(jobFromRow);
+    return keysetPage(rows, limit, jobFromRow);
   }
 
   /** Marks workflow steps as done with: HubSpot accepted their completion, or refused it for good. */

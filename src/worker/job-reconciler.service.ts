@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { JobRepository } from '../jobs/job.repository';
+import { JobRepository, KeysetCursor } from '../jobs/job.repository';
 import { JobQueue } from '../queue/job-queue.service';
 import { RedisService } from '../redis/redis.service';
 import { HandlerRegistry } from '../registry/handler-registry';
@@ -54,9 +54,9 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
   async reconcile(): Promise<number> {
     const requeued = await this.redis.exclusively('reconciler-lock', Math.max(this.config.reconcileIntervalMs, 5_000), async () => {
       let count = 0;
-      let after: { updatedAt: Date; id: string } | undefined;
-      for (;;) {
-        const stale = await this.jobs.findStale(this.config.reconcileIntervalMs, after, PAGE);
+      let after: KeysetCursor | undefined;
+      do {
+        const { items: stale, next } = await this.jobs.findStale(this.config.reconcileIntervalMs, after, PAGE);
         const runnable = stale.filter((job) => this.registry.get(job.type));
         const missing = new Set(await this.queue.missing(runnable));
         if (missing.size > 0) {
@@ -67,10 +67,9 @@ export class JobReconciler implements OnApplicationBootstrap, OnApplicationShutd
           );
           count += missing.size;
         }
-        if (stale.length < PAGE) return count;
-        const last = stale[stale.length - 1];
-        after = { updatedAt: last.updated_at, id: last.id };
-      }
+        after = next;
+      } while (after);
+      return count;
     });
     return requeued ?? 0;
   }
