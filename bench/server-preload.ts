@@ -8,12 +8,13 @@
  *    a signal writes no profile.)
  *  - with BENCH_TIMINGS=1, it times, per phase, every SQL statement (pg Client.query), every
  *    micro-batch (size, execution, and an item's wait from add to result) and the event loop's
- *    delay, by wrapping those functions from the outside; Offload's code is not changed.
+ *    delay and garbage-collection pauses, by wrapping those functions from the outside; Offload's
+ *    code is not changed.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join } from 'node:path';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { monitorEventLoopDelay, PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 
 export interface TimingSummary {
   name: string;
@@ -70,6 +71,13 @@ function summaries(): TimingSummary[] {
   return out.sort((a, b) => a.name.localeCompare(b.name));
 }
 
+const GC_KINDS = new Map<number, string>([
+  [perfConstants.NODE_PERFORMANCE_GC_MINOR, 'minor'],
+  [perfConstants.NODE_PERFORMANCE_GC_MAJOR, 'major'],
+  [perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL, 'incremental'],
+  [perfConstants.NODE_PERFORMANCE_GC_WEAKCB, 'weak callbacks'],
+]);
+
 /** Offload's own statements by name; anything else by its first words. */
 const KNOWN_SQL: Array<[RegExp, string]> = [
   [/INSERT INTO jobs/i, 'insert jobs + outbox (insertMany)'],
@@ -97,6 +105,12 @@ function batcherName(item: unknown): string {
 function instrument(): void {
   loopDelay = monitorEventLoopDelay({ resolution: LOOP_RESOLUTION_MS });
   loopDelay.enable();
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      record(`gc pause, ${GC_KINDS.get(kind ?? -1) ?? 'other'} (ms)`, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
 
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const pg = require('pg') as { Client: { prototype: { query: (...args: unknown[]) => unknown } } };
