@@ -133,6 +133,6 @@ export const USAGE = `npm run bench [-- flags]   (each flag also reads BENCH_<NA
   --bare-concurrency=200       concurrency of the bare BullMQ worker
   --topology=split|all         split: ROLE=api + ROLE=worker processes (default); all: one ROLE=all process
   --profile                    CPU-profile each server process per phase (.cpuprofile files + a summary)
-  --timings                    time SQL statements, micro-batches and event-loop delay inside the servers
+  --timings                    time SQL statements, micro-batches, event-loop delay and GC pauses inside the servers
   --skip-latency / --skip-throughput
   --redis-url / --postgres-url (127.0.0.1 only)`;
