@@ -7,9 +7,9 @@
  *    (--cpu-prof would not do: Nest re-raises SIGTERM after shutting down, and a process ended by
  *    a signal writes no profile.)
  *  - with BENCH_TIMINGS=1, it times, per phase, every SQL statement (pg Client.query), every
- *    micro-batch (size, execution, and an item's wait from add to result) and the event loop's
- *    delay and garbage-collection pauses, by wrapping those functions from the outside; Offload's
- *    code is not changed.
+ *    micro-batch (size, execution, and an item's wait from add to result) by wrapping those
+ *    functions from the outside, and the event loop's delay and garbage-collection pauses from
+ *    perf_hooks; Offload's code is not changed.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
