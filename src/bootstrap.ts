@@ -6,6 +6,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
+import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { bindRequestLogContext } from './common/request-log-context';
 import { AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
@@ -42,9 +43,11 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     request.rawBody = body as string;
     // A bodiless POST (cancel, retry) with a JSON content type is common; it is not malformed.
     if (body === '') return done(null, undefined);
-    parseJson(request, body as string, (error, value) =>
-      done(error ? new ApiError(400, 'malformed_json', `The body is not valid JSON: ${error.message}`) : null, value),
-    );
+    parseJson(request, body as string, (error, value) => {
+      if (error) return done(new ApiError(400, 'malformed_json', `The body is not valid JSON: ${error.message}`), undefined);
+      const problems = mayHoldUnstorableText(body as string) ? unstorableTextProblems(value) : [];
+      done(problems.length > 0 ? ApiError.validation(problems) : null, value);
+    });
   });
 
   const metrics = app.get(MetricsService);

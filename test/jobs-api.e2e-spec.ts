@@ -293,6 +293,25 @@ describe('jobs API (contract v1)', () => {
       if (path) expect(answer.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
     });
 
+    it('refuses text PostgreSQL cannot store (U+0000, an unpaired surrogate) without failing the requests batched with it', async () => {
+      const [nul, surrogate, inBatch, fine] = await Promise.all([
+        client.post('/v1/jobs', '{"type":"noop","idempotencyKey":"nul-\\u0000"}', { 'content-type': 'application/json' }),
+        client.post('/v1/jobs', '{"type":"noop","callbackId":"half-\\ud800"}', { 'content-type': 'application/json' }),
+        client.post('/v1/jobs/batch', '{"jobs":[{"type":"noop"},{"type":"noop","object":{"type":"\\u0000","id":"1"}}]}', {
+          'content-type': 'application/json',
+        }),
+        client.post('/v1/jobs', { type: 'noop', idempotencyKey: 'beside-the-nul' }),
+      ]);
+      for (const [answer, path] of [[nul, 'idempotencyKey'], [surrogate, 'callbackId'], [inBatch, 'jobs[1].object.type']] as const) {
+        expect(answer.status).toBe(400);
+        expect(answer.body.error).toMatchObject({ code: 'validation_failed', details: [{ path, message: expect.stringMatching(/U\+0000/) }] });
+      }
+      expect(fine.status).toBe(202);
+      const emoji = await client.post('/v1/jobs', '{"type":"noop","idempotencyKey":"pair-\\ud83d\\ude00"}', { 'content-type': 'application/json' });
+      expect(emoji.status).toBe(202);
+      expect(emoji.body.idempotencyKey).toBe('pair-😀');
+    });
+
     it('answers 401 without a key, with a wrong key, and with the admin token', async () => {
       const anonymous = new HttpClient(offload.url);
       for (const caller of [anonymous, anonymous.withToken('ofk_wrong'), anonymous.withToken('test-admin-token-0123456789')]) {

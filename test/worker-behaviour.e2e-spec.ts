@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
 import { JobHandlerOf } from '../src/registry/job-handler';
 import { configFor, eventually, HttpClient, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
-import { CrashyHandler, LiarHandler, StuckHandler, ThrottledHandler } from './support/test-handlers';
+import { CrashyHandler, GarbledHandler, LiarHandler, StuckHandler, ThrottledHandler } from './support/test-handlers';
 
 describe('worker behaviour', () => {
   let isolation: Isolation;
@@ -11,7 +11,7 @@ describe('worker behaviour', () => {
 
   beforeAll(async () => {
     isolation = await isolate();
-    offload = await startOffload(configFor(isolation), [NoopHandler, LiarHandler, StuckHandler, CrashyHandler, ThrottledHandler]);
+    offload = await startOffload(configFor(isolation), [NoopHandler, LiarHandler, StuckHandler, CrashyHandler, ThrottledHandler, GarbledHandler]);
     ({ client } = await newPortal(offload.url));
   });
 
@@ -47,6 +47,13 @@ describe('worker behaviour', () => {
     const created = await client.post('/v1/jobs', { type: 'crashy' });
     const done = await finished(created.body.id);
     expect(done.body).toMatchObject({ status: 'failed', attempts: 3, error: { code: 'handler_error', message: 'kaboom' } });
+  });
+
+  it('records an error message PostgreSQL could not store with U+FFFD in place, and the runs that end beside it as they were', async () => {
+    const batch = await client.post('/v1/jobs/batch', { jobs: [{ type: 'garbled' }, ...Array.from({ length: 5 }, () => ({ type: 'noop' }))] });
+    const [garbled, ...noops] = await Promise.all(batch.body.results.map((result: { job: { id: string } }) => finished(result.job.id)));
+    expect(garbled.body).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'provider_garbage', message: 'the provider sent \uFFFD and \uFFFD' } });
+    for (const noop of noops) expect(noop.body.status).toBe('succeeded');
   });
 
   it('waits as long as the remote side asked before the retry', async () => {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { storableJson } from '../common/storable-text';
 import { PreparedStatement, preparedQuery } from '../database/prepared-query';
 import { JobError, JobPriority, JobRecord, JobStatus, jobFromRow } from './job-record';
 
@@ -146,7 +147,7 @@ export class JobRepository {
 
   /** Inserts the rows whose idempotency key is new; answers the rows it inserted. */
   async insertMany(rows: NewJobRow[]): Promise<JobRecord[]> {
-    const inserted = await preparedQuery(this.db, INSERT_JOBS, [JSON.stringify(rows)]);
+    const inserted = await preparedQuery(this.db, INSERT_JOBS, [storableJson(rows)]);
     return inserted.map(jobFromRow);
   }
 
@@ -211,7 +212,7 @@ export class JobRepository {
 
   /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile keeps its state). */
   async finishRuns(outcomes: RunOutcome[]): Promise<Set<string>> {
-    const rows = await preparedQuery<{ id: string }>(this.db, FINISH_RUNS, [JSON.stringify(outcomes)]);
+    const rows = await preparedQuery<{ id: string }>(this.db, FINISH_RUNS, [storableJson(outcomes)]);
     return new Set(rows.map((row) => row.id));
   }
 

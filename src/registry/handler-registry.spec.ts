@@ -124,5 +124,13 @@ describe('HandlerRegistry', () => {
         { path: 'output.label', message: 'is longer than 65000 characters' },
       ]);
     });
+
+    it('refuses a string output PostgreSQL could not store', () => {
+      for (const label of ['a\u0000b', 'lone \ud800']) {
+        expect(registry.checkOutputs('sample', { label, tier: 'A' })).toEqual([
+          { path: 'output.label', message: 'must not contain U+0000 or an unpaired surrogate' },
+        ]);
+      }
+    });
   });
 });

@@ -59,3 +59,16 @@ export class ThrottledHandler {
     return { done: true };
   }
 }
+
+/** Fails with a message that quotes bytes PostgreSQL cannot store, as a careless provider's error would. */
+@JobHandlerOf({
+  ...base,
+  type: 'garbled',
+  description: 'fails with U+0000 and an unpaired surrogate in its error message',
+  outputs: {},
+})
+export class GarbledHandler {
+  async run(): Promise<never> {
+    throw new JobFailure('provider_garbage', 'the provider sent \u0000 and \ud800', { retryable: false });
+  }
+}
