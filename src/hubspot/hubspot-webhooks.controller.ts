@@ -2,9 +2,8 @@ import { Body, Controller, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
 import { ApiError } from '../common/api-error';
-import { bearerToken } from '../common/bearer-token';
+import { bearerToken, sha256Hex } from '../common/bearer-token';
 import { canonicalJson } from '../common/canonical-json';
 import { requestSchema } from '../common/request-schema';
 import { JOB_PRIORITIES, JobPriority } from '../jobs/job-record';
@@ -88,7 +87,7 @@ export class HubSpotWebhooksController {
       type,
       input: workflowInput(payload, handler.inputSchema, { declaredOnly: true }),
       object,
-      idempotencyKey: `hubspot-webhook-${createHash('sha256').update(delivery).digest('hex').slice(0, 40)}`,
+      idempotencyKey: `hubspot-webhook-${sha256Hex(delivery).slice(0, 40)}`,
       writeback: query.writeback === 'true',
       priority: query.priority ?? 'live',
     });

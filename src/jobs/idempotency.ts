@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../common/bearer-token';
 import { canonicalJson } from '../common/canonical-json';
 import type { ObjectRef } from './job-record';
 
@@ -12,13 +12,9 @@ export interface JobRequestIdentity {
   completesWorkflowStep?: boolean;
 }
 
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
 /** What makes two requests "the same request": everything the job would do, in canonical form. */
 export function requestHash(request: JobRequestIdentity): string {
-  return sha256(
+  return sha256Hex(
     canonicalJson({
       type: request.type,
       input: request.input,
@@ -35,8 +31,9 @@ export function requestHash(request: JobRequestIdentity): string {
  * The key for a request that brought none. From a workflow (an object or a callback id), it is the
  * execution's identity, so a platform retry finds the first job even if an input drifted; otherwise
  * it is the request itself. It depends only on stable values: every instance and restart agrees.
+ * `hash` is the request's requestHash, for a caller that has it already.
  */
-export function deriveIdempotencyKey(portalId: string, request: JobRequestIdentity): string {
+export function deriveIdempotencyKey(portalId: string, request: JobRequestIdentity, hash = requestHash(request)): string {
   const execution = [portalId, request.type, request.object?.type.toLowerCase() ?? '', request.object?.id ?? '', request.callbackId ?? ''];
   // A blocking step has a namespace of its own: an API job that names the same callbackId must not
   // become the job the step waits on, as it would never complete the step.
@@ -44,6 +41,6 @@ export function deriveIdempotencyKey(portalId: string, request: JobRequestIdenti
     ? ['workflow-step', ...execution]
     : request.object || request.callbackId
       ? ['execution', ...execution]
-      : ['request', portalId, requestHash(request)];
-  return `auto-${sha256(JSON.stringify(identity)).slice(0, 40)}`;
+      : ['request', portalId, hash];
+  return `auto-${sha256Hex(JSON.stringify(identity)).slice(0, 40)}`;
 }

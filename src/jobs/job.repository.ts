@@ -25,6 +25,36 @@ export interface NewJobRow {
   span_id: string;
 }
 
+/** The record of a job just inserted from `row`: queued, never run, created (and updated) at `createdAt`. */
+function newJobRecord(row: NewJobRow, createdAt: Date): JobRecord {
+  return {
+    id: row.id,
+    portalId: row.portal_id,
+    type: row.type,
+    handlerVersion: row.handler_version,
+    status: 'queued',
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    input: row.input,
+    output: null,
+    error: null,
+    object: row.object_type === null ? null : { type: row.object_type, id: row.object_id! },
+    callbackId: row.callback_id,
+    writeback: row.writeback,
+    priority: row.priority,
+    completesWorkflowStep: row.completes_workflow_step,
+    workflowStepSettledAt: null,
+    attempts: 0,
+    maxAttempts: row.max_attempts,
+    traceId: row.trace_id,
+    spanId: row.span_id,
+    createdAt,
+    updatedAt: createdAt,
+    startedAt: null,
+    finishedAt: null,
+  };
+}
+
 export interface RunOutcome {
   id: string;
   /** queued: a retryable failure with runs left, or a run handed back at shutdown. */
@@ -106,9 +136,9 @@ const INSERT_JOBS: PreparedStatement = {
              object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
              max_attempts, trace_id, span_id FROM input
       ON CONFLICT (portal_id, idempotency_key) DO NOTHING
-      RETURNING ${JOB_COLUMNS}
+      RETURNING ${EVENT_COLUMNS}, created_at
     ), events AS (${outboxInsert('inserted')})
-    SELECT ${JOB_COLUMNS} FROM inserted`,
+    SELECT id, created_at FROM inserted`,
 };
 
 const CLAIM_RUNS: PreparedStatement = {
@@ -145,10 +175,15 @@ const FINISH_RUNS: PreparedStatement = {
 export class JobRepository {
   constructor(private readonly db: DataSource) {}
 
-  /** Inserts the rows whose idempotency key is new; answers the rows it inserted. */
+  /**
+   * Inserts the rows whose idempotency key is new; answers the jobs it inserted. PostgreSQL sends
+   * back only what it assigned (the id says which row, and the creation time): the rest of each
+   * record is the row we sent, so the input is not serialised, sent and parsed a second time.
+   */
   async insertMany(rows: NewJobRow[]): Promise<JobRecord[]> {
-    const inserted = await preparedQuery(this.db, INSERT_JOBS, [storableJson(rows)]);
-    return inserted.map(jobFromRow);
+    const inserted = await preparedQuery<{ id: string; created_at: Date }>(this.db, INSERT_JOBS, [storableJson(rows)]);
+    const rowsById = new Map(rows.map((row) => [row.id, row]));
+    return inserted.map(({ id, created_at }) => newJobRecord(rowsById.get(id)!, created_at));
   }
 
   async findByKeys(keys: Array<{ portalId: string; idempotencyKey: string }>): Promise<JobRecord[]> {

@@ -196,7 +196,8 @@ export class JobsService {
       writeback: request.writeback ?? false,
       completesWorkflowStep: request.completesWorkflowStep ?? false,
     };
-    const idempotencyKey = request.idempotencyKey ?? deriveIdempotencyKey(portal.id, identity);
+    const hash = requestHash(identity);
+    const idempotencyKey = request.idempotencyKey ?? deriveIdempotencyKey(portal.id, identity, hash);
     const trace = startJobTrace(request.type, { 'offload.portal.id': portal.id, 'offload.idempotency_key': idempotencyKey });
     return {
       id: randomUUID(),
@@ -204,7 +205,7 @@ export class JobsService {
       type: request.type,
       handler_version: handler.version,
       idempotency_key: idempotencyKey,
-      request_hash: requestHash(identity),
+      request_hash: hash,
       input,
       object_type: object?.type ?? null,
       object_id: object?.id ?? null,
