@@ -2,6 +2,7 @@ import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
@@ -23,7 +24,15 @@ declare module 'fastify' {
 
 /** Builds the application for config.role, ready to listen. Tests call it with their own config. */
 export async function createApp(config: AppConfig, handlerClasses?: Type[]): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: MAX_BODY_BYTES, trustProxy: true });
+  const adapter = new FastifyAdapter({
+    bodyLimit: MAX_BODY_BYTES,
+    trustProxy: true,
+    // Raised before routing (a malformed percent-encoding in the path, say): answered in the contract's shape too.
+    frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
+      const problem = ApiError.validation([{ path: 'url', message: `is malformed: ${error.message}` }]);
+      void reply.code(problem.status).send(problem.toBody());
+    },
+  });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRole(config, handlerClasses), adapter, {
     bufferLogs: true,
     bodyParser: false,
@@ -48,6 +57,12 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
       const problems = mayHoldUnstorableText(body as string) ? unstorableTextProblems(value) : [];
       done(problems.length > 0 ? ApiError.validation(problems) : null, value);
     });
+  });
+
+  // Query strings and path segments reach SQL as text too.
+  fastify.addHook('preValidation', (request, _reply, done) => {
+    const problems = [...unstorableTextProblems(request.query), ...unstorableTextProblems(request.params)];
+    done(problems.length > 0 ? ApiError.validation(problems) : undefined);
   });
 
   const metrics = app.get(MetricsService);

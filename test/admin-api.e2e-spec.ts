@@ -156,6 +156,7 @@ describe('admin API (contract v1)', () => {
         ['a negative hubspotPortalId', () => ({ hubspotPortalId: -5, name: 'x' }), 'hubspotPortalId'],
         ['a fractional hubspotPortalId', () => ({ hubspotPortalId: 12.5, name: 'x' }), 'hubspotPortalId'],
         ['hubspotPortalId as a string', () => ({ hubspotPortalId: '123', name: 'x' }), 'hubspotPortalId'],
+        ['a hubspotPortalId past 2^53 (beyond bigint, too)', () => ({ hubspotPortalId: 1e20, name: 'x' }), 'hubspotPortalId'],
         ['rateLimit.requestsPer10s 0', () => ({ hubspotPortalId: freshPortalId(), name: 'x', rateLimit: { requestsPer10s: 0 } }), 'rateLimit.requestsPer10s'],
         ['an unknown field in rateLimit', () => ({ hubspotPortalId: freshPortalId(), name: 'x', rateLimit: { requestsPer10s: 5, burst: 1 } }), 'rateLimit.burst'],
         ['an empty access token', () => ({ hubspotPortalId: freshPortalId(), name: 'x', hubspotAccessToken: '' }), 'hubspotAccessToken'],

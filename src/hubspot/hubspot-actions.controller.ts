@@ -11,20 +11,21 @@ import { HubSpotRequestVerifier } from './hubspot-request-verifier';
 import { normaliseObjectType } from './object-types';
 import { workflowInput } from './workflow-inputs';
 import { blockExpiration, stepCompletion } from './workflow-step';
+import { crmRecordId, hubspotAccountId } from '../common/hubspot-id-schemas';
 
 /** What HubSpot POSTs to a custom workflow action's URL; fields HubSpot may add later are let through. */
 const actionRequest = requestSchema(
   Type.Object({
     callbackId: Type.String({ minLength: 1, maxLength: 255, description: 'Unique per execution of the step; completes it later' }),
     origin: Type.Object({
-      portalId: Type.Integer({ minimum: 1, description: "The HubSpot account's id" }),
+      portalId: hubspotAccountId("The HubSpot account's id"),
       actionDefinitionId: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
       actionDefinitionVersion: Type.Optional(Type.Union([Type.Integer(), Type.String()])),
     }),
     context: Type.Optional(Type.Object({}, { additionalProperties: true })),
     object: Type.Optional(
       Type.Object({
-        objectId: Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })]),
+        objectId: crmRecordId(),
         objectType: Type.String({ minLength: 1, maxLength: 64, description: 'CONTACT, COMPANY, DEAL, TICKET, ...' }),
         properties: Type.Optional(Type.Object({}, { additionalProperties: true })),
       }),

@@ -12,15 +12,12 @@ import { AuthenticatedPortal, PortalsService } from '../portals/portals.service'
 import { HubSpotRequestVerifier } from './hubspot-request-verifier';
 import { normaliseObjectType } from './object-types';
 import { workflowInput } from './workflow-inputs';
+import { crmRecordId } from '../common/hubspot-id-schemas';
 
 const webhookPayload = requestSchema(
   Type.Object(
     {
-      hs_object_id: Type.Optional(
-        Type.Union([Type.Integer({ minimum: 0 }), Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })], {
-          description: 'The enrolled record; with objectType, the object of the job',
-        }),
-      ),
+      hs_object_id: Type.Optional(crmRecordId('The enrolled record; with objectType, the object of the job')),
     },
     { additionalProperties: true, description: "The enrolled record's properties, as the workflow sends them" },
   ),
@@ -29,7 +26,7 @@ const webhookPayload = requestSchema(
 const webhookQuery = requestSchema(
   Type.Object(
     {
-      portalId: Type.Optional(Type.String({ pattern: '^\\d{1,19}$' })),
+      portalId: Type.Optional(Type.String({ pattern: '^\\d{1,15}$' })),
       objectType: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' })),
       writeback: Type.Optional(Type.Union([Type.Literal('true'), Type.Literal('false')])),
       priority: Type.Optional(Type.Unsafe<JobPriority>({ type: 'string', enum: [...JOB_PRIORITIES] })),

@@ -1,6 +1,7 @@
 import { Type } from '@sinclair/typebox';
 import { requestSchema } from '../common/request-schema';
 import { JOB_PRIORITIES, JobPriority } from './job-record';
+import { crmRecordId } from '../common/hubspot-id-schemas';
 
 export const MAX_BATCH_JOBS = 100;
 
@@ -15,9 +16,7 @@ export const enqueueBody = requestSchema(
         Type.Object(
           {
             type: Type.String({ minLength: 1, maxLength: 64, description: 'CRM object type, e.g. CONTACT or contacts' }),
-            id: Type.Union([Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_-]+$' }), Type.Integer({ minimum: 0 })], {
-              description: 'CRM record id',
-            }),
+            id: crmRecordId(),
           },
           { additionalProperties: false },
         ),

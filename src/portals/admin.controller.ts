@@ -7,6 +7,7 @@ import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
+import { hubspotAccountId } from '../common/hubspot-id-schemas';
 
 const propertyMappingsBody = requestSchema(
   Type.Record(
@@ -55,7 +56,7 @@ const name = Type.String({ minLength: 1, maxLength: 200 });
 const createPortalBody = requestSchema(
   Type.Object(
     {
-      hubspotPortalId: Type.Integer({ minimum: 1, description: "HubSpot's account id" }),
+      hubspotPortalId: hubspotAccountId("HubSpot's account id"),
       name,
       hubspotAccessToken: Type.Optional(accessToken),
       hubspotOAuth: Type.Optional(oauthTokens),
