@@ -22,6 +22,16 @@ declare module 'fastify' {
   }
 }
 
+/** Why a JSON body was refused: the parser also refuses valid JSON that would poison prototypes, and says so only vaguely. */
+function malformedJsonMessage(body: string, error: Error): string {
+  try {
+    JSON.parse(body);
+  } catch {
+    return `The body is not valid JSON: ${error.message}`;
+  }
+  return 'The body has a "__proto__" or "constructor.prototype" key; such keys are refused';
+}
+
 /** Builds the application for config.role, ready to listen. Tests call it with their own config. */
 export async function createApp(config: AppConfig, handlerClasses?: Type[]): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({
@@ -53,7 +63,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     // A bodiless POST (cancel, retry) with a JSON content type is common; it is not malformed.
     if (body === '') return done(null, undefined);
     parseJson(request, body as string, (error, value) => {
-      if (error) return done(new ApiError(400, 'malformed_json', `The body is not valid JSON: ${error.message}`), undefined);
+      if (error) return done(new ApiError(400, 'malformed_json', malformedJsonMessage(body as string, error)), undefined);
       const problems = mayHoldUnstorableText(body as string) ? unstorableTextProblems(value) : [];
       done(problems.length > 0 ? ApiError.validation(problems) : null, value);
     });

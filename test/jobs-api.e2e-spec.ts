@@ -296,6 +296,12 @@ describe('jobs API (contract v1)', () => {
       if (path) expect(answer.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path })]));
     });
 
+    it('refuses a __proto__ key as malformed_json, and says that is why', async () => {
+      const answer = await client.post('/v1/jobs', '{"type":"noop","input":{"__proto__":{"x":1}}}', { 'content-type': 'application/json' });
+      expect(answer.status).toBe(400);
+      expect(answer.body.error).toMatchObject({ code: 'malformed_json', message: expect.stringContaining('"__proto__"') });
+    });
+
     it('refuses text PostgreSQL cannot store (U+0000, an unpaired surrogate) without failing the requests batched with it', async () => {
       const [nul, surrogate, inBatch, fine] = await Promise.all([
         client.post('/v1/jobs', '{"type":"noop","idempotencyKey":"nul-\\u0000"}', { 'content-type': 'application/json' }),
