@@ -25,6 +25,8 @@ export interface AppConfig {
   outboxPollMs: number;
   /** The most outbox events the relay publishes in one Kafka request. */
   outboxBatchSize: number;
+  /** How long events stay in the outbox once Kafka has them; 0 keeps them for good. */
+  outboxRetentionHours: number;
   adminToken: string | undefined;
   encryptionKey: Buffer;
   hubspotBaseUrl: string;
@@ -142,6 +144,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     kafkaBrokers: brokerList(env, 'KAFKA_BROKERS'),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 500, 10, 60_000),
     outboxBatchSize: integer(env, 'OUTBOX_BATCH_SIZE', 500, 1, 10_000),
+    outboxRetentionHours: integer(env, 'OUTBOX_RETENTION_HOURS', 168, 0, 87_600),
     adminToken,
     encryptionKey: Buffer.from(keyHex, 'hex'),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,

@@ -4,7 +4,7 @@ import { AppConfig, ConfigError, loadConfig } from '../config/app-config';
 import { MetricsService } from '../metrics/metrics.service';
 import { OutboxPublisher } from './kafka-outbox-publisher';
 import { OutboxEvent } from './outbox-event';
-import { IDLE_DISCONNECT_MS, nextDelayMs, OutboxRelay } from './outbox-relay.service';
+import { IDLE_DISCONNECT_MS, nextDelayMs, OutboxRelay, PRUNE_INTERVAL_MS } from './outbox-relay.service';
 import { OutboxRepository, RelayPass } from './outbox.repository';
 
 const BATCH = 3;
@@ -35,6 +35,17 @@ class FakeOutbox {
   async oldestUnpublishedAgeSeconds(): Promise<number> {
     return 0;
   }
+
+  /** Published events old enough to delete, and each prune call's (olderThanMs, limit). */
+  prunable = 0;
+  readonly pruneCalls: Array<[number, number]> = [];
+
+  async prunePublished(olderThanMs: number, limit: number): Promise<number> {
+    this.pruneCalls.push([olderThanMs, limit]);
+    const count = Math.min(this.prunable, limit);
+    this.prunable -= count;
+    return count;
+  }
 }
 
 class FakePublisher implements OutboxPublisher {
@@ -61,8 +72,8 @@ class FakePublisher implements OutboxPublisher {
 
 const config = { outboxBatchSize: BATCH, outboxPollMs: POLL_MS } as AppConfig;
 const metrics = () => ({ registry: new Registry() }) as MetricsService;
-const relayFor = (outbox: FakeOutbox, publisher: OutboxPublisher | null) =>
-  new OutboxRelay(config, outbox as unknown as OutboxRepository, publisher, metrics());
+const relayFor = (outbox: FakeOutbox, publisher: OutboxPublisher | null, settings: Partial<AppConfig> = {}) =>
+  new OutboxRelay({ ...config, ...settings }, outbox as unknown as OutboxRepository, publisher, metrics());
 
 describe('nextDelayMs', () => {
   it('loops at once while a full batch came back, or part of it was left for the next request', () => {
@@ -81,6 +92,38 @@ describe('OutboxRelay', () => {
   beforeAll(() => Logger.overrideLogger(false));
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
+
+  it('deletes events published longer ago than the retention, in chunks, once a minute', async () => {
+    const outbox = new FakeOutbox();
+    outbox.prunable = 12_000;
+    const relay = relayFor(outbox, new FakePublisher(), { outboxRetentionHours: 24 });
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(outbox.pruneCalls).toEqual([
+      [24 * 3_600_000, 5_000],
+      [24 * 3_600_000, 5_000],
+      [24 * 3_600_000, 5_000],
+    ]);
+    expect(outbox.prunable).toBe(0);
+
+    outbox.prunable = 10;
+    await jest.advanceTimersByTimeAsync(PRUNE_INTERVAL_MS - POLL_MS);
+    expect(outbox.pruneCalls).toHaveLength(3);
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    expect(outbox.pruneCalls).toHaveLength(4);
+    expect(outbox.prunable).toBe(0);
+    await relay.beforeApplicationShutdown();
+  });
+
+  it('keeps published events for good with a retention of 0', async () => {
+    const outbox = new FakeOutbox();
+    outbox.prunable = 10;
+    const relay = relayFor(outbox, new FakePublisher(), { outboxRetentionHours: 0 });
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(2 * PRUNE_INTERVAL_MS);
+    await relay.beforeApplicationShutdown();
+    expect(outbox.pruneCalls).toEqual([]);
+  });
 
   it('does nothing at all without a publisher (KAFKA_BROKERS unset)', async () => {
     const outbox = new FakeOutbox();
@@ -217,8 +260,8 @@ describe('outbox settings', () => {
     return undefined;
   };
 
-  it('defaults to a 500 ms poll and 500-event batches, with Kafka off', () => {
-    expect(loadConfig(base)).toMatchObject({ outboxPollMs: 500, outboxBatchSize: 500, kafkaBrokers: undefined });
+  it('defaults to a 500 ms poll, 500-event batches and a week of retention, with Kafka off', () => {
+    expect(loadConfig(base)).toMatchObject({ outboxPollMs: 500, outboxBatchSize: 500, outboxRetentionHours: 168, kafkaBrokers: undefined });
   });
 
   it('reads the broker list and the relay settings', () => {
@@ -236,5 +279,7 @@ describe('outbox settings', () => {
     expect(rejected({ OUTBOX_POLL_MS: '0' })).toBe('OUTBOX_POLL_MS');
     expect(rejected({ OUTBOX_POLL_MS: 'fast' })).toBe('OUTBOX_POLL_MS');
     expect(rejected({ OUTBOX_BATCH_SIZE: '100000' })).toBe('OUTBOX_BATCH_SIZE');
+    expect(rejected({ OUTBOX_RETENTION_HOURS: '-1' })).toBe('OUTBOX_RETENTION_HOURS');
+    expect(rejected({ OUTBOX_RETENTION_HOURS: '1.5' })).toBe('OUTBOX_RETENTION_HOURS');
   });
 });

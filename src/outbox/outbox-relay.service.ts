@@ -17,6 +17,12 @@ const FAILURE_BACKOFF: RetryPolicy = { attempts: Infinity, backoffMs: 500, maxBa
  */
 export const IDLE_DISCONNECT_MS = 30_000;
 
+/** How often the relay deletes events past OUTBOX_RETENTION_HOURS, and how many per statement. */
+export const PRUNE_INTERVAL_MS = 60_000;
+const PRUNE_CHUNK = 5_000;
+/** A backlog of old events is worked off over several intervals, not in one long burst. */
+const PRUNE_CHUNKS_PER_INTERVAL = 20;
+
 /** How long to wait before the next pass: none while a backlog remains, the poll interval when idle. */
 export function nextDelayMs(pass: RelayPass, batchSize: number, pollMs: number): number {
   const backlog = pass.locked && pass.fetched > 0 && (pass.fetched >= batchSize || pass.published < pass.fetched);
@@ -43,6 +49,7 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private wake?: () => void;
   private readonly published?: Counter<'topic'>;
   private readonly failures?: Counter;
+  private readonly pruned?: Counter;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -59,6 +66,11 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       registers,
     });
     this.failures = new Counter({ name: 'offload_outbox_publish_failures_total', help: 'Relay passes that failed and will be retried', registers });
+    this.pruned = new Counter({
+      name: 'offload_outbox_events_pruned_total',
+      help: 'Published outbox events deleted after OUTBOX_RETENTION_HOURS',
+      registers,
+    });
     new Gauge({
       name: 'offload_outbox_lag_seconds',
       help: 'Age of the oldest outbox event not yet published to Kafka (0 when none)',
@@ -89,7 +101,12 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private async run(): Promise<void> {
     let failures = 0;
     let lastPublishedAt = Date.now();
+    let lastPrunedAt = 0;
     while (!this.stopping) {
+      if (this.config.outboxRetentionHours > 0 && Date.now() - lastPrunedAt >= PRUNE_INTERVAL_MS) {
+        lastPrunedAt = Date.now();
+        await this.prune();
+      }
       let delay: number;
       try {
         const pass = await this.outbox.publishNext(this.config.outboxBatchSize, (events) => this.publish(events));
@@ -105,6 +122,25 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
         this.logger.warn(`Outbox relay failed (${failures} in a row), retrying in ${delay} ms: ${reasonOf(error)}`);
       }
       await this.pause(delay);
+    }
+  }
+
+  /** Deletes the events Kafka has held for longer than the retention; a failure waits for the next interval. */
+  private async prune(): Promise<void> {
+    const olderThanMs = this.config.outboxRetentionHours * 3_600_000;
+    let deleted = 0;
+    try {
+      for (let chunk = 0; chunk < PRUNE_CHUNKS_PER_INTERVAL && !this.stopping; chunk++) {
+        const count = await this.outbox.prunePublished(olderThanMs, PRUNE_CHUNK);
+        deleted += count;
+        if (count < PRUNE_CHUNK) break;
+      }
+    } catch (error) {
+      this.logger.warn(`Outbox pruning failed, trying again in ${PRUNE_INTERVAL_MS / 1000} s: ${reasonOf(error)}`);
+    }
+    if (deleted > 0) {
+      this.pruned?.inc(deleted);
+      this.logger.log(`Deleted ${deleted} outbox events published more than ${this.config.outboxRetentionHours} h ago`);
     }
   }
 

@@ -60,6 +60,30 @@ export class OutboxRepository {
     }
   }
 
+  /**
+   * Deletes up to `limit` events that Kafka acknowledged more than `olderThanMs` ago; answers how
+   * many. Events are published in id order, so the published ones are the ids below the oldest
+   * unpublished one, and the walk starts from the smallest id along the primary key.
+   */
+  async prunePublished(olderThanMs: number, limit: number): Promise<number> {
+    // In a CTE: TypeORM answers a bare DELETE with [rows, count], not rows.
+    const [{ deleted }]: Array<{ deleted: number }> = await this.db.query(
+      // The ids as an array: joined to a subquery instead, the DELETE scanned the whole table
+      // (188 ms for 5,000 of a million rows, against 12 ms).
+      `WITH removed AS (
+         DELETE FROM outbox_events WHERE id = ANY(ARRAY(
+           SELECT id FROM outbox_events
+           WHERE id < coalesce((SELECT min(id) FROM outbox_events WHERE published_at IS NULL), 9223372036854775807)
+             AND published_at < now() - $1 * interval '1 millisecond'
+           ORDER BY id LIMIT $2))
+         RETURNING id
+       )
+       SELECT count(*)::int AS deleted FROM removed`,
+      [olderThanMs, limit],
+    );
+    return deleted;
+  }
+
   /** Seconds since the oldest unpublished event was written; 0 when there is none. */
   async oldestUnpublishedAgeSeconds(): Promise<number> {
     const rows: Array<{ age: number }> = await this.db.query(

@@ -1,0 +1,54 @@
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { dataSourceOptions } from '../src/database/data-source';
+import { OutboxRepository } from '../src/outbox/outbox.repository';
+import { isolate, Isolation } from './support/offload-harness';
+
+const HOUR_MS = 3_600_000;
+
+/** The outbox statements the relay's retention depends on, against real PostgreSQL. */
+describe('outbox repository', () => {
+  let isolation: Isolation;
+  let db: DataSource;
+  let pg: Client;
+  let outbox: OutboxRepository;
+
+  /** An event; publishedHoursAgo null leaves it unpublished. Answers its id. */
+  async function event(publishedHoursAgo: number | null): Promise<string> {
+    const { rows } = await pg.query(
+      `INSERT INTO outbox_events (topic, key, payload, published_at)
+       VALUES ('offload.job-events', 'k', '{}', now() - $1 * interval '1 hour') RETURNING id::text`,
+      [publishedHoursAgo],
+    );
+    return rows[0].id;
+  }
+
+  const remaining = async () => (await pg.query(`SELECT id::text FROM outbox_events ORDER BY id`)).rows.map((row) => row.id);
+
+  beforeAll(async () => {
+    isolation = await isolate();
+    db = await new DataSource(dataSourceOptions(isolation.databaseUrl, 2)).initialize();
+    pg = new Client({ connectionString: isolation.databaseUrl });
+    await pg.connect();
+    outbox = new OutboxRepository(db);
+  });
+
+  afterAll(async () => {
+    await pg?.end();
+    await db?.destroy();
+    await isolation?.cleanup();
+  });
+
+  it('deletes only events Kafka acknowledged longer ago than the retention, oldest first, a chunk at a time', async () => {
+    const old = [await event(200), await event(190), await event(180)];
+    const recent = await event(1);
+    const unpublished = await event(null);
+
+    expect(await outbox.prunePublished(168 * HOUR_MS, 2)).toBe(2);
+    expect(await remaining()).toEqual([old[2], recent, unpublished]);
+    expect(await outbox.prunePublished(168 * HOUR_MS, 2)).toBe(1);
+    expect(await outbox.prunePublished(168 * HOUR_MS, 2)).toBe(0);
+    expect(await remaining()).toEqual([recent, unpublished]);
+    expect(await outbox.oldestUnpublishedAgeSeconds()).toBeLessThan(60);
+  });
+});
