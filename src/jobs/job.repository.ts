@@ -27,32 +27,18 @@ export interface NewJobRow {
 
 /** The record of a job just inserted from `row`: queued, never run, created (and updated) at `createdAt`. */
 function newJobRecord(row: NewJobRow, createdAt: Date): JobRecord {
-  return {
-    id: row.id,
-    portalId: row.portal_id,
-    type: row.type,
-    handlerVersion: row.handler_version,
+  return jobFromRow({
+    ...row,
     status: 'queued',
-    idempotencyKey: row.idempotency_key,
-    requestHash: row.request_hash,
-    input: row.input,
     output: null,
     error: null,
-    object: row.object_type === null ? null : { type: row.object_type, id: row.object_id! },
-    callbackId: row.callback_id,
-    writeback: row.writeback,
-    priority: row.priority,
-    completesWorkflowStep: row.completes_workflow_step,
-    workflowStepSettledAt: null,
+    workflow_step_settled_at: null,
     attempts: 0,
-    maxAttempts: row.max_attempts,
-    traceId: row.trace_id,
-    spanId: row.span_id,
-    createdAt,
-    updatedAt: createdAt,
-    startedAt: null,
-    finishedAt: null,
-  };
+    created_at: createdAt,
+    updated_at: createdAt,
+    started_at: null,
+    finished_at: null,
+  });
 }
 
 export interface RunOutcome {
