@@ -37,7 +37,7 @@ export function unstorableTextProblems(value: unknown, path = ''): FieldProblem[
   });
 }
 
-function storableReplacer(this: unknown, _key: string, value: unknown): unknown {
+function storableReplacer(_key: string, value: unknown): unknown {
   if (typeof value === 'string') return isStorableText(value) ? value : toStorable(value);
   if (value === null || typeof value !== 'object' || Array.isArray(value) || Object.keys(value).every(isStorableText)) return value;
   return Object.fromEntries(Object.entries(value).map(([key, item]) => [toStorable(key), item]));
