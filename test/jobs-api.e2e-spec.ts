@@ -1,3 +1,4 @@
+import { Client } from 'pg';
 import { configFor, eventually, HttpClient, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
 
 describe('jobs API (contract v1)', () => {
@@ -345,5 +346,57 @@ describe('jobs API (contract v1)', () => {
         { name: 'attempts', hubspotType: 'number', description: expect.any(String) },
       ],
     });
+  });
+});
+
+describe('long-polls at scale', () => {
+  const WAITERS = 500;
+  let isolation: Isolation;
+  let api: RunningOffload;
+  let client: HttpClient;
+  let pg: Client;
+
+  /** Transactions committed in the run's database so far; PostgreSQL publishes its counters within a second. */
+  const commits = async (): Promise<number> => {
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const { rows } = await pg.query(`SELECT xact_commit::int AS n FROM pg_stat_database WHERE datname = current_database()`);
+    return rows[0].n;
+  };
+
+  beforeAll(async () => {
+    isolation = await isolate();
+    // No workers: every job stays queued, so every long-poll waits out its time.
+    api = await startOffload(configFor(isolation, { ROLE: 'api' }));
+    ({ client } = await newPortal(api.url));
+    pg = new Client({ connectionString: isolation.databaseUrl });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    await pg?.end();
+    await api?.close();
+    await isolation?.cleanup();
+  });
+
+  it(`holds ${WAITERS} long-polls at once without polling PostgreSQL while they wait`, async () => {
+    const batches = await Promise.all(
+      Array.from({ length: WAITERS / 100 }, (_, batch) =>
+        client.post('/v1/jobs/batch', { jobs: Array.from({ length: 100 }, (_, i) => ({ type: 'noop', idempotencyKey: `waiter-${batch}-${i}` })) }),
+      ),
+    );
+    const ids: string[] = batches.flatMap((batch) => batch.body.results.map((result: { job: { id: string } }) => result.job.id));
+    expect(new Set(ids).size).toBe(WAITERS);
+
+    const before = await commits();
+    const started = Date.now();
+    const answers = await Promise.all(ids.map((id) => client.get(`/v1/jobs/${id}?wait=3`)));
+    const elapsed = Date.now() - started;
+    const during = (await commits()) - before;
+
+    expect(answers.every((answer) => answer.status === 200 && answer.body.status === 'queued')).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(2_900);
+    // A read when each poll starts and one when it ends: at most 1,000, fewer while PostgreSQL has
+    // yet to publish its last second. Polling every 100 ms would be 15,000.
+    expect(during).toBeLessThan(3 * WAITERS);
   });
 });
