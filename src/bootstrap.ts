@@ -69,8 +69,9 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     });
   });
 
-  // Query strings and path segments reach SQL as text too.
+  // Query strings and path segments reach SQL as text too; in a URL, such text can only come percent-encoded.
   fastify.addHook('preValidation', (request, _reply, done) => {
+    if (!request.url.includes('%')) return done();
     const problems = [...unstorableTextProblems(request.query), ...unstorableTextProblems(request.params)];
     done(problems.length > 0 ? ApiError.validation(problems) : undefined);
   });

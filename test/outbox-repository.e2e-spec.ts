@@ -33,6 +33,8 @@ describe('outbox repository', () => {
     outbox = new OutboxRepository(db);
   });
 
+  beforeEach(() => pg.query('TRUNCATE outbox_events'));
+
   afterAll(async () => {
     await pg?.end();
     await db?.destroy();
@@ -50,5 +52,15 @@ describe('outbox repository', () => {
     expect(await outbox.prunePublished(168 * HOUR_MS, 2)).toBe(0);
     expect(await remaining()).toEqual([recent, unpublished]);
     expect(await outbox.oldestUnpublishedAgeSeconds()).toBeLessThan(60);
+  });
+
+  it('deletes nothing while another worker holds the pruning lock', async () => {
+    const old = await event(500);
+    await pg.query('BEGIN');
+    await pg.query(`SELECT pg_advisory_xact_lock(hashtext('offload.outbox-prune'))`);
+    expect(await outbox.prunePublished(168 * HOUR_MS, 10)).toBe(0);
+    await pg.query('ROLLBACK');
+    expect(await outbox.prunePublished(168 * HOUR_MS, 10)).toBe(1);
+    expect(await remaining()).not.toContain(old);
   });
 });

@@ -31,9 +31,10 @@ export function unstorableTextProblems(value: unknown, path = ''): FieldProblem[
   if (value === null || typeof value !== 'object') return [];
   if (Array.isArray(value)) return value.flatMap((item, index) => unstorableTextProblems(item, `${path}[${index}]`));
   return Object.entries(value).flatMap(([key, item]) => {
-    const shown = isStorableText(key) ? key : JSON.stringify(key).slice(1, -1);
+    const keyStorable = isStorableText(key);
+    const shown = keyStorable ? key : JSON.stringify(key).slice(1, -1);
     const itemPath = path ? `${path}.${shown}` : shown;
-    return [...(isStorableText(key) ? [] : [{ path: itemPath, message: MESSAGE }]), ...unstorableTextProblems(item, itemPath)];
+    return [...(keyStorable ? [] : [{ path: itemPath, message: MESSAGE }]), ...unstorableTextProblems(item, itemPath)];
   });
 }
 
@@ -44,9 +45,9 @@ function storableReplacer(_key: string, value: unknown): unknown {
 }
 
 /**
- * JSON.stringify for a statement parameter: text PostgreSQL would refuse (a handler's error message
- * that quotes a provider's bytes, say) becomes U+FFFD instead of failing the statement and every
- * other job batched into it.
+ * JSON.stringify for a statement parameter built from text the server did not check at the door (a
+ * handler's error message that quotes a provider's bytes, say): what PostgreSQL would refuse becomes
+ * U+FFFD instead of failing the statement and every other job batched into it.
  */
 export function storableJson(value: unknown): string {
   const json = JSON.stringify(value);

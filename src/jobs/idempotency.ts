@@ -1,5 +1,5 @@
-import { sha256Hex } from '../common/bearer-token';
 import { canonicalJson } from '../common/canonical-json';
+import { sha256Hex } from '../common/sha256';
 import type { ObjectRef } from './job-record';
 
 export interface JobRequestIdentity {

@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox';
+import { crmRecordId } from '../common/hubspot-id-schemas';
 import { requestSchema } from '../common/request-schema';
 import { JOB_PRIORITIES, JobPriority } from './job-record';
-import { crmRecordId } from '../common/hubspot-id-schemas';
 
 export const MAX_BATCH_JOBS = 100;
 

@@ -167,7 +167,8 @@ export class JobRepository {
    * record is the row we sent, so the input is not serialised, sent and parsed a second time.
    */
   async insertMany(rows: NewJobRow[]): Promise<JobRecord[]> {
-    const inserted = await preparedQuery<{ id: string; created_at: Date }>(this.db, INSERT_JOBS, [storableJson(rows)]);
+    // Their text was checked at the door: the JSON parser and the URL hook refuse what PostgreSQL cannot store.
+    const inserted = await preparedQuery<{ id: string; created_at: Date }>(this.db, INSERT_JOBS, [JSON.stringify(rows)]);
     const rowsById = new Map(rows.map((row) => [row.id, row]));
     return inserted.map(({ id, created_at }) => newJobRecord(rowsById.get(id)!, created_at));
   }

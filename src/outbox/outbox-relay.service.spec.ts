@@ -93,12 +93,14 @@ describe('OutboxRelay', () => {
   beforeEach(() => jest.useFakeTimers());
   afterEach(() => jest.useRealTimers());
 
-  it('deletes events published longer ago than the retention, in chunks, once a minute', async () => {
+  it('deletes events published longer ago than the retention, in chunks, once a minute from a minute after start', async () => {
     const outbox = new FakeOutbox();
     outbox.prunable = 12_000;
     const relay = relayFor(outbox, new FakePublisher(), { outboxRetentionHours: 24 });
     relay.onApplicationBootstrap();
-    await jest.advanceTimersByTimeAsync(0);
+    await jest.advanceTimersByTimeAsync(PRUNE_INTERVAL_MS - POLL_MS);
+    expect(outbox.pruneCalls).toEqual([]);
+    await jest.advanceTimersByTimeAsync(POLL_MS);
     expect(outbox.pruneCalls).toEqual([
       [24 * 3_600_000, 5_000],
       [24 * 3_600_000, 5_000],

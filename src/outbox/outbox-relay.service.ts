@@ -101,7 +101,8 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
   private async run(): Promise<void> {
     let failures = 0;
     let lastPublishedAt = Date.now();
-    let lastPrunedAt = 0;
+    // Not at boot: a rolling restart of every worker need not start with a round of deletes.
+    let lastPrunedAt = Date.now();
     while (!this.stopping) {
       if (this.config.outboxRetentionHours > 0 && Date.now() - lastPrunedAt >= PRUNE_INTERVAL_MS) {
         lastPrunedAt = Date.now();

@@ -20,6 +20,8 @@ export interface RelayPass {
  * timeouts bound to seconds; it locks no rows, so writers of the outbox never wait on it.
  */
 const RELAY_LOCK = `hashtext('offload.outbox-relay')`;
+/** Lets one worker at a time delete old events, without holding up the publishing. */
+const PRUNE_LOCK = `hashtext('offload.outbox-prune')`;
 
 @Injectable()
 export class OutboxRepository {
@@ -62,8 +64,9 @@ export class OutboxRepository {
 
   /**
    * Deletes up to `limit` events that Kafka acknowledged more than `olderThanMs` ago; answers how
-   * many. Events are published in id order, so the published ones are the ids below the oldest
-   * unpublished one, and the walk starts from the smallest id along the primary key.
+   * many, 0 while another worker is deleting. Events are published in id order, so the published
+   * ones are the ids below the oldest unpublished one, and the walk starts from the smallest id
+   * along the primary key.
    */
   async prunePublished(olderThanMs: number, limit: number): Promise<number> {
     // In a CTE: TypeORM answers a bare DELETE with [rows, count], not rows.
@@ -71,7 +74,7 @@ export class OutboxRepository {
       // The ids as an array: joined to a subquery instead, the DELETE scanned the whole table
       // (188 ms for 5,000 of a million rows, against 12 ms).
       `WITH removed AS (
-         DELETE FROM outbox_events WHERE id = ANY(ARRAY(
+         DELETE FROM outbox_events WHERE (SELECT pg_try_advisory_xact_lock(${PRUNE_LOCK})) AND id = ANY(ARRAY(
            SELECT id FROM outbox_events
            WHERE id < coalesce((SELECT min(id) FROM outbox_events WHERE published_at IS NULL), 9223372036854775807)
              AND published_at < now() - $1 * interval '1 millisecond'

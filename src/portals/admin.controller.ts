@@ -2,12 +2,12 @@ import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, UseGu
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../common/api-error';
+import { hubspotAccountId } from '../common/hubspot-id-schemas';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
-import { hubspotAccountId } from '../common/hubspot-id-schemas';
 
 const propertyMappingsBody = requestSchema(
   Type.Record(

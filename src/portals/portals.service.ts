@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource, IsNull, Repository } from 'typeorm';
 import { ApiError } from '../common/api-error';
-import { sha256Hex } from '../common/bearer-token';
+import { sha256Hex } from '../common/sha256';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { normaliseObjectType } from '../hubspot/object-types';
