@@ -1,14 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source';
 import { JobRepository } from '../src/jobs/job.repository';
-import { isolate, Isolation } from './support/offload-harness';
+import { IsolatedDatabase, isolateDatabase } from './support/offload-harness';
 
 /** The job statements the reconciler and the workflow-step sweep depend on, against real PostgreSQL. */
 describe('job repository', () => {
-  let isolation: Isolation;
-  let db: DataSource;
+  let database: IsolatedDatabase;
   let pg: Client;
   let jobs: JobRepository;
   let portalId: string;
@@ -28,21 +25,15 @@ describe('job repository', () => {
   }
 
   beforeAll(async () => {
-    isolation = await isolate();
-    db = await new DataSource(dataSourceOptions(isolation.databaseUrl, 2)).initialize();
-    pg = new Client({ connectionString: isolation.databaseUrl });
-    await pg.connect();
-    jobs = new JobRepository(db);
+    database = await isolateDatabase();
+    ({ pg } = database);
+    jobs = new JobRepository(database.db);
     ({
       rows: [{ id: portalId }],
     } = await pg.query(`INSERT INTO portals (hubspot_portal_id, name) VALUES (4242, 'repository') RETURNING id`));
   });
 
-  afterAll(async () => {
-    await pg?.end();
-    await db?.destroy();
-    await isolation?.cleanup();
-  });
+  afterAll(() => database?.close());
 
   it('finds live jobs left alone too long: queued ones, and running ones past their deadline, oldest first, page by page', async () => {
     const queuedLongAgo = await job({ status: 'queued', createdAgo: 120, updatedAgo: 120 });

@@ -1,15 +1,12 @@
 import { Client } from 'pg';
-import { DataSource } from 'typeorm';
-import { dataSourceOptions } from '../src/database/data-source';
 import { OutboxRepository } from '../src/outbox/outbox.repository';
-import { isolate, Isolation } from './support/offload-harness';
+import { IsolatedDatabase, isolateDatabase } from './support/offload-harness';
 
 const HOUR_MS = 3_600_000;
 
 /** The outbox statements the relay's retention depends on, against real PostgreSQL. */
 describe('outbox repository', () => {
-  let isolation: Isolation;
-  let db: DataSource;
+  let database: IsolatedDatabase;
   let pg: Client;
   let outbox: OutboxRepository;
 
@@ -26,20 +23,14 @@ describe('outbox repository', () => {
   const remaining = async () => (await pg.query(`SELECT id::text FROM outbox_events ORDER BY id`)).rows.map((row) => row.id);
 
   beforeAll(async () => {
-    isolation = await isolate();
-    db = await new DataSource(dataSourceOptions(isolation.databaseUrl, 2)).initialize();
-    pg = new Client({ connectionString: isolation.databaseUrl });
-    await pg.connect();
-    outbox = new OutboxRepository(db);
+    database = await isolateDatabase();
+    ({ pg } = database);
+    outbox = new OutboxRepository(database.db);
   });
 
   beforeEach(() => pg.query('TRUNCATE outbox_events'));
 
-  afterAll(async () => {
-    await pg?.end();
-    await db?.destroy();
-    await isolation?.cleanup();
-  });
+  afterAll(() => database?.close());
 
   it('deletes only events Kafka acknowledged longer ago than the retention, oldest first, a chunk at a time', async () => {
     const old = [await event(200), await event(190), await event(180)];

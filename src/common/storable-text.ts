@@ -1,7 +1,9 @@
 import { FieldProblem } from './api-error';
 
 const NUL = '\u0000';
-const MESSAGE = 'must not contain U+0000 or an unpaired surrogate (\\ud800 to \\udfff alone): PostgreSQL cannot store them';
+/** What a validation problem says of such text. */
+export const UNSTORABLE_TEXT_MESSAGE =
+  'must not contain U+0000 or an unpaired surrogate (\\ud800 to \\udfff alone): PostgreSQL cannot store them';
 
 /** Whether PostgreSQL's text and jsonb can hold this string. */
 export function isStorableText(text: string): boolean {
@@ -27,14 +29,14 @@ export function mayHoldUnstorableText(json: string): boolean {
  * with it every request batched into the same INSERT.
  */
 export function unstorableTextProblems(value: unknown, path = ''): FieldProblem[] {
-  if (typeof value === 'string') return isStorableText(value) ? [] : [{ path, message: MESSAGE }];
+  if (typeof value === 'string') return isStorableText(value) ? [] : [{ path, message: UNSTORABLE_TEXT_MESSAGE }];
   if (value === null || typeof value !== 'object') return [];
   if (Array.isArray(value)) return value.flatMap((item, index) => unstorableTextProblems(item, `${path}[${index}]`));
   return Object.entries(value).flatMap(([key, item]) => {
     const keyStorable = isStorableText(key);
     const shown = keyStorable ? key : JSON.stringify(key).slice(1, -1);
     const itemPath = path ? `${path}.${shown}` : shown;
-    return [...(keyStorable ? [] : [{ path: itemPath, message: MESSAGE }]), ...unstorableTextProblems(item, itemPath)];
+    return [...(keyStorable ? [] : [{ path: itemPath, message: UNSTORABLE_TEXT_MESSAGE }]), ...unstorableTextProblems(item, itemPath)];
   });
 }
 

@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox';
 import { FieldProblem } from '../common/api-error';
 import { assertValidSchema, compileValidator, Validator } from '../common/schema-validator';
-import { isStorableText } from '../common/storable-text';
+import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../common/storable-text';
 import {
   HandlerDeclaration,
   HUBSPOT_OUTPUT_TYPES,
@@ -211,7 +211,7 @@ function checkValue(output: OutputDeclaration, value: unknown): string | undefin
     case 'string':
     case 'phone_number':
       if (typeof value !== 'string') return `must be a string (${output.hubspotType})`;
-      if (!isStorableText(value)) return 'must not contain U+0000 or an unpaired surrogate';
+      if (!isStorableText(value)) return UNSTORABLE_TEXT_MESSAGE;
       return value.length > MAX_STRING_OUTPUT ? `is longer than ${MAX_STRING_OUTPUT} characters` : undefined;
     case 'number':
       return typeof value === 'number' && Number.isFinite(value) ? undefined : 'must be a finite number';

@@ -3,8 +3,10 @@ import type { Type } from '@nestjs/common';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
+import { DataSource } from 'typeorm';
 import { createApp } from '../../src/bootstrap';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
+import { dataSourceOptions } from '../../src/database/data-source';
 import { migrate } from '../../src/database/migrate';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -44,6 +46,32 @@ export async function isolate(options: { redisDb?: number } = {}): Promise<Isola
       await pg.connect();
       await pg.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await pg.end();
+    },
+  };
+}
+
+export interface IsolatedDatabase {
+  /** The application's connection, for the repository under test. */
+  db: DataSource;
+  /** A plain client, to arrange rows and inspect them beside the repository. */
+  pg: Client;
+  /** Closes both connections and drops the database. */
+  close(): Promise<void>;
+}
+
+/** An isolated, migrated database with both kinds of connection, for tests of repository statements. */
+export async function isolateDatabase(): Promise<IsolatedDatabase> {
+  const isolation = await isolate();
+  const db = await new DataSource(dataSourceOptions(isolation.databaseUrl, 2)).initialize();
+  const pg = new Client({ connectionString: isolation.databaseUrl });
+  await pg.connect();
+  return {
+    db,
+    pg,
+    async close() {
+      await pg.end();
+      await db.destroy();
+      await isolation.cleanup();
     },
   };
 }
