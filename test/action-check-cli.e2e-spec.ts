@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 
 const ROOT = join(__dirname, '..');
-const CLI = join(ROOT, 'dist', 'src', 'custom-code', 'action-check', 'main.js');
+const CLI = join(ROOT, 'dist', 'tools', 'custom-code', 'action-check', 'main.js');
 const CORPUS = 'test/corpus/custom-code-actions';
 const EXPECTED: Record<string, string[]> = JSON.parse(readFileSync(join(ROOT, CORPUS, 'expected-findings.json'), 'utf8'));
 

@@ -1,6 +1,6 @@
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
-import { LoadClient } from '../bench/load-client';
+import { LoadClient } from '../tools/bench/load-client';
 
 type Answer = { status: number; body?: string; error?: Error };
 

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client as PgClient } from 'pg';
 import { API_KEY_SECRET } from '../src/handlers/enrichment/enrichment.handler';
-import { createEnrichmentSimulator, EnrichmentSimulator } from '../src/handlers/enrichment/simulator';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createEnrichmentSimulator, EnrichmentSimulator } from '../tools/simulators/enrichment';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { discoverHandlerClasses } from '../src/registry/handler-discovery';
 import { declarationOf, HandlerDeclaration } from '../src/registry/job-handler';
-import { runStub, StubRunReport } from '../src/custom-code/runtime/stub-runtime';
-import { generateStub } from '../src/custom-code/stubs/generate-stub';
-import { CONTROL_OUTPUTS, REQUEST_TIMEOUT_MS, STUB_LANGUAGES, STUB_MODES, StubLanguage, StubMode } from '../src/custom-code/stubs/stub-spec';
+import { runStub, StubRunReport } from '../tools/custom-code/runtime/stub-runtime';
+import { generateStub } from '../tools/custom-code/stubs/generate-stub';
+import { CONTROL_OUTPUTS, REQUEST_TIMEOUT_MS, STUB_LANGUAGES, STUB_MODES, StubLanguage, StubMode } from '../tools/custom-code/stubs/stub-spec';
 import { ADMIN_TOKEN, configFor, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 const CORPUS = join(__dirname, 'corpus', 'events');

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { DemoSummary } from '../src/demo/demo-summary';
+import type { DemoSummary } from '../tools/demo/demo-summary';
 import { ADMIN_TOKEN, ENCRYPTION_KEY, isolate, Isolation } from './support/offload-harness';
 import { freePort } from './support/spawned-offload';
 
-const DEMO_JS = join(__dirname, '..', 'dist', 'src', 'demo', 'main.js');
+const DEMO_JS = join(__dirname, '..', 'dist', 'tools', 'demo', 'main.js');
 const CONTACTS = 30;
 
 interface DemoRun {

@@ -3,8 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { EnrichmentHandler, enrichedOutputs, notEnriched } from '../src/handlers/enrichment/enrichment.handler';
 import { pdlCompanyFirmographics } from '../src/handlers/enrichment/pdl-provider';
-import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from '../src/handlers/enrichment/simulator';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from '../tools/simulators/enrichment';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 /** What the simulator's company for a domain comes out as. */

@@ -2,7 +2,7 @@ import { Type } from '@sinclair/typebox';
 import { randomUUID } from 'node:crypto';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { JobContext, JobHandlerOf } from '../src/registry/job-handler';
 import { ADMIN_TOKEN, configFor, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 

@@ -1,6 +1,6 @@
 import { Client as PgClient } from 'pg';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { signatureV2, signatureV3 } from '../src/hubspot/request-signature';
 import { WorkflowStepCompleter } from '../src/hubspot/workflow-step-completer';
 import { deriveIdempotencyKey } from '../src/jobs/idempotency';

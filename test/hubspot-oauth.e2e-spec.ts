@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
-import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../src/hubspot/simulator/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../tools/simulators/hubspot/simulator';
 import { ADMIN_TOKEN, configFor, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 describe('portal credentials: OAuth tokens renewed before they expire, and changes that take effect at once', () => {

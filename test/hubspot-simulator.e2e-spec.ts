@@ -1,7 +1,7 @@
 import { Client } from '@hubspot/api-client';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createHubSpotSimulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, HubSpotSimulator } from '../tools/simulators/hubspot';
 
 /**
  * The HubSpot simulator, driven through the official client (@hubspot/api-client) as Offload
@@ -788,7 +788,7 @@ describe('HubSpot simulator (through @hubspot/api-client)', () => {
 
   describe('command line', () => {
     it('prints its URL and serves seeded contacts with the given limits; --help lists the options', async () => {
-      const main = join(__dirname, '..', 'dist', 'src', 'hubspot', 'simulator', 'main.js');
+      const main = join(__dirname, '..', 'dist', 'tools', 'simulators', 'hubspot', 'main.js');
       const help = spawn(process.execPath, [main, '--help']);
       let helpText = '';
       help.stdout.on('data', (chunk) => (helpText += chunk));

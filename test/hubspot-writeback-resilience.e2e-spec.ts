@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { configFor, envFor, eventually, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
 import { firstAnswer, freePort, spawnOffload, stop, stopAll } from './support/spawned-offload';
 

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { JobHandlerOf } from '../src/registry/job-handler';
 import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 

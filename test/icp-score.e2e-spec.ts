@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DEFAULT_ICP_CONFIG, IcpConfig } from '../src/handlers/icp-score/icp-config';
 import { icpOutputs, IcpScoreHandler } from '../src/handlers/icp-score/icp-score.handler';
 import { factsOf, RecordValues } from '../src/handlers/icp-score/icp-scoring';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 const CONTACTS = 60;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { LeadAssignmentHandler } from '../src/handlers/lead-assignment/lead-assignment.handler';
-import { createHubSpotSimulator, HubSpotSimulator } from '../src/hubspot/simulator';
+import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { ADMIN_TOKEN, configFor, envFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 import { firstAnswer, freePort, spawnOffload, stop } from './support/spawned-offload';
 

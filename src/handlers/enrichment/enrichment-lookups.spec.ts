@@ -7,7 +7,7 @@ import { EnrichmentConfig } from './enrichment-config';
 import { EnrichmentLookups, LookupRequest } from './enrichment-lookups';
 import { pdlCompanyFirmographics } from './pdl-provider';
 import { Lookup } from './provider';
-import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from './simulator';
+import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from '../../../tools/simulators/enrichment';
 
 const PDL: EnrichmentConfig = { provider: 'pdl', timeoutMs: 2_000 };
 

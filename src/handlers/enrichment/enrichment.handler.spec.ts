@@ -8,7 +8,7 @@ import { compileValidator } from '../../common/schema-validator';
 import { EnrichmentConfig } from './enrichment-config';
 import { API_KEY_SECRET, enrichedOutputs, enrichmentDeclaration, EnrichmentHandler, lookupFor, notEnriched } from './enrichment.handler';
 import { pdlCompanyFirmographics } from './pdl-provider';
-import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from './simulator';
+import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from '../../../tools/simulators/enrichment';
 
 describe('enrichment outputs', () => {
   it('spells every unknown value out: "unknown" for text, 0 for the employee count', () => {

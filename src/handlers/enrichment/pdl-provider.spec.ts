@@ -1,7 +1,7 @@
 import { egressHttp, egressOrigins } from '../../worker/egress-http';
 import { PdlProvider, pdlCompanyFirmographics, pdlPersonFirmographics } from './pdl-provider';
 import { ProviderCall, ProviderFailure, retryAfterMs } from './provider';
-import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from './simulator';
+import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from '../../../tools/simulators/enrichment';
 
 describe('PDL answer mapping', () => {
   it('maps a company record: industry, employee_count, size, inferred_revenue, location.country', () => {
