@@ -1,8 +1,14 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { providePrerequisites, TEST_PREREQUISITES, thisMachine } from './prerequisites';
 
-/** Fails the run at once, with the reason, when the real PostgreSQL or Redis the tests need is not there. */
+/**
+ * Runs once before any test: brings the programs the tests need beyond the README's prerequisites
+ * (installing them where it can), and fails the run at once, with the reason, when the real
+ * PostgreSQL or Redis the tests need is not there.
+ */
 export default async function globalSetup(): Promise<void> {
+  await providePrerequisites(TEST_PREREQUISITES, thisMachine());
   const pg = new Client({ connectionString: process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' });
   try {
     await pg.connect();

@@ -1,9 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { createServer, Server, Socket } from 'node:net';
-
-const KCAT_MISSING =
-  'The Kafka end-to-end tests need kcat, whose librdkafka carries the mock Kafka cluster they run against: ' +
-  'install it (Debian/Ubuntu: apt-get install -y kcat) and run the tests again.';
+import { KCAT, missingMessage, thisMachine } from './prerequisites';
 
 export interface KafkaMock {
   /** host:port of each mock broker, as KAFKA_BROKERS takes them. */
@@ -18,7 +15,7 @@ export interface KafkaMock {
  * `Mock cluster <name> bootstrap.servers=<host:port,...>` on stderr once the brokers listen.
  */
 export async function startKafkaMock(brokers = 3, timeoutMs = 10_000): Promise<KafkaMock> {
-  const kcat = spawn('kcat', ['-P', '-b', '127.0.0.1:1', '-t', 'offload-mock-keepalive', '-X', `test.mock.num.brokers=${brokers}`, '-d', 'mock'], {
+  const kcat = spawn(KCAT.binary, ['-P', '-b', '127.0.0.1:1', '-t', 'offload-mock-keepalive', '-X', `test.mock.num.brokers=${brokers}`, '-d', 'mock'], {
     stdio: ['pipe', 'ignore', 'pipe'],
   });
   const list = await new Promise<string[]>((resolve, reject) => {
@@ -36,7 +33,7 @@ export async function startKafkaMock(brokers = 3, timeoutMs = 10_000): Promise<K
         reject(error);
       });
     const timer = setTimeout(() => fail(new Error(`kcat printed no mock cluster address within ${timeoutMs} ms; it said: ${log.slice(-2000)}`)), timeoutMs);
-    kcat.once('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? new Error(KCAT_MISSING) : error));
+    kcat.once('error', (error: NodeJS.ErrnoException) => fail(error.code === 'ENOENT' ? new Error(missingMessage([KCAT], thisMachine())) : error));
     kcat.once('exit', (code, signal) => fail(new Error(`kcat exited (${code ?? signal}) before the mock cluster was up: ${log.slice(-2000)}`)));
     kcat.stderr!.on('data', (chunk: Buffer) => {
       if (settled) return;
