@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { KCAT, Machine, MissingPrerequisite, providePrerequisites, TEST_PREREQUISITES } from './prerequisites';
+import { KCAT, Machine, MissingPrerequisite, Prerequisite, providePrerequisites, PYTHON, TEST_PREREQUISITES } from './prerequisites';
 
 function executable(directory: string, name: string): void {
   const file = join(directory, name);
@@ -47,8 +47,10 @@ describe('providing the programs the tests need', () => {
 
   afterEach(() => rmSync(bin, { recursive: true, force: true }));
 
-  it('lists kcat, the mock Kafka cluster the relay tests run against', () => {
-    expect(TEST_PREREQUISITES).toContainEqual(expect.objectContaining({ binary: 'kcat', debianPackage: 'kcat', brewFormula: 'kcat' }));
+  it('lists kcat, for the mock Kafka cluster, and python3 with requests', () => {
+    expect(TEST_PREREQUISITES).toEqual([KCAT, PYTHON]);
+    expect(KCAT).toMatchObject({ binary: 'kcat', debianPackages: ['kcat'], brewInstall: 'brew install kcat' });
+    expect(PYTHON).toMatchObject({ binary: 'python3', debianPackages: ['python3', 'python3-requests'] });
   });
 
   it('does nothing when the binary is already on PATH', async () => {
@@ -116,8 +118,35 @@ describe('providing the programs the tests need', () => {
     expect(error.message).toMatch(/kcat.*install it on macOS with: brew install kcat$/);
   });
 
+  it('installs a binary that is there but fails its probe, and probes it again', async () => {
+    executable(bin, 'python3');
+    let installed = false;
+    await providePrerequisites(
+      [PYTHON],
+      machine({
+        run: async (command, args) => {
+          ran.push([command, ...args].join(' '));
+          if (command === join(bin, 'python3') && !installed) throw new Error("ModuleNotFoundError: No module named 'requests'");
+          if (args[0] === 'install') installed = true;
+        },
+      }),
+    );
+    const probe = `${join(bin, 'python3')} ${PYTHON.probe!.join(' ')}`;
+    expect(ran).toEqual([probe, 'apt-get update -qq', 'apt-get install -y -qq python3 python3-requests', probe]);
+    expect(said).toHaveLength(1);
+  });
+
+  it('names every missing prerequisite in one line, with one command for each system', async () => {
+    const error = await failure(providePrerequisites([KCAT, PYTHON], machine({ platform: 'freebsd', isRoot: false })));
+    expect(error.message).toContain('kcat (');
+    expect(error.message).toContain('python3 (');
+    expect(error.message).toMatch(
+      /install them on Debian\/Ubuntu with: sudo apt-get install -y kcat python3 python3-requests, or on macOS with: brew install kcat && brew install python && .*requests$/,
+    );
+  });
+
   it('installs every missing prerequisite in one apt-get call and one line', async () => {
-    const chromium = { binary: 'chromium', debianPackage: 'chromium', brewFormula: 'chromium', why: 'a browser test' };
+    const chromium: Prerequisite = { binary: 'chromium', debianPackages: ['chromium'], brewInstall: 'brew install --cask chromium', why: 'a browser test' };
     await providePrerequisites(
       [KCAT, chromium],
       machine({

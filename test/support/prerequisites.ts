@@ -2,22 +2,33 @@ import { execFile } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
-/** A program the tests run that the README's prerequisites (PostgreSQL, Redis, Node.js) do not bring. */
+/** A program the tests run that the README's prerequisites (Node.js, PostgreSQL, Redis) do not bring. */
 export interface Prerequisite {
   binary: string;
-  debianPackage: string;
-  brewFormula: string;
+  /** Arguments with which the binary exits 0 only when it has what the tests need. */
+  probe?: string[];
+  debianPackages: string[];
+  /** The macOS command that installs it. */
+  brewInstall: string;
   why: string;
 }
 
 export const KCAT: Prerequisite = {
   binary: 'kcat',
-  debianPackage: 'kcat',
-  brewFormula: 'kcat',
+  debianPackages: ['kcat'],
+  brewInstall: 'brew install kcat',
   why: 'the Kafka relay tests run against the mock Kafka cluster of its librdkafka',
 };
 
-export const TEST_PREREQUISITES: Prerequisite[] = [KCAT];
+export const PYTHON: Prerequisite = {
+  binary: 'python3',
+  probe: ['-c', 'import sys, requests; sys.exit(sys.version_info < (3, 10))'],
+  debianPackages: ['python3', 'python3-requests'],
+  brewInstall: 'brew install python && python3 -m pip install --break-system-packages requests',
+  why: '3.10 or newer, with requests: the Python workflow stubs and the Python action checks run on it',
+};
+
+export const TEST_PREREQUISITES: Prerequisite[] = [KCAT, PYTHON];
 
 /** What providing prerequisites touches, injected so that a test can play any machine. */
 export interface Machine {
@@ -51,19 +62,32 @@ export function findOnPath(binary: string, path: string): string | undefined {
   return undefined;
 }
 
+async function isPresent(prerequisite: Prerequisite, machine: Machine): Promise<boolean> {
+  const found = findOnPath(prerequisite.binary, machine.path);
+  if (found === undefined || prerequisite.probe === undefined) return found !== undefined;
+  return machine.run(found, prerequisite.probe).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function absentOf(prerequisites: Prerequisite[], machine: Machine): Promise<Prerequisite[]> {
+  const present = await Promise.all(prerequisites.map((prerequisite) => isPresent(prerequisite, machine)));
+  return prerequisites.filter((_, index) => !present[index]);
+}
+
 /**
- * Makes sure every prerequisite's binary is on the machine's PATH: as root on a Debian-like system
- * it installs the missing ones with apt-get, printing one line; anywhere else, or when that fails,
- * it throws one line naming what is missing and the command that installs it.
+ * Makes sure every prerequisite is on the machine's PATH and does what the tests need: as root on
+ * a Debian-like system it installs the missing ones with apt-get, printing one line; anywhere else,
+ * or when that fails, it throws one line naming what is missing and the command that installs it.
  */
 export async function providePrerequisites(prerequisites: Prerequisite[], machine: Machine): Promise<void> {
-  const missing = () => prerequisites.filter((prerequisite) => findOnPath(prerequisite.binary, machine.path) === undefined);
-  const absent = missing();
+  const absent = await absentOf(prerequisites, machine);
   if (absent.length === 0) return;
   if (!machine.isRoot || machine.platform !== 'linux' || findOnPath('apt-get', machine.path) === undefined) {
     throw new MissingPrerequisite(missingMessage(absent, machine));
   }
-  const packages = absent.map((prerequisite) => prerequisite.debianPackage);
+  const packages = absent.flatMap((prerequisite) => prerequisite.debianPackages);
   machine.say(`Installing ${describe(absent)} for the tests: apt-get install -y -qq ${packages.join(' ')}`);
   try {
     await machine.run('apt-get', ['update', '-qq']);
@@ -71,8 +95,8 @@ export async function providePrerequisites(prerequisites: Prerequisite[], machin
   } catch (error) {
     throw new MissingPrerequisite(`${missingMessage(absent, machine)} (apt-get failed: ${(error as Error).message})`);
   }
-  const stillAbsent = missing();
-  if (stillAbsent.length > 0) throw new MissingPrerequisite(`${missingMessage(stillAbsent, machine)} (apt-get installed it, but it is not on PATH)`);
+  const stillAbsent = await absentOf(absent, machine);
+  if (stillAbsent.length > 0) throw new MissingPrerequisite(`${missingMessage(stillAbsent, machine)} (still missing after apt-get installed it; is another one first on PATH?)`);
 }
 
 function describe(prerequisites: Prerequisite[]): string {
@@ -80,10 +104,11 @@ function describe(prerequisites: Prerequisite[]): string {
 }
 
 export function missingMessage(absent: Prerequisite[], machine: Pick<Machine, 'platform' | 'isRoot'>): string {
-  const apt = `${machine.isRoot ? '' : 'sudo '}apt-get install -y ${absent.map((prerequisite) => prerequisite.debianPackage).join(' ')}`;
-  const brew = `brew install ${absent.map((prerequisite) => prerequisite.brewFormula).join(' ')}`;
-  const install = machine.platform === 'darwin' ? `it on macOS with: ${brew}` : machine.platform === 'linux' ? `it on Debian/Ubuntu with: ${apt}` : `it on Debian/Ubuntu with: ${apt}, or on macOS with: ${brew}`;
-  return `The tests need ${describe(absent)}, not installed here; install ${install}`;
+  const apt = `${machine.isRoot ? '' : 'sudo '}apt-get install -y ${absent.flatMap((prerequisite) => prerequisite.debianPackages).join(' ')}`;
+  const brew = absent.map((prerequisite) => prerequisite.brewInstall).join(' && ');
+  const install =
+    machine.platform === 'darwin' ? `on macOS with: ${brew}` : machine.platform === 'linux' ? `on Debian/Ubuntu with: ${apt}` : `on Debian/Ubuntu with: ${apt}, or on macOS with: ${brew}`;
+  return `The tests need ${describe(absent)}, not installed here; install ${absent.length === 1 ? 'it' : 'them'} ${install}`;
 }
 
 export function thisMachine(): Machine {
