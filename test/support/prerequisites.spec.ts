@@ -26,6 +26,9 @@ describe('providing the programs the tests need', () => {
     ...overrides,
   });
 
+  /** kcat is only taken once it has shown it can start librdkafka's mock cluster. */
+  const kcatProbe = () => `${join(bin, 'kcat')} -L -b 127.0.0.1:1 -X test.mock.num.brokers=1 -m 5`;
+
   const failure = async (promise: Promise<void>): Promise<MissingPrerequisite> => {
     const error = await promise.then(
       () => undefined,
@@ -56,7 +59,7 @@ describe('providing the programs the tests need', () => {
   it('does nothing when the binary is already on PATH', async () => {
     executable(bin, 'kcat');
     await providePrerequisites([KCAT], machine());
-    expect(ran).toEqual([]);
+    expect(ran).toEqual([kcatProbe()]);
     expect(said).toEqual([]);
   });
 
@@ -70,7 +73,7 @@ describe('providing the programs the tests need', () => {
         },
       }),
     );
-    expect(ran).toEqual(['apt-get update -qq', 'apt-get install -y -qq kcat']);
+    expect(ran).toEqual(['apt-get update -qq', 'apt-get install -y -qq kcat', kcatProbe()]);
     expect(said).toHaveLength(1);
     expect(said[0]).toContain('kcat');
     expect(said[0]).not.toContain('\n');
@@ -100,7 +103,7 @@ describe('providing the programs the tests need', () => {
     expect(ran).toEqual([]);
     expect(said).toEqual([]);
     expect(error.message).toBe(
-      'The tests need kcat (the Kafka relay tests run against the mock Kafka cluster of its librdkafka), not installed here; ' +
+      'The tests need kcat (the Kafka relay tests run against the mock Kafka cluster of its librdkafka), which this machine lacks; ' +
         'install it on Debian/Ubuntu with: sudo apt-get install -y kcat',
     );
   });
@@ -156,7 +159,7 @@ describe('providing the programs the tests need', () => {
         },
       }),
     );
-    expect(ran).toEqual(['apt-get update -qq', 'apt-get install -y -qq kcat chromium']);
+    expect(ran).toEqual(['apt-get update -qq', 'apt-get install -y -qq kcat chromium', kcatProbe()]);
     expect(said).toHaveLength(1);
   });
 });

@@ -15,6 +15,7 @@ export interface Prerequisite {
 
 export const KCAT: Prerequisite = {
   binary: 'kcat',
+  probe: ['-L', '-b', '127.0.0.1:1', '-X', 'test.mock.num.brokers=1', '-m', '5'],
   debianPackages: ['kcat'],
   brewInstall: 'brew install kcat',
   why: 'the Kafka relay tests run against the mock Kafka cluster of its librdkafka',
@@ -108,7 +109,7 @@ export function missingMessage(absent: Prerequisite[], machine: Pick<Machine, 'p
   const brew = absent.map((prerequisite) => prerequisite.brewInstall).join(' && ');
   const install =
     machine.platform === 'darwin' ? `on macOS with: ${brew}` : machine.platform === 'linux' ? `on Debian/Ubuntu with: ${apt}` : `on Debian/Ubuntu with: ${apt}, or on macOS with: ${brew}`;
-  return `The tests need ${describe(absent)}, not installed here; install ${absent.length === 1 ? 'it' : 'them'} ${install}`;
+  return `The tests need ${describe(absent)}, which this machine lacks; install ${absent.length === 1 ? 'it' : 'them'} ${install}`;
 }
 
 export function thisMachine(): Machine {
