@@ -8,10 +8,15 @@ const SHUTDOWN_DEADLINE_AFTER_GRACE_MS = 4_000;
 
 async function main(): Promise<void> {
   // Loaded after tracing starts, so that instrumentation sees every module it patches.
-  const { ConfigError, loadConfig } = await import('./config/app-config');
+  const { ConfigError } = await import('./config/environment');
   let config;
+  let app;
   try {
+    const { loadConfig } = await import('./config/app-config');
     config = loadConfig();
+    const { createApp } = await import('./bootstrap');
+    // Building the app reads the handlers' own settings: an invalid one is a ConfigError too.
+    app = await createApp(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -19,8 +24,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { createApp } = await import('./bootstrap');
-  const app = await createApp(config);
   await app.listen({ port: config.port, host: '0.0.0.0' });
   const logger = app.get((await import('nestjs-pino')).Logger);
   logger.log(`Offload (${config.role}) listening on port ${config.port}`);

@@ -1,4 +1,5 @@
-import { ConfigError, DEFAULT_DATABASE_URL, loadConfig, redisOptionsFromUrl } from './app-config';
+import { DEFAULT_DATABASE_URL, loadConfig, redisOptionsFromUrl } from './app-config';
+import { ConfigError } from './environment';
 
 const KEY = '0123456789abcdef'.repeat(4);
 const REQUIRED = { ADMIN_TOKEN: 'an-admin-token-of-some-length', ENCRYPTION_KEY: KEY };
@@ -44,12 +45,6 @@ describe('loadConfig', () => {
 
     it("calls HubSpot's public API", () => {
       expect(config.hubspotBaseUrl).toBe('https://api.hubapi.com');
-    });
-
-    it("enriches through People Data Labs' API, caching answers a day and no-matches an hour", () => {
-      expect(config.enrichmentBaseUrl).toBe('https://api.peopledatalabs.com');
-      expect(config.enrichmentCacheTtlS).toBe(86_400);
-      expect(config.enrichmentNoMatchTtlS).toBe(3_600);
     });
 
     it('rebuilds the public URL from the request, and has no client secret', () => {
@@ -136,10 +131,8 @@ describe('loadConfig', () => {
       ['PORT', '-1', { ...REQUIRED, PORT: '-1' }],
       ['DATABASE_URL', 'mysql:', { ...REQUIRED, DATABASE_URL: 'mysql://localhost/offload' }],
       ['HUBSPOT_BASE_URL', 'no scheme', { ...REQUIRED, HUBSPOT_BASE_URL: 'api.hubapi.com' }],
-      ['ENRICHMENT_BASE_URL', 'ftp:', { ...REQUIRED, ENRICHMENT_BASE_URL: 'ftp://api.peopledatalabs.com' }],
-      ['ENRICHMENT_CACHE_TTL_S', '0', { ...REQUIRED, ENRICHMENT_CACHE_TTL_S: '0' }],
-      ['ENRICHMENT_NO_MATCH_TTL_S', 'an hour', { ...REQUIRED, ENRICHMENT_NO_MATCH_TTL_S: 'an hour' }],
       ['PUBLIC_BASE_URL', 'ftp:', { ...REQUIRED, PUBLIC_BASE_URL: 'ftp://offload.example.com' }],
+      ['REDIS_PREFIX', 'a colon', { ...REQUIRED, REDIS_PREFIX: 'off:load' }],
     ])('names %s when it is invalid (%s)', (variable, _label, env) => {
       const error = refusal(env);
       expect(error.variable).toBe(variable);
