@@ -14,9 +14,14 @@ async function main(): Promise<void> {
   try {
     const { loadConfig } = await import('./config/app-config');
     config = loadConfig();
+    // The handlers' own settings are checked before the app is loaded, so an invalid one is refused as fast as a core one.
+    const { discoverHandlerClasses } = await import('./registry/handler-discovery');
+    const { checkHandlerClasses } = await import('./registry/handler-registry');
+    const { readHandlerSettings } = await import('./registry/handler-settings');
+    const handlerClasses = discoverHandlerClasses();
+    readHandlerSettings(checkHandlerClasses(handlerClasses), config.environment);
     const { createApp } = await import('./bootstrap');
-    // Building the app reads the handlers' own settings: an invalid one is a ConfigError too.
-    app = await createApp(config);
+    app = await createApp(config, handlerClasses);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
