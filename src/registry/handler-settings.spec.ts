@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/environment';
+import { configRefusal } from '../config/config-refusal.testing';
 import { checkSettingDeclarations, readHandlerSettings, readSettings, SettingDeclarations } from './handler-settings';
 
 const SETTINGS = {
@@ -7,15 +7,7 @@ const SETTINGS = {
   SAMPLE_REGION: { type: 'string', default: 'eu', pattern: /^[a-z]{2}$/, description: 'the API region' },
 } satisfies SettingDeclarations;
 
-function refusal(env: Record<string, string>): ConfigError {
-  try {
-    readSettings(SETTINGS, env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error;
-    throw error;
-  }
-  throw new Error('the settings were accepted');
-}
+const refusal = (env: Record<string, string>) => configRefusal(() => readSettings(SETTINGS, env));
 
 describe('readSettings', () => {
   it('answers each default for an unset or blank variable, and the parsed value of a set one', () => {

@@ -7,6 +7,7 @@ import { EnrichmentLookups, LookupRequest } from './enrichment-lookups';
 import { EnrichmentSettings } from './enrichment-settings';
 import { pdlCompanyFirmographics } from './pdl-provider';
 import { Lookup } from './provider';
+import { jsonResponse } from './recording-http.testing';
 
 const PDL: EnrichmentConfig = { provider: 'pdl', timeoutMs: 2_000 };
 const SETTINGS: EnrichmentSettings = { ENRICHMENT_BASE_URL: 'https://pdl.test', ENRICHMENT_CACHE_TTL_S: 600, ENRICHMENT_NO_MATCH_TTL_S: 60 };
@@ -16,8 +17,6 @@ function recordFor(domain: string): Record<string, unknown> | undefined {
   if (domain.endsWith('.invalid')) return undefined;
   return { status: 200, name: domain, industry: 'computer software', employee_count: domain.length, size: '1-10', location: { country: 'france' }, likelihood: 8 };
 }
-
-const json = (status: number, body: unknown) => new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
 
 /**
  * People Data Labs as the lookups reach it, through each job's HTTP client, answered in memory:
@@ -69,7 +68,7 @@ class FakePdl {
           }
           return { ...(recordFor(params.website) ?? { status: 404 }), metadata };
         });
-        return bulk ? json(200, items) : json(Number(items[0].status), items[0]);
+        return bulk ? jsonResponse(200, items) : jsonResponse(Number(items[0].status), items[0]);
       },
     };
   }

@@ -1,5 +1,5 @@
 import { compileValidator } from '../../common/schema-validator';
-import { ConfigError } from '../../config/environment';
+import { configRefusal } from '../../config/config-refusal.testing';
 import { checkHandlerClasses, HandlerRegistry } from '../../registry/handler-registry';
 import { readSettings } from '../../registry/handler-settings';
 import { testJobContext } from '../../registry/job-context.testing';
@@ -51,15 +51,7 @@ describe('enrichment input', () => {
 });
 
 describe('enrichment settings', () => {
-  const refusal = (env: Record<string, string>) => {
-    try {
-      readSettings(enrichmentSettings, env);
-    } catch (error) {
-      if (error instanceof ConfigError) return error;
-      throw error;
-    }
-    throw new Error('the settings were accepted');
-  };
+  const refusal = (env: Record<string, string>) => configRefusal(() => readSettings(enrichmentSettings, env));
 
   it("calls People Data Labs' API unless told otherwise, caching answers a day and no-matches an hour", () => {
     expect(readSettings(enrichmentSettings, {})).toEqual({

@@ -1,21 +1,28 @@
 import { EgressHttp, JobFailure } from '../../registry/job-handler';
 import { PdlProvider, pdlCompanyFirmographics, pdlPersonFirmographics } from './pdl-provider';
 import { Lookup, ProviderCall, ProviderFailure, retryAfterMs } from './provider';
+import { jsonResponse, recordingHttp } from './recording-http.testing';
+
+const RECORD = {
+  status: 200,
+  name: 'acme',
+  industry: 'computer software',
+  employee_count: 120,
+  size: '51-200',
+  inferred_revenue: '$10M-$25M',
+  location: { country: 'united states' },
+  likelihood: 9,
+};
 
 describe('PDL answer mapping', () => {
   it('maps a company record: industry, employee_count, size, inferred_revenue, location.country', () => {
-    expect(
-      pdlCompanyFirmographics({
-        status: 200,
-        name: 'acme',
-        industry: 'computer software',
-        employee_count: 120,
-        size: '51-200',
-        inferred_revenue: '$10M-$25M',
-        location: { country: 'united states', locality: 'boston' },
-        likelihood: 9,
-      }),
-    ).toEqual({ industry: 'computer software', employeeCount: 120, employeeRange: '51-200', revenueRange: '$10M-$25M', country: 'united states' });
+    expect(pdlCompanyFirmographics({ ...RECORD, location: { country: 'united states', locality: 'boston' } })).toEqual({
+      industry: 'computer software',
+      employeeCount: 120,
+      employeeRange: '51-200',
+      revenueRange: '$10M-$25M',
+      country: 'united states',
+    });
   });
 
   it('keeps what PDL does not know as null: null, absent or empty fields, no location', () => {
@@ -57,40 +64,8 @@ describe('PDL answer mapping', () => {
   });
 });
 
-interface SentRequest {
-  method: string;
-  url: URL;
-  headers: Headers;
-  body: unknown;
-}
+const pdlError = (status: number, type: string, message: string) => jsonResponse(status, { status, error: { type, message } });
 
-/** A job's HTTP client that answers every request with `answer` and keeps what was sent. */
-function fakeHttp(answer: (request: SentRequest) => Response | Promise<Response>): { http: EgressHttp; sent: SentRequest[] } {
-  const sent: SentRequest[] = [];
-  const http: EgressHttp = {
-    async fetch(url, init = {}) {
-      const request = { method: init.method ?? 'GET', url: new URL(url), headers: new Headers(init.headers), body: init.body ? JSON.parse(String(init.body)) : undefined };
-      sent.push(request);
-      return answer(request);
-    },
-  };
-  return { http, sent };
-}
-
-const json = (status: number, body: unknown, headers: Record<string, string> = {}) =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', ...headers } });
-const pdlError = (status: number, type: string, message: string) => json(status, { status, error: { type, message } });
-
-const RECORD = {
-  status: 200,
-  name: 'acme',
-  industry: 'computer software',
-  employee_count: 120,
-  size: '51-200',
-  inferred_revenue: '$10M-$25M',
-  location: { country: 'united states' },
-  likelihood: 9,
-};
 const ACME = pdlCompanyFirmographics(RECORD);
 const company = (domain: string): Lookup => ({ kind: 'company', domain });
 
@@ -99,7 +74,7 @@ describe('PdlProvider', () => {
   const callWith = (http: EgressHttp): ProviderCall => ({ http, baseUrl: 'https://pdl.test/', apiKey: 'key-1', timeoutMs: 2_000 });
 
   it('enriches one company with GET /v5/company/enrich, the key in X-Api-Key', async () => {
-    const { http, sent } = fakeHttp(() => json(200, RECORD));
+    const { http, sent } = recordingHttp(() => jsonResponse(200, RECORD));
     expect(await provider.enrichOne({ kind: 'company', domain: 'acme.com', name: 'Acme' }, callWith(http))).toEqual({ kind: 'match', firmographics: ACME });
     expect(sent).toHaveLength(1);
     expect(sent[0].method).toBe('GET');
@@ -109,16 +84,16 @@ describe('PdlProvider', () => {
   });
 
   it('sends min_likelihood when the portal sets one', async () => {
-    const { http, sent } = fakeHttp(() => json(404, { status: 404, error: { type: 'not_found', message: 'No records were found matching your request' } }));
+    const { http, sent } = recordingHttp(() => jsonResponse(404, { status: 404, error: { type: 'not_found', message: 'No records were found matching your request' } }));
     expect(await new PdlProvider({ minLikelihood: 5 }).enrichOne(company('weak.com'), callWith(http))).toEqual({ kind: 'no_match' });
     expect(sent[0].url.searchParams.get('min_likelihood')).toBe('5');
   });
 
   it('turns 404 into no match, 429 into a wait, 5xx and no answer into outages, 401 and garbage into final failures', async () => {
-    const outcome = (response: () => Response | Promise<Response>) => provider.enrichOne(company('acme.com'), callWith(fakeHttp(response).http));
+    const outcome = (response: () => Response | Promise<Response>) => provider.enrichOne(company('acme.com'), callWith(recordingHttp(response).http));
 
     expect(await outcome(() => pdlError(404, 'not_found', 'No records were found'))).toEqual({ kind: 'no_match' });
-    expect(await outcome(() => json(429, { status: 429, error: { type: 'rate_limit', message: 'slow down' } }, { 'retry-after': '2' }))).toMatchObject({
+    expect(await outcome(() => jsonResponse(429, { status: 429, error: { type: 'rate_limit', message: 'slow down' } }, { 'retry-after': '2' }))).toMatchObject({
       kind: 'failed',
       failure: { reason: 'rate_limited', retryAfterMs: 2000 },
     });
@@ -131,7 +106,7 @@ describe('PdlProvider', () => {
     expect(timedOut).toMatchObject({ kind: 'failed', failure: { reason: 'unavailable' } });
 
     expect(await outcome(() => new Response('<html>', { status: 200 }))).toMatchObject({ kind: 'failed', failure: { reason: 'malformed' } });
-    expect(await outcome(() => json(200, { ...RECORD, employee_count: 'many' }))).toMatchObject({ kind: 'failed', failure: { reason: 'malformed' } });
+    expect(await outcome(() => jsonResponse(200, { ...RECORD, employee_count: 'many' }))).toMatchObject({ kind: 'failed', failure: { reason: 'malformed' } });
 
     const refused = await outcome(() => pdlError(401, 'authentication_error', 'missing or invalid key'));
     expect(refused).toMatchObject({ kind: 'failed', failure: { reason: 'refused' } });
@@ -142,7 +117,7 @@ describe('PdlProvider', () => {
   });
 
   it('enriches many companies with one bulk call, each lookup getting its own outcome in order', async () => {
-    const { http, sent } = fakeHttp(({ body }) => {
+    const { http, sent } = recordingHttp(({ body }) => {
       const requests = (body as { requests: Array<{ params: { website: string }; metadata: { index: number } }> }).requests;
       const item = ({ params, metadata }: (typeof requests)[number]) => {
         if (params.website === 'nobody.invalid') return { status: 404, metadata };
@@ -150,7 +125,7 @@ describe('PdlProvider', () => {
         return { ...RECORD, name: params.website, metadata };
       };
       // Answered in another order than asked: each item carries back its request's metadata.
-      return json(200, requests.map(item).reverse());
+      return jsonResponse(200, requests.map(item).reverse());
     });
     const outcomes = await provider.enrichMany([company('a.com'), company('nobody.invalid'), company('broken.com'), company('b.com')], callWith(http));
     expect(outcomes).toEqual([
@@ -168,7 +143,7 @@ describe('PdlProvider', () => {
   });
 
   it('fails every lookup of a bulk call the provider refused as a whole', async () => {
-    const { http } = fakeHttp(() => json(429, { status: 429, error: { type: 'rate_limit', message: 'slow down' } }, { 'retry-after': '1' }));
+    const { http } = recordingHttp(() => jsonResponse(429, { status: 429, error: { type: 'rate_limit', message: 'slow down' } }, { 'retry-after': '1' }));
     expect(await provider.enrichMany([company('a.com'), company('busy.com')], callWith(http))).toEqual([
       { kind: 'failed', failure: expect.objectContaining({ reason: 'rate_limited', retryAfterMs: 1000 }) },
       { kind: 'failed', failure: expect.objectContaining({ reason: 'rate_limited', retryAfterMs: 1000 }) },
@@ -181,8 +156,8 @@ describe('PdlProvider', () => {
       likelihood: 8,
       data: { job_company_industry: 'retail', job_company_employee_count: 40, job_company_size: '11-50', job_company_location_country: 'france' },
     };
-    const { http, sent } = fakeHttp(({ url, body }) =>
-      url.pathname === '/v5/person/enrich' ? json(200, person) : json(200, (body as { requests: unknown[] }).requests.map(() => RECORD)),
+    const { http, sent } = recordingHttp(({ url, body }) =>
+      url.pathname === '/v5/person/enrich' ? jsonResponse(200, person) : jsonResponse(200, (body as { requests: unknown[] }).requests.map(() => RECORD)),
     );
     const outcomes = await provider.enrichMany([{ kind: 'person', email: 'jane@acme.com' }, company('a.com'), company('b.com')], callWith(http));
     expect(outcomes).toEqual([
