@@ -2,7 +2,7 @@ import type { Client } from '@hubspot/api-client';
 import { Injectable, Logger, Provider } from '@nestjs/common';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FieldProblem } from '../common/api-error';
-import type { HandlerSettings, SettingDeclarations, SettingValues } from './handler-settings';
+import type { HandlerSettings, SettingDeclarations } from './handler-settings';
 
 /** The output types a HubSpot workflow step can declare. */
 export const HUBSPOT_OUTPUT_TYPES = ['string', 'number', 'bool', 'datetime', 'date', 'enumeration', 'phone_number'] as const;
@@ -133,7 +133,6 @@ export interface JobHandler<I = unknown, O extends JobOutputs = JobOutputs, C = 
 
 export type InputOf<D extends HandlerDeclaration> = Static<D['input']>;
 export type ConfigOf<D extends HandlerDeclaration> = D['config'] extends { schema: infer S extends TSchema } ? Static<S> : undefined;
-export type SettingsOf<D extends HandlerDeclaration> = D['settings'] extends SettingDeclarations ? SettingValues<D['settings']> : HandlerSettings;
 
 /**
  * Thrown by a handler to fail a run on purpose. A retryable failure is run again after backoff (or
