@@ -16,6 +16,7 @@ import { QueueModule } from './queue/queue.module';
 import { RedisModule } from './redis/redis.module';
 import { discoverHandlerClasses } from './registry/handler-discovery';
 import { checkHandlerClasses } from './registry/handler-registry';
+import { readHandlerSettings } from './registry/handler-settings';
 import { RegistryModule } from './registry/registry.module';
 import { WorkerModule } from './worker/worker.module';
 
@@ -26,8 +27,10 @@ import { WorkerModule } from './worker/worker.module';
 @Module({})
 export class AppModule {
   static forRole(config: AppConfig, handlerClasses: Type[] = discoverHandlerClasses()): DynamicModule {
-    // Checked before any module starts, so a bad handler stops start-up before connections open.
-    const jobTypes = checkHandlerClasses(handlerClasses).map((declaration) => declaration.type);
+    // Checked (and their settings read) before any module starts, so a bad handler or setting stops start-up before connections open.
+    const declarations = checkHandlerClasses(handlerClasses);
+    const handlerSettings = readHandlerSettings(declarations, config.environment);
+    const jobTypes = declarations.map((declaration) => declaration.type);
     return {
       module: AppModule,
       imports: [
@@ -40,7 +43,7 @@ export class AppModule {
         }),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
         RedisModule,
-        RegistryModule.forRoot(handlerClasses, config.role !== 'worker'),
+        RegistryModule.forRoot(handlerClasses, handlerSettings, config.role !== 'worker'),
         QueueModule.forRoot(jobTypes),
         MetricsModule,
         HealthModule,

@@ -8,10 +8,20 @@ const SHUTDOWN_DEADLINE_AFTER_GRACE_MS = 4_000;
 
 async function main(): Promise<void> {
   // Loaded after tracing starts, so that instrumentation sees every module it patches.
-  const { ConfigError, loadConfig } = await import('./config/app-config');
+  const { ConfigError } = await import('./config/environment');
   let config;
+  let app;
   try {
+    const { loadConfig } = await import('./config/app-config');
     config = loadConfig();
+    // The handlers' own settings are checked before the app is loaded, so an invalid one is refused as fast as a core one.
+    const { discoverHandlerClasses } = await import('./registry/handler-discovery');
+    const { checkHandlerClasses } = await import('./registry/handler-registry');
+    const { readHandlerSettings } = await import('./registry/handler-settings');
+    const handlerClasses = discoverHandlerClasses();
+    readHandlerSettings(checkHandlerClasses(handlerClasses), config.environment);
+    const { createApp } = await import('./bootstrap');
+    app = await createApp(config, handlerClasses);
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(error.message);
@@ -19,8 +29,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { createApp } = await import('./bootstrap');
-  const app = await createApp(config);
   await app.listen({ port: config.port, host: '0.0.0.0' });
   const logger = app.get((await import('nestjs-pino')).Logger);
   logger.log(`Offload (${config.role}) listening on port ${config.port}`);

@@ -50,6 +50,8 @@ describe('configuration of the compiled app (contract v1)', () => {
     ['REDIS_URL has a db index that is not a number', { REDIS_URL: 'redis://127.0.0.1:6379/abc' }, 'REDIS_URL'],
     ['DATABASE_URL is not PostgreSQL', { DATABASE_URL: 'mysql://root@127.0.0.1/offload' }, 'DATABASE_URL'],
     ['HUBSPOT_BASE_URL is not http(s)', { HUBSPOT_BASE_URL: 'ftp://api.hubapi.com' }, 'HUBSPOT_BASE_URL'],
+    ['a handler setting, ENRICHMENT_BASE_URL, is not http(s)', { ENRICHMENT_BASE_URL: 'ftp://api.peopledatalabs.com' }, 'ENRICHMENT_BASE_URL'],
+    ['a handler setting, ENRICHMENT_CACHE_TTL_S, is 0', { ENRICHMENT_CACHE_TTL_S: '0' }, 'ENRICHMENT_CACHE_TTL_S'],
   ];
 
   it.each(refused)('exits non-zero at once, naming the variable, when %s', async (_label, changes, variable) => {

@@ -176,6 +176,19 @@ describe('enrichment handler (through the running app, against the PDL simulator
     expect(sim.stats().total).toBe(0);
   });
 
+  it('fails at once, without retrying, when the provider refuses the portal’s key', async () => {
+    const { client: wrongKey } = await configuredPortal(hub.portalId + 3, undefined, 'wrong');
+    const job = await run({ domain: 'acme.com' }, {}, wrongKey);
+    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'enrichment_refused', retryable: false } });
+    expect(job.error.message).toMatch(/401/);
+  });
+
+  it("enriches a contact known only by email through the employer's record", async () => {
+    const job = await run({ email: 'jane@acme.com' });
+    expect(job).toMatchObject({ status: 'succeeded', output: expectedFor('acme.com') });
+    expect(sim.calls()).toMatchObject([{ endpoint: 'person.enrich', status: 200 }]);
+  });
+
   it('never sends a request anywhere but the configured provider, whatever the input or the portal config say', async () => {
     const ipJob = await run({ domain: `${attackerUrl}/steal` });
     expect(ipJob).toMatchObject({ status: 'failed', error: { code: 'enrichment_invalid_input', retryable: false } });

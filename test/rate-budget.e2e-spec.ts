@@ -150,19 +150,19 @@ describe('RateBudget on a real Redis', () => {
 
   it('rejects at once, in every process, when the day is spent, and grants again the next day', async () => {
     const id = portal();
-    let clock = Date.parse('2026-05-04T21:00:00Z'); // 23:00 in Paris
-    const limits = { requestsPer10s: N, daily: 5, timeZone: 'Europe/Paris' };
+    let clock = Date.parse('2026-05-04T23:00:00Z');
+    const limits = { requestsPer10s: N, daily: 5 };
     const [a, b] = processes(2, limits, { now: () => clock });
     await Promise.all(Array.from({ length: 5 }, () => a.budget.acquire(id, { priority: 'live' })));
     const started = Date.now();
     const rejection = b.budget.acquire(id, { priority: 'live' });
     await expect(rejection).rejects.toBeInstanceOf(DailyBudgetExhaustedError);
-    await expect(rejection).rejects.toMatchObject({ portalId: String(id), resetsAt: new Date('2026-05-04T22:00:00Z') });
+    await expect(rejection).rejects.toMatchObject({ portalId: String(id), resetsAt: new Date('2026-05-05T00:00:00Z') });
     await expect(a.budget.acquire(id, { priority: 'bulk' })).rejects.toThrow(/daily API budget for portal \d+ is spent until/);
     expect(Date.now() - started).toBeLessThan(200);
 
-    // just after midnight in Paris: a new HubSpot day for this account, though still May 4th in UTC
-    clock = Date.parse('2026-05-04T22:00:00Z') + 1;
+    // just after midnight UTC: a new day
+    clock = Date.parse('2026-05-05T00:00:00Z') + 1;
     await expect(b.budget.acquire(id, { priority: 'bulk' })).resolves.toMatchObject({ attempts: 1 });
   });
 

@@ -1,17 +1,10 @@
-import { ConfigError, DEFAULT_DATABASE_URL, loadConfig, redisOptionsFromUrl } from './app-config';
+import { DEFAULT_DATABASE_URL, loadConfig, redisOptionsFromUrl } from './app-config';
+import { configRefusal } from './config-refusal.testing';
 
 const KEY = '0123456789abcdef'.repeat(4);
 const REQUIRED = { ADMIN_TOKEN: 'an-admin-token-of-some-length', ENCRYPTION_KEY: KEY };
 
-function refusal(env: Record<string, string | undefined>): ConfigError {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return error as ConfigError;
-  }
-  throw new Error(`accepted ${JSON.stringify(env)}`);
-}
+const refusal = (env: Record<string, string | undefined>) => configRefusal(() => loadConfig(env));
 
 describe('loadConfig', () => {
   describe('defaults (the contract)', () => {
@@ -44,12 +37,6 @@ describe('loadConfig', () => {
 
     it("calls HubSpot's public API", () => {
       expect(config.hubspotBaseUrl).toBe('https://api.hubapi.com');
-    });
-
-    it("enriches through People Data Labs' API, caching answers a day and no-matches an hour", () => {
-      expect(config.enrichmentBaseUrl).toBe('https://api.peopledatalabs.com');
-      expect(config.enrichmentCacheTtlS).toBe(86_400);
-      expect(config.enrichmentNoMatchTtlS).toBe(3_600);
     });
 
     it('rebuilds the public URL from the request, and has no client secret', () => {
@@ -90,7 +77,7 @@ describe('loadConfig', () => {
       expect(refusal({ ...REQUIRED, REDIS_URL: 'redis://127.0.0.1:6379/-1' }).variable).toBe('REDIS_URL');
       expect(refusal({ ...REQUIRED, REDIS_URL: 'ftp://x' }).variable).toBe('REDIS_URL');
       expect(refusal({ ...REQUIRED, REDIS_URL: 'not a url' }).variable).toBe('REDIS_URL');
-      expect(() => redisOptionsFromUrl('redis://h/1.5')).toThrow(ConfigError);
+      expect(configRefusal(() => redisOptionsFromUrl('redis://h/1.5')).variable).toBe('REDIS_URL');
     });
   });
 
@@ -136,10 +123,8 @@ describe('loadConfig', () => {
       ['PORT', '-1', { ...REQUIRED, PORT: '-1' }],
       ['DATABASE_URL', 'mysql:', { ...REQUIRED, DATABASE_URL: 'mysql://localhost/offload' }],
       ['HUBSPOT_BASE_URL', 'no scheme', { ...REQUIRED, HUBSPOT_BASE_URL: 'api.hubapi.com' }],
-      ['ENRICHMENT_BASE_URL', 'ftp:', { ...REQUIRED, ENRICHMENT_BASE_URL: 'ftp://api.peopledatalabs.com' }],
-      ['ENRICHMENT_CACHE_TTL_S', '0', { ...REQUIRED, ENRICHMENT_CACHE_TTL_S: '0' }],
-      ['ENRICHMENT_NO_MATCH_TTL_S', 'an hour', { ...REQUIRED, ENRICHMENT_NO_MATCH_TTL_S: 'an hour' }],
       ['PUBLIC_BASE_URL', 'ftp:', { ...REQUIRED, PUBLIC_BASE_URL: 'ftp://offload.example.com' }],
+      ['REDIS_PREFIX', 'a colon', { ...REQUIRED, REDIS_PREFIX: 'off:load' }],
     ])('names %s when it is invalid (%s)', (variable, _label, env) => {
       const error = refusal(env);
       expect(error.variable).toBe(variable);

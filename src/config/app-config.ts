@@ -1,3 +1,5 @@
+import { ConfigError, Env, integer, read, text, url } from './environment';
+
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/offload';
 
 export const ROLES = ['api', 'worker', 'all'] as const;
@@ -30,11 +32,6 @@ export interface AppConfig {
   adminToken: string | undefined;
   encryptionKey: Buffer;
   hubspotBaseUrl: string;
-  /** Where the enrichment handler's provider is (People Data Labs unless overridden); its only egress. */
-  enrichmentBaseUrl: string;
-  /** How long an enrichment answer is cached per domain; a no match is cached for enrichmentNoMatchTtlS. */
-  enrichmentCacheTtlS: number;
-  enrichmentNoMatchTtlS: number;
   hubspotClientSecret: string | undefined;
   /** The app's OAuth client id: with the client secret, renews the access tokens of OAuth portals. */
   hubspotClientId: string | undefined;
@@ -43,29 +40,8 @@ export interface AppConfig {
   /** How long a worker waits on SIGTERM for running jobs before handing them back to the queue. */
   shutdownGraceMs: number;
   reconcileIntervalMs: number;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly variable: string, problem: string) {
-    super(`Invalid configuration: ${variable} ${problem}`);
-  }
-}
-
-type Env = Record<string, string | undefined>;
-
-function read(env: Env, name: string): string | undefined {
-  const value = env[name]?.trim();
-  return value === '' ? undefined : value;
-}
-
-function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
-  const raw = read(env, name);
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new ConfigError(name, `must be an integer from ${min} to ${max} (got "${raw}")`);
-  }
-  return value;
+  /** The environment this was read from: each handler reads the settings it declares from it at start-up. */
+  environment: Env;
 }
 
 function brokerList(env: Env, name: string): string[] | undefined {
@@ -77,21 +53,6 @@ function brokerList(env: Env, name: string): string[] | undefined {
     throw new ConfigError(name, `must be a comma-separated list of host:port (got "${raw}")`);
   }
   return brokers;
-}
-
-function url(env: Env, name: string, fallback: string | undefined, protocols: string[]): string | undefined {
-  const raw = read(env, name) ?? fallback;
-  if (raw === undefined) return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, `must be a URL (got "${raw}")`);
-  }
-  if (!protocols.includes(parsed.protocol)) {
-    throw new ConfigError(name, `must use ${protocols.join(' or ')} (got "${parsed.protocol}")`);
-  }
-  return raw;
 }
 
 export function redisOptionsFromUrl(raw: string, name = 'REDIS_URL'): RedisEndpoint {
@@ -130,10 +91,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   }
 
   const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
-  const redisPrefix = read(env, 'REDIS_PREFIX') ?? 'offload';
-  if (!/^[A-Za-z0-9_.-]+$/.test(redisPrefix)) {
-    throw new ConfigError('REDIS_PREFIX', 'may hold only letters, digits, "_", "." and "-"');
-  }
+  const redisPrefix = text(env, 'REDIS_PREFIX', 'offload', /^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, "_", "." and "-"');
 
   return {
     role,
@@ -148,14 +106,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminToken,
     encryptionKey: Buffer.from(keyHex, 'hex'),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
-    enrichmentBaseUrl: url(env, 'ENRICHMENT_BASE_URL', 'https://api.peopledatalabs.com', ['http:', 'https:'])!,
-    enrichmentCacheTtlS: integer(env, 'ENRICHMENT_CACHE_TTL_S', 86_400, 1, 30 * 86_400),
-    enrichmentNoMatchTtlS: integer(env, 'ENRICHMENT_NO_MATCH_TTL_S', 3_600, 1, 30 * 86_400),
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
     hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
     publicBaseUrl: url(env, 'PUBLIC_BASE_URL', undefined, ['http:', 'https:']),
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),
     reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 15_000, 100, 3_600_000),
+    environment: env,
   };
 }

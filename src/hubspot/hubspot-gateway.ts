@@ -8,7 +8,7 @@ import { Portal, PropertyMappings } from '../portals/portal.entity';
 import { PortalsService } from '../portals/portals.service';
 import { RedisService } from '../redis/redis.service';
 import { retryDelayMs } from '../worker/backoff';
-import { DailyBudgetExhaustedError, Grant, PortalRateLimits, privateAppLimits, RateBudget, RatePriority } from './rate-budget';
+import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
 export interface HubSpotConnection {
@@ -59,7 +59,8 @@ function apiStatus(error: unknown): number | undefined {
   return typeof code === 'number' && code >= 100 && code < 600 && typeof headers === 'object' ? code : undefined;
 }
 
-const DEFAULT_LIMITS = privateAppLimits('starter');
+/** HubSpot's stated limits for a Free or Starter private app, the lowest tier, for portals that state none. */
+const DEFAULT_LIMITS: PortalRateLimits = { requestsPer10s: 100, daily: 250_000 };
 const CONNECTION_TTL_MS = 60_000;
 /** An OAuth access token is renewed this long before it expires, so no call goes out with a dying one. */
 const REFRESH_MARGIN_MS = 5 * 60_000;

@@ -1,15 +1,5 @@
 import type Redis from 'ioredis';
-import { PUBLIC_APP_LIMITS, RateBudget, effectiveLimits, hubSpotDay, privateAppLimits, rateLimitPause } from './rate-budget';
-
-describe('privateAppLimits', () => {
-  it("states HubSpot's limits by tier, raised by each API limit increase", () => {
-    expect(privateAppLimits('starter')).toEqual({ requestsPer10s: 100, daily: 250_000 });
-    expect(privateAppLimits('professional')).toEqual({ requestsPer10s: 190, daily: 625_000 });
-    expect(privateAppLimits('enterprise')).toEqual({ requestsPer10s: 190, daily: 1_000_000 });
-    expect(privateAppLimits('enterprise', 2)).toEqual({ requestsPer10s: 250, daily: 3_000_000 });
-    expect(PUBLIC_APP_LIMITS).toEqual({ requestsPer10s: 110 });
-  });
-});
+import { RateBudget, effectiveLimits, rateLimitPause, utcDay } from './rate-budget';
 
 describe('effectiveLimits', () => {
   it('keeps the safety margin and the live reserve off the stated limits', () => {
@@ -31,33 +21,16 @@ describe('effectiveLimits', () => {
   });
 });
 
-describe('hubSpotDay', () => {
-  it('counts days from UTC midnight by default', () => {
-    expect(hubSpotDay(Date.parse('2026-03-08T23:59:59.999Z'))).toEqual({
+describe('utcDay', () => {
+  it('counts days from UTC midnight to the next', () => {
+    expect(utcDay(Date.parse('2026-03-08T23:59:59.999Z'))).toEqual({
       key: '2026-03-08',
       resetsAt: Date.parse('2026-03-09T00:00:00Z'),
     });
-    expect(hubSpotDay(Date.parse('2026-03-09T00:00:00Z')).key).toBe('2026-03-09');
-  });
-
-  it("follows the account's time zone, across a daylight-saving change", () => {
-    const zone = 'America/New_York';
-    expect(hubSpotDay(Date.parse('2026-03-08T04:30:00Z'), zone)).toEqual({
-      key: '2026-03-07',
-      resetsAt: Date.parse('2026-03-08T05:00:00Z'),
+    expect(utcDay(Date.parse('2026-03-09T00:00:00Z'))).toEqual({
+      key: '2026-03-09',
+      resetsAt: Date.parse('2026-03-10T00:00:00Z'),
     });
-    expect(hubSpotDay(Date.parse('2026-03-08T12:00:00Z'), zone)).toEqual({
-      key: '2026-03-08',
-      resetsAt: Date.parse('2026-03-09T04:00:00Z'),
-    });
-    expect(hubSpotDay(Date.parse('2026-06-01T10:00:00Z'), 'Asia/Kolkata')).toEqual({
-      key: '2026-06-01',
-      resetsAt: Date.parse('2026-06-01T18:30:00Z'),
-    });
-  });
-
-  it('refuses an unknown time zone', () => {
-    expect(() => hubSpotDay(0, 'Mars/Olympus_Mons')).toThrow(RangeError);
   });
 });
 

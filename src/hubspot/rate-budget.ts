@@ -17,10 +17,9 @@ import type Redis from 'ioredis';
  * timeline. Only the daily boundary uses this process's clock (a few milliseconds of skew at midnight
  * are harmless).
  *
- * Daily limit: HubSpot resets it at midnight in the HubSpot account's time zone setting, so the day
- * is counted in the portal's `timeZone` (an IANA name; UTC when unknown). When the day is spent,
- * acquire rejects with {@link DailyBudgetExhaustedError} at once: waiting for tomorrow is the
- * caller's decision (fail or defer).
+ * Daily limit: counted per UTC day (see {@link utcDay}). When the day is spent, acquire rejects with
+ * {@link DailyBudgetExhaustedError} at once: waiting for tomorrow is the caller's decision (fail or
+ * defer).
  *
  * Priorities: each window keeps a share (`liveReserve`) for live workflow calls. While live demand
  * exists for a portal (a live grant within the last window, or a live caller waiting), a bulk call is
@@ -48,21 +47,7 @@ export interface PortalRateLimits {
   requestsPer10s: number;
   /** HubSpot's stated daily limit for the account; absent when none applies (public OAuth apps). */
   daily?: number;
-  /** The HubSpot account's time zone setting (IANA name), which decides when its day resets. */
-  timeZone?: string;
 }
-
-export type HubSpotTier = 'free' | 'starter' | 'professional' | 'enterprise';
-
-/** HubSpot's stated limits for a private app by account tier, with any API limit increase add-ons. */
-export function privateAppLimits(tier: HubSpotTier, apiLimitIncreases = 0): PortalRateLimits {
-  const daily = { free: 250_000, starter: 250_000, professional: 625_000, enterprise: 1_000_000 }[tier];
-  if (apiLimitIncreases > 0) return { requestsPer10s: 250, daily: daily + apiLimitIncreases * 1_000_000 };
-  return { requestsPer10s: tier === 'free' || tier === 'starter' ? 100 : 190, daily };
-}
-
-/** HubSpot's limit for a public OAuth app, per installing account; no daily limit applies. */
-export const PUBLIC_APP_LIMITS: PortalRateLimits = { requestsPer10s: 110 };
 
 export interface RateBudgetOptions {
   /** Namespace of every key, e.g. `redisService.key('hubspot', 'budget')`. */
@@ -88,7 +73,7 @@ export interface AcquireOptions {
 
 export interface Grant {
   portalId: string;
-  /** The HubSpot day the grant counts against. */
+  /** The day the grant counts against. */
   day: string;
   /** The grant's entries in the window, one per request reserved. */
   slots: string[];
@@ -132,55 +117,25 @@ export function effectiveLimits(limits: PortalRateLimits, safetyMargin: number, 
   };
 }
 
-export interface HubSpotDay {
-  /** The account's calendar date, YYYY-MM-DD. */
+export interface BudgetDay {
+  /** The calendar date, YYYY-MM-DD. */
   key: string;
-  /** When that day ends (the next midnight in the time zone), ms since the epoch. */
+  /** When that day ends, ms since the epoch. */
   resetsAt: number;
 }
 
-/** The HubSpot day `now` falls in, for an account in `timeZone`. */
-export function hubSpotDay(now: number, timeZone = 'UTC'): HubSpotDay {
-  const wall = wallClock(now, timeZone);
-  const nextMidnightWall = Date.UTC(wall.year, wall.month - 1, wall.day + 1);
-  let resetsAt = nextMidnightWall - offset(now, timeZone);
-  resetsAt = nextMidnightWall - offset(resetsAt, timeZone);
-  return { key: `${wall.year}-${pad(wall.month)}-${pad(wall.day)}`, resetsAt: Math.max(resetsAt, now + 1) };
-}
+const DAY_MS = 86_400_000;
 
-const formatters = new Map<string, Intl.DateTimeFormat>();
-
-function wallClock(at: number, timeZone: string) {
-  let format = formatters.get(timeZone);
-  if (!format) {
-    format = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      hourCycle: 'h23',
-      year: 'numeric',
-      month: 'numeric',
-      day: 'numeric',
-      hour: 'numeric',
-      minute: 'numeric',
-      second: 'numeric',
-    });
-    formatters.set(timeZone, format);
-  }
-  const parts: Record<string, number> = {};
-  for (const part of format.formatToParts(at)) {
-    if (part.type !== 'literal') parts[part.type] = Number(part.value);
-  }
-  return { year: parts.year, month: parts.month, day: parts.day, hour: parts.hour, minute: parts.minute, second: parts.second };
-}
-
-/** How far the zone's wall clock is ahead of UTC at `at`. */
-function offset(at: number, timeZone: string): number {
-  const wall = wallClock(at, timeZone);
-  const wallAsUtc = Date.UTC(wall.year, wall.month - 1, wall.day, wall.hour, wall.minute, wall.second);
-  return wallAsUtc - (at - (at % 1000));
-}
-
-function pad(value: number): string {
-  return String(value).padStart(2, '0');
+/**
+ * The day `now` falls in, in UTC. HubSpot resets an account's daily limit at midnight in the
+ * account's time zone, which Offload is never told, so every portal's day is the UTC day. Where the
+ * two midnights differ, HubSpot's own daily count (observe) and its DAILY 429 (recordRateLimited)
+ * still keep Offload from overspending; the cost is that a nearly spent budget may be held back for
+ * the hours between the two midnights.
+ */
+export function utcDay(now: number): BudgetDay {
+  const start = now - (now % DAY_MS);
+  return { key: new Date(start).toISOString().slice(0, 10), resetsAt: start + DAY_MS };
 }
 
 /**
@@ -481,7 +436,7 @@ export class RateBudget {
     const portal = portalKey(portalId);
     const pause = rateLimitPause(answer.headers, answer.body, this.windowMs, this.now());
     if (!pause.daily) return { daily: false, pausedUntil: await this.pause(portal, pause.ms) };
-    const day = hubSpotDay(this.now(), (await this.options.limits(portal)).timeZone);
+    const day = utcDay(this.now());
     const ttl = day.resetsAt - this.now() + DAY_KEY_LINGER_MS;
     await this.redis.set(this.key(portal, 'exhausted', day.key), '1', 'PX', ttl);
     return { daily: true, resetsAt: new Date(day.resetsAt) };
@@ -496,7 +451,7 @@ export class RateBudget {
     const remaining = Number(headerValue(headers, 'x-hubspot-ratelimit-daily-remaining'));
     if (!Number.isInteger(limit) || !Number.isInteger(remaining) || limit <= 0 || remaining < 0) return;
     const portal = portalKey(portalId);
-    const day = hubSpotDay(this.now(), (await this.options.limits(portal)).timeZone);
+    const day = utcDay(this.now());
     await observeScript.run(
       this.redis,
       [this.key(portal, 'day', day.key), this.key(portal, 'exhausted', day.key)],
@@ -551,7 +506,7 @@ export class RateBudget {
 
   private async attempt(waiter: Waiter): Promise<{ granted: Grant } | { waitMs: number } | { exhausted: Date }> {
     const effective = effectiveLimits(waiter.limits, this.safetyMargin, this.liveReserve);
-    const day = hubSpotDay(this.now(), waiter.limits.timeZone);
+    const day = utcDay(this.now());
     const portal = waiter.portalId;
     waiter.attempts += 1;
     const grantId = `${Date.now().toString(36)}.${randomBytes(6).toString('hex')}`;

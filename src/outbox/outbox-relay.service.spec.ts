@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { Registry } from 'prom-client';
-import { AppConfig, ConfigError, loadConfig } from '../config/app-config';
+import { AppConfig, loadConfig } from '../config/app-config';
+import { ConfigError } from '../config/environment';
 import { MetricsService } from '../metrics/metrics.service';
 import { OutboxPublisher } from './kafka-outbox-publisher';
 import { OutboxEvent } from './outbox-event';

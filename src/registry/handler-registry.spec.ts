@@ -96,6 +96,34 @@ describe('HandlerRegistry', () => {
     });
   });
 
+  describe('environment settings', () => {
+    const settings = { SAMPLE_BASE_URL: { type: 'url', default: 'https://api.example.com', description: 'where the API is' } } as const;
+
+    it('gives each handler its settings (its defaults unless read at start-up), and its egress from them', () => {
+      const declared = handlerWith({ settings, egress: (values) => [String(values.SAMPLE_BASE_URL)] });
+      expect(new HandlerRegistry([declared]).get('sample')).toMatchObject({
+        settings: { SAMPLE_BASE_URL: 'https://api.example.com' },
+        egress: ['https://api.example.com'],
+      });
+      const read = new Map([['sample', { SAMPLE_BASE_URL: 'http://127.0.0.1:4020' }]]);
+      expect(new HandlerRegistry([declared], read).get('sample')).toMatchObject({ egress: ['http://127.0.0.1:4020'] });
+      expect(new HandlerRegistry([handlerWith({})]).get('sample')).toMatchObject({ settings: {}, egress: [] });
+    });
+
+    it('refuses malformed setting declarations, and a variable two handlers declare', () => {
+      expect(() => new HandlerRegistry([handlerWith({ settings: { BASE_URL: settings.SAMPLE_BASE_URL } })])).toThrow(/starting with SAMPLE_/);
+      expect(() => new HandlerRegistry([handlerWith({ egress: ['https://api.example.com'] as never })])).toThrow(/egress must be a function of the settings/);
+      const shared = { type: 'url', default: 'https://api.example.com', description: 'x' } as const;
+      expect(
+        () =>
+          new HandlerRegistry([
+            handlerWith({ type: 'lead', settings: { LEAD_ASSIGNMENT_URL: shared } }),
+            handlerWith({ type: 'lead-assignment', settings: { LEAD_ASSIGNMENT_URL: shared } }),
+          ]),
+      ).toThrow(/setting LEAD_ASSIGNMENT_URL is declared by lead too/);
+    });
+  });
+
   describe('checkOutputs', () => {
     const registry = new HandlerRegistry([handlerWith({})]);
 

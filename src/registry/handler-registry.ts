@@ -2,6 +2,7 @@ import type { TSchema } from '@sinclair/typebox';
 import { FieldProblem } from '../common/api-error';
 import { assertValidSchema, compileValidator, Validator } from '../common/schema-validator';
 import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../common/storable-text';
+import { checkSettingDeclarations, HandlerSettings, readSettings } from './handler-settings';
 import {
   HandlerDeclaration,
   HUBSPOT_OUTPUT_TYPES,
@@ -36,7 +37,9 @@ export interface RegisteredHandler {
   validateInput: Validator;
   /** Checks a portal's settings for the handler; absent when the handler takes none. */
   config?: { schema: TSchema; default: unknown; validate: Validator };
-  egress?: HandlerDeclaration['egress'];
+  settings: HandlerSettings;
+  /** The origins context.http may reach. */
+  egress: string[];
 }
 
 export class HandlerDeclarationError extends Error {}
@@ -45,9 +48,13 @@ export class HandlerDeclarationError extends Error {}
 export class HandlerRegistry {
   private readonly handlers = new Map<string, RegisteredHandler>();
 
-  constructor(instances: JobHandler[]) {
+  /** `settings` by job type, as readHandlerSettings read them at start-up; a handler missing from it gets its defaults. */
+  constructor(instances: JobHandler[], settings: ReadonlyMap<string, HandlerSettings> = new Map()) {
     const declarations = checkHandlerClasses(instances.map((instance) => instance.constructor));
-    instances.forEach((instance, index) => this.handlers.set(declarations[index].type, register(declarations[index], instance)));
+    instances.forEach((instance, index) => {
+      const declaration = declarations[index];
+      this.handlers.set(declaration.type, register(declaration, instance, settings.get(declaration.type) ?? readSettings(declaration.settings, {})));
+    });
   }
 
   get(type: string): RegisteredHandler | undefined {
@@ -73,6 +80,7 @@ export class HandlerRegistry {
 export function checkHandlerClasses(classes: Function[]): HandlerDeclaration[] {
   const problems: string[] = [];
   const types = new Set<string>();
+  const variables = new Map<string, string>();
   const declarations = classes.map((handlerClass) => {
     const declaration = declarationOf(handlerClass);
     const name = handlerClass.name;
@@ -83,6 +91,11 @@ export function checkHandlerClasses(classes: Function[]): HandlerDeclaration[] {
     problems.push(...checkDeclaration(declaration).map((problem) => `${name} (${declaration.type}): ${problem}`));
     if (types.has(declaration.type)) problems.push(`${name}: job type "${declaration.type}" is declared twice`);
     if (typeof handlerClass.prototype?.run !== 'function') problems.push(`${name}: has no run(context) method`);
+    for (const variable of Object.keys(declaration.settings ?? {})) {
+      const owner = variables.get(variable);
+      if (owner !== undefined && owner !== declaration.type) problems.push(`${name}: setting ${variable} is declared by ${owner} too`);
+      variables.set(variable, declaration.type);
+    }
     types.add(declaration.type);
     return declaration;
   });
@@ -92,7 +105,7 @@ export function checkHandlerClasses(classes: Function[]): HandlerDeclaration[] {
   return declarations as HandlerDeclaration[];
 }
 
-function register(declaration: HandlerDeclaration, instance: JobHandler): RegisteredHandler {
+function register(declaration: HandlerDeclaration, instance: JobHandler, settings: HandlerSettings): RegisteredHandler {
   return {
     type: declaration.type,
     version: declaration.version,
@@ -106,7 +119,8 @@ function register(declaration: HandlerDeclaration, instance: JobHandler): Regist
     instance,
     validateInput: compileValidator(declaration.input),
     config: declaration.config && { schema: declaration.config.schema, default: declaration.config.default, validate: configValidator(declaration.config) },
-    egress: declaration.egress,
+    settings,
+    egress: declaration.egress?.(settings) ?? [],
   };
 }
 
@@ -145,7 +159,9 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
     }
   }
   if (d.config !== undefined) problems.push(...checkConfigDeclaration(d.config));
-  if (d.egress !== undefined && typeof d.egress !== 'function') problems.push('egress must be a function of the configuration');
+  if (d.settings !== undefined) problems.push(...checkSettingDeclarations(d.type, d.settings));
+  if (d.egress !== undefined && typeof d.egress !== 'function') problems.push('egress must be a function of the settings');
+  if (d.providers !== undefined && !Array.isArray(d.providers)) problems.push('providers must be a list of injectable helpers');
   const positive = (value: number | undefined, label: string, max: number) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
       problems.push(`${label} must be an integer from 1 to ${max}`);

@@ -1,11 +1,13 @@
 import { Logger } from '@nestjs/common';
+import type { HandlerSettings } from './handler-settings';
 import { EgressHttp, JobContext, JobHubSpot, JobRef } from './job-handler';
 
 /** What a handler's unit test sets; everything else gets a value that fails loudly if the handler uses it. */
-export interface TestContextOptions<I, C> {
+export interface TestContextOptions<I, C, S> {
   input: I;
   job?: Partial<JobRef>;
   config?: C;
+  settings?: S;
   secrets?: Record<string, string>;
   http?: EgressHttp;
   hubspot?: Partial<JobHubSpot>;
@@ -13,7 +15,7 @@ export interface TestContextOptions<I, C> {
 }
 
 /** A JobContext for a handler's unit tests, without a worker around it. */
-export function testJobContext<I, C = undefined>(options: TestContextOptions<I, C>): JobContext<I, C> {
+export function testJobContext<I, C = undefined, S = HandlerSettings>(options: TestContextOptions<I, C, S>): JobContext<I, C, S> {
   const unavailable = (what: string) => () => {
     throw new Error(`${what} is not available in this test: pass it to testJobContext`);
   };
@@ -23,6 +25,9 @@ export function testJobContext<I, C = undefined>(options: TestContextOptions<I, 
     signal: options.signal ?? new AbortController().signal,
     logger: new Logger('test'),
     config: options.config as C,
+    settings:
+      options.settings ??
+      (new Proxy({}, { get: (_, name) => unavailable(`context.settings.${String(name)}`)() }) as S),
     secrets: { get: async (name) => options.secrets?.[name] },
     http: options.http ?? { fetch: unavailable('context.http') },
     hubspot: {

@@ -1,8 +1,8 @@
 import type { Client } from '@hubspot/api-client';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, Provider } from '@nestjs/common';
 import type { Static, TSchema } from '@sinclair/typebox';
 import type { FieldProblem } from '../common/api-error';
-import type { AppConfig } from '../config/app-config';
+import type { HandlerSettings, SettingDeclarations } from './handler-settings';
 
 /** The output types a HubSpot workflow step can declare. */
 export const HUBSPOT_OUTPUT_TYPES = ['string', 'number', 'bool', 'datetime', 'date', 'enumeration', 'phone_number'] as const;
@@ -49,8 +49,16 @@ export interface HandlerDeclaration<I extends TSchema = TSchema> {
    * passed the schema, and answers each problem with its field's path.
    */
   config?: { schema: TSchema; default: unknown; check?(config: unknown): FieldProblem[] };
-  /** The origins (scheme://host[:port]) context.http may reach, from the service's configuration. */
-  egress?: (config: AppConfig) => string[];
+  /**
+   * Environment variables the handler reads, named after its type (ENRICHMENT_* for `enrichment`),
+   * each with its default. They are read and checked at start-up, which stops on an invalid one;
+   * the values reach `egress` and context.settings.
+   */
+  settings?: SettingDeclarations;
+  /** The origins (scheme://host[:port]) context.http may reach, from the handler's settings. */
+  egress?(settings: HandlerSettings): string[];
+  /** Helpers from the handler's folder its constructor takes, registered beside it (a unit test passes its own). */
+  providers?: Provider[];
 }
 
 export interface JobRef {
@@ -100,8 +108,8 @@ export interface EgressHttp {
   fetch(url: string | URL, init?: RequestInit & { timeoutMs?: number }): Promise<Response>;
 }
 
-/** What a handler sees of the world: its validated input, the job, a stop signal, the portal's settings and services. */
-export interface JobContext<I, C = unknown> {
+/** What a handler sees of the world: its validated input, the job, a stop signal, its settings, the portal's settings and services. */
+export interface JobContext<I, C = unknown, S = HandlerSettings> {
   input: I;
   job: JobRef;
   /** Aborted when the job is cancelled, times out, or the worker shuts down: stop promptly. */
@@ -109,6 +117,8 @@ export interface JobContext<I, C = unknown> {
   logger: Logger;
   /** The portal's settings for this handler, or the declaration's default. */
   config: C;
+  /** The handler's environment settings, as read at start-up. */
+  settings: S;
   secrets: PortalSecrets;
   http: EgressHttp;
   hubspot: JobHubSpot;
@@ -117,8 +127,8 @@ export interface JobContext<I, C = unknown> {
 export type OutputValue = string | number | boolean;
 export type JobOutputs = Record<string, OutputValue>;
 
-export interface JobHandler<I = unknown, O extends JobOutputs = JobOutputs, C = unknown> {
-  run(context: JobContext<I, C>): Promise<O>;
+export interface JobHandler<I = unknown, O extends JobOutputs = JobOutputs, C = unknown, S = HandlerSettings> {
+  run(context: JobContext<I, C, S>): Promise<O>;
 }
 
 export type InputOf<D extends HandlerDeclaration> = Static<D['input']>;

@@ -1,7 +1,5 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
 import { JobHubSpotFactory } from '../hubspot/job-hubspot';
 import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
 import { WritebackBatcher } from '../hubspot/writeback-batcher';
@@ -31,7 +29,6 @@ export class JobRunner {
   private readonly egress = new Map<string, Set<string>>();
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly registry: HandlerRegistry,
     private readonly state: JobStateWriter,
     private readonly metrics: MetricsService,
@@ -123,6 +120,7 @@ export class JobRunner {
       signal,
       logger,
       config: handler.config ? await this.settings.handlerConfig(job.portalId, job.type) : undefined,
+      settings: handler.settings,
       secrets: { get: (name) => this.settings.secret(job.portalId, name) },
       http: egressHttp(this.egressOf(handler), signal),
       hubspot: this.hubspot.forJob(job),
@@ -132,7 +130,7 @@ export class JobRunner {
   private egressOf(handler: RegisteredHandler): Set<string> {
     let origins = this.egress.get(handler.type);
     if (!origins) {
-      origins = egressOrigins(handler.egress?.(this.config) ?? []);
+      origins = egressOrigins(handler.egress);
       this.egress.set(handler.type, origins);
     }
     return origins;

@@ -6,7 +6,11 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { AppConfig, ConfigError, loadConfig, Role } from '../../src/config/app-config';
+import { AppConfig, loadConfig, Role } from '../../src/config/app-config';
+import { ConfigError } from '../../src/config/environment';
+import { discoverHandlerClasses } from '../../src/registry/handler-discovery';
+import { checkHandlerClasses } from '../../src/registry/handler-registry';
+import { readHandlerSettings } from '../../src/registry/handler-settings';
 
 /** A parsed YAML or JSON document: shapes vary by kind, so fields are read loosely. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -47,11 +51,21 @@ function envVarsReadBy(file: string): Set<string> {
 const CONFIG_VARS = envVarsReadBy('src/config/app-config.ts');
 const MIGRATE_VARS = envVarsReadBy('src/database/migrate.ts');
 const TRACING_READS_OTEL = [...envVarsReadBy('src/telemetry/tracing.ts')].some((name) => name.startsWith('OTEL_'));
+/** The handlers the service discovers at start-up, and the settings they declare. */
+const HANDLER_DECLARATIONS = checkHandlerClasses(discoverHandlerClasses());
+const HANDLER_VARS = new Set(HANDLER_DECLARATIONS.flatMap((declaration) => Object.keys(declaration.settings ?? {})));
 
-/** Variables the service process accepts: what the config loader reads, the standard OTEL_* (read by the
- * OpenTelemetry SDK started in telemetry/tracing.ts) and Node's own NODE_ENV / NODE_OPTIONS. */
+/** Variables the service process accepts: what the config loader reads, the settings handlers declare,
+ * the standard OTEL_* (read by the OpenTelemetry SDK started in telemetry/tracing.ts) and Node's own
+ * NODE_ENV / NODE_OPTIONS. */
 function isKnownServiceVar(name: string): boolean {
-  return CONFIG_VARS.has(name) || (TRACING_READS_OTEL && name.startsWith('OTEL_')) || name === 'NODE_ENV' || name === 'NODE_OPTIONS';
+  return (
+    CONFIG_VARS.has(name) ||
+    HANDLER_VARS.has(name) ||
+    (TRACING_READS_OTEL && name.startsWith('OTEL_')) ||
+    name === 'NODE_ENV' ||
+    name === 'NODE_OPTIONS'
+  );
 }
 const isKnownMigrateVar = (name: string): boolean => MIGRATE_VARS.has(name) || name === 'NODE_ENV' || name === 'NODE_OPTIONS';
 
@@ -67,7 +81,7 @@ const SAMPLE_VALUES: Env = {
 };
 
 /**
- * The variables loadConfig refuses to start without for a role, found by asking it: start from
+ * The variables start-up refuses to go without for a role, found by asking it: start from
  * ROLE alone and add whatever variable each ConfigError names until it succeeds.
  */
 function requiredVars(role: Role): string[] {
@@ -75,7 +89,7 @@ function requiredVars(role: Role): string[] {
   const required: string[] = [];
   for (;;) {
     try {
-      loadConfig(env);
+      configFor(env);
       return required;
     } catch (error) {
       if (!(error instanceof ConfigError)) throw error;
@@ -115,8 +129,11 @@ function sourceOf(distPath: string): string {
 const packageJson = JSON.parse(text('package.json')) as { devDependencies: Record<string, string> };
 const NODE_MAJOR = Number(/(\d+)/.exec(packageJson.devDependencies.node)?.[1]);
 
+/** The configuration the service starts with, its handlers' settings read (and checked) as start-up reads them. */
 function configFor(env: Env): AppConfig {
-  return loadConfig(env);
+  const config = loadConfig(env);
+  readHandlerSettings(HANDLER_DECLARATIONS, env);
+  return config;
 }
 
 /** The variable a ConfigError names, or undefined when the config loads. */
@@ -306,11 +323,12 @@ describe('deployment YAML', () => {
     expect(parsed.docs.length).toBeGreaterThan(0);
   });
 
-  it('extracts the variables the config loader reads (guards the extraction itself)', () => {
+  it('extracts the variables the config loader reads and the handlers declare (guards the extraction itself)', () => {
     for (const name of ['ROLE', 'PORT', 'DATABASE_URL', 'REDIS_URL', 'ENCRYPTION_KEY', 'ADMIN_TOKEN', 'SHUTDOWN_GRACE_MS']) {
       expect(CONFIG_VARS).toContain(name);
     }
     expect(MIGRATE_VARS).toContain('DATABASE_URL');
+    expect([...HANDLER_VARS]).toEqual(expect.arrayContaining(['ENRICHMENT_BASE_URL', 'ENRICHMENT_CACHE_TTL_S', 'ENRICHMENT_NO_MATCH_TTL_S']));
     expect(REQUIRED.api).toEqual(expect.arrayContaining(['ENCRYPTION_KEY', 'ADMIN_TOKEN']));
     expect(REQUIRED.worker).toContain('ENCRYPTION_KEY');
     expect(REQUIRED.worker).not.toContain('ADMIN_TOKEN');

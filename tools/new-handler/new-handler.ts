@@ -50,8 +50,8 @@ type ${pascal}Output = { ${snake}_result: string; ${snake}_ok: boolean };
 
 /**
  * Replace the body of run() with the work. Throw JobFailure to fail on purpose (retryable: true
- * for what a later run may fix); docs/handlers.md describes the context (config, secrets, http,
- * hubspot) and the rules.
+ * for what a later run may fix); docs/handlers.md describes the context (config, settings, secrets,
+ * http, hubspot) and the rules.
  */
 @JobHandlerOf(${camel}Declaration)
 export class ${pascal}Handler implements JobHandler<${pascal}Input, ${pascal}Output> {
@@ -91,6 +91,7 @@ describe('${pascal}Handler', () => {
 
 function readmeSource(type: string): string {
   const { snake } = namesOf(type);
+  const upper = snake.toUpperCase();
   return `# \`${type}\`
 
 What it does for a workflow, and for whom (owner: your-team).
@@ -100,7 +101,8 @@ What it does for a workflow, and for whom (owner: your-team).
   that reads it: add outputs instead, and run \`npm run outputs:check -- --update\` after any change.
 - **Failures**: which are retried (an outage, a 429) and which fail at once (bad input).
 - **Settings and secrets**: what a portal sets (\`PUT /v1/admin/portals/:id/handlers/${type}/config\`,
-  \`PUT /v1/admin/portals/:id/secrets/NAME\`), if anything.
+  \`PUT /v1/admin/portals/:id/secrets/NAME\`) and what the deployment sets (the \`${upper}_*\`
+  environment variables the declaration's \`settings\` lists, with their defaults), if anything.
 - **In a workflow**: \`npm run stub -- ${type}\` prints the custom code action and the fields to declare.
 `;
 }

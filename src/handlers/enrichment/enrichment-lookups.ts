@@ -1,10 +1,11 @@
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Injectable } from '@nestjs/common';
 import { MicroBatcher } from '../../common/micro-batcher';
-import type { AppConfig } from '../../config/app-config';
-import type { RedisService } from '../../redis/redis.service';
+import { RedisService } from '../../redis/redis.service';
 import type { EgressHttp } from '../../registry/job-handler';
 import { configFingerprint, DEFAULT_PROVIDER_TIMEOUT_MS, EnrichmentConfig, providerFor } from './enrichment-config';
+import type { EnrichmentSettings } from './enrichment-settings';
 import { PDL_MAX_BULK } from './pdl-provider';
 import { EnrichmentProvider, Lookup, LookupOutcome, ProviderCall, ProviderFailure } from './provider';
 
@@ -18,6 +19,7 @@ const WAIT_POLL_MS = 40;
 export interface LookupRequest {
   portalId: string;
   config: EnrichmentConfig;
+  settings: EnrichmentSettings;
   lookup: Lookup;
   apiKey: string;
   /** The job's HTTP client and stop signal: a shared call goes through the client of a job still waiting for it. */
@@ -61,14 +63,12 @@ const STOPPED: LookupOutcome = { kind: 'failed', failure: new ProviderFailure('u
  * lookup; across processes, a short Redis lock lets one call while the others wait for the cache;
  * and lookups that go out within BATCH_LINGER_MS of each other share one bulk call of up to 100.
  */
+@Injectable()
 export class EnrichmentLookups {
   private readonly inFlight = new Map<string, SharedLookup>();
   private readonly batchers = new Map<string, MicroBatcher<{ lookup: Lookup; participants: Participant[] }, LookupOutcome>>();
 
-  constructor(
-    private readonly redis: RedisService,
-    private readonly config: Pick<AppConfig, 'enrichmentBaseUrl' | 'enrichmentCacheTtlS' | 'enrichmentNoMatchTtlS'>,
-  ) {}
+  constructor(private readonly redis: RedisService) {}
 
   lookup(request: LookupRequest): Promise<LookupOutcome> {
     const fingerprint = configFingerprint(request.config);
@@ -100,7 +100,7 @@ export class EnrichmentLookups {
         const again = await this.cached(cacheKey);
         if (again) return again;
         const fresh = await this.batcherFor(request).add({ lookup: shared.lookup, participants: shared.participants });
-        await this.store(cacheKey, fresh);
+        await this.store(cacheKey, fresh, request.settings);
         return fresh;
       });
       if (outcome) return outcome;
@@ -120,9 +120,9 @@ export class EnrichmentLookups {
     return undefined;
   }
 
-  private async store(key: string, outcome: LookupOutcome): Promise<void> {
+  private async store(key: string, outcome: LookupOutcome, settings: EnrichmentSettings): Promise<void> {
     if (outcome.kind === 'failed') return;
-    const ttl = outcome.kind === 'match' ? this.config.enrichmentCacheTtlS : this.config.enrichmentNoMatchTtlS;
+    const ttl = outcome.kind === 'match' ? settings.ENRICHMENT_CACHE_TTL_S : settings.ENRICHMENT_NO_MATCH_TTL_S;
     await this.redis.client.set(key, JSON.stringify(outcome), 'EX', ttl);
   }
 
@@ -132,7 +132,7 @@ export class EnrichmentLookups {
     let batcher = this.batchers.get(key);
     if (!batcher) {
       const provider = providerFor(request.config);
-      const call = { baseUrl: this.config.enrichmentBaseUrl, apiKey: request.apiKey, timeoutMs };
+      const call = { baseUrl: request.settings.ENRICHMENT_BASE_URL, apiKey: request.apiKey, timeoutMs };
       batcher = new MicroBatcher({
         execute: (items) => this.execute(provider, call, items),
         maxBatchSize: PDL_MAX_BULK,

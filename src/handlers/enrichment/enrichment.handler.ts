@@ -1,12 +1,10 @@
 import { Inject } from '@nestjs/common';
 import { Type } from '@sinclair/typebox';
-import { AppConfig } from '../../config/app-config';
-import { APP_CONFIG } from '../../config/config.module';
-import { RedisService } from '../../redis/redis.service';
 import { ConfigOf, HandlerDeclaration, InputOf, JobContext, JobFailure, JobHandler, JobHandlerOf } from '../../registry/job-handler';
 import { InvalidDomainError, normaliseDomain } from './domain';
 import { DEFAULT_ENRICHMENT_CONFIG, enrichmentConfigSchema } from './enrichment-config';
 import { EnrichmentLookups } from './enrichment-lookups';
+import { EnrichmentSettings, enrichmentSettings } from './enrichment-settings';
 import { Firmographics, Lookup } from './provider';
 
 /** The portal secret that holds the provider's API key. */
@@ -48,7 +46,9 @@ export const enrichmentDeclaration = {
   retry: { attempts: 4, backoffMs: 500, maxBackoffMs: 30_000 },
   concurrency: 200,
   config: { schema: enrichmentConfigSchema, default: DEFAULT_ENRICHMENT_CONFIG },
-  egress: (config: AppConfig) => [config.enrichmentBaseUrl],
+  settings: enrichmentSettings,
+  egress: (settings: EnrichmentSettings) => [settings.ENRICHMENT_BASE_URL],
+  providers: [EnrichmentLookups],
 } satisfies HandlerDeclaration;
 
 type EnrichmentInput = InputOf<typeof enrichmentDeclaration>;
@@ -104,14 +104,10 @@ export function lookupFor(input: EnrichmentInput): Lookup {
 }
 
 @JobHandlerOf(enrichmentDeclaration)
-export class EnrichmentHandler implements JobHandler<EnrichmentInput, EnrichmentOutput, EnrichmentConfig> {
-  private readonly lookups: EnrichmentLookups;
+export class EnrichmentHandler implements JobHandler<EnrichmentInput, EnrichmentOutput, EnrichmentConfig, EnrichmentSettings> {
+  constructor(@Inject(EnrichmentLookups) private readonly lookups: Pick<EnrichmentLookups, 'lookup'>) {}
 
-  constructor(redis: RedisService, @Inject(APP_CONFIG) config: AppConfig) {
-    this.lookups = new EnrichmentLookups(redis, config);
-  }
-
-  async run({ input, job, config, secrets, http, signal }: JobContext<EnrichmentInput, EnrichmentConfig>): Promise<EnrichmentOutput> {
+  async run({ input, job, config, settings, secrets, http, signal }: JobContext<EnrichmentInput, EnrichmentConfig, EnrichmentSettings>): Promise<EnrichmentOutput> {
     const lookup = lookupFor(input);
     const apiKey = await secrets.get(API_KEY_SECRET);
     if (!apiKey) {
@@ -121,7 +117,7 @@ export class EnrichmentHandler implements JobHandler<EnrichmentInput, Enrichment
         { retryable: false },
       );
     }
-    const outcome = await this.lookups.lookup({ portalId: job.portalId, config, lookup, apiKey, http, signal });
+    const outcome = await this.lookups.lookup({ portalId: job.portalId, config, settings, lookup, apiKey, http, signal });
     if (outcome.kind === 'match') return enrichedOutputs(outcome.firmographics);
     if (outcome.kind === 'no_match') return notEnriched('no_match');
     const { failure } = outcome;

@@ -1,10 +1,8 @@
-import { createServer, IncomingHttpHeaders, Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { compileValidator } from '../../common/schema-validator';
-import { egressHttp, egressOrigins } from '../../worker/egress-http';
 import { enrichmentConfigSchema } from './enrichment-config';
 import { GenericProvider, GenericSettings, mapFirmographics, valueAt } from './generic-provider';
 import { ProviderCall, ProviderFailure } from './provider';
+import { recordingHttp, SentRequest } from './recording-http.testing';
 
 const SETTINGS: GenericSettings = {
   urlTemplate: '/api/v2/lookup?domain={domain}&company={name}',
@@ -79,28 +77,16 @@ describe('generic settings (the portal config schema)', () => {
   });
 });
 
-describe('GenericProvider over HTTP', () => {
-  let server: Server;
-  let baseUrl: string;
-  let call: ProviderCall;
-  const seen: Array<{ url: string; headers: IncomingHttpHeaders }> = [];
+describe('GenericProvider', () => {
+  const baseUrl = 'https://provider.test';
   let reply: { status: number; body: string } = { status: 200, body: '{}' };
-
-  beforeAll(async () => {
-    server = createServer((req, res) => {
-      seen.push({ url: req.url ?? '', headers: req.headers });
-      res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Retry-After': '4' });
-      res.end(reply.body);
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    call = { http: egressHttp(egressOrigins([baseUrl]), new AbortController().signal), baseUrl, apiKey: 'k-123', timeoutMs: 2000 };
-  });
-
-  afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  let sent: SentRequest[];
+  let call: ProviderCall;
 
   beforeEach(() => {
-    seen.length = 0;
+    const recording = recordingHttp(() => new Response(reply.body, { status: reply.status, headers: { 'Content-Type': 'application/json', 'Retry-After': '4' } }));
+    sent = recording.sent;
+    call = { http: recording.http, baseUrl, apiKey: 'k-123', timeoutMs: 2000 };
   });
 
   const provider = new GenericProvider(SETTINGS);
@@ -109,9 +95,9 @@ describe('GenericProvider over HTTP', () => {
     reply = { status: 200, body: JSON.stringify({ company: { category: { industry: 'Retail' }, metrics: { employees: '12' } } }) };
     const outcome = await provider.enrichOne({ kind: 'company', domain: 'acme.com', name: 'Acme & Sons' }, call);
     expect(outcome).toEqual({ kind: 'match', firmographics: { industry: 'Retail', employeeCount: 12, employeeRange: null, revenueRange: null, country: null } });
-    expect(seen).toHaveLength(1);
-    expect(seen[0].url).toBe('/api/v2/lookup?domain=acme.com&company=Acme%20%26%20Sons');
-    expect(seen[0].headers.authorization).toBe('Bearer k-123');
+    expect(sent).toHaveLength(1);
+    expect(sent[0].url.href).toBe(`${baseUrl}/api/v2/lookup?domain=acme.com&company=Acme%20%26%20Sons`);
+    expect(sent[0].headers.get('authorization')).toBe('Bearer k-123');
   });
 
   it('keeps a value that tries to add a path or a host inside its parameter', () => {
@@ -125,7 +111,7 @@ describe('GenericProvider over HTTP', () => {
     const outcome = await provider.enrichOne({ kind: 'person', email: 'jane@acme.com' }, call);
     expect(outcome).toMatchObject({ kind: 'failed', failure: { reason: 'refused' } });
     expect((outcome as { failure: ProviderFailure }).failure.message).toMatch(/\{domain\}, \{name\}/);
-    expect(seen).toHaveLength(0);
+    expect(sent).toHaveLength(0);
     const byName = provider.urlFor({ kind: 'company', name: 'Acme' }, baseUrl) as URL;
     expect(byName.search).toBe('?domain=&company=Acme');
   });
@@ -148,8 +134,6 @@ describe('GenericProvider over HTTP', () => {
       call,
     );
     expect(outcomes.every((outcome) => outcome.kind === 'match')).toBe(true);
-    expect(seen.map((request) => new URL(request.url, baseUrl).searchParams.get('domain')).sort()).toEqual(
-      Array.from({ length: 12 }, (_, i) => `c${i}.com`).sort(),
-    );
+    expect(sent.map((request) => request.url.searchParams.get('domain')).sort()).toEqual(Array.from({ length: 12 }, (_, i) => `c${i}.com`).sort());
   });
 });

@@ -1,22 +1,28 @@
-import { egressHttp, egressOrigins } from '../../worker/egress-http';
+import { EgressHttp, JobFailure } from '../../registry/job-handler';
 import { PdlProvider, pdlCompanyFirmographics, pdlPersonFirmographics } from './pdl-provider';
-import { ProviderCall, ProviderFailure, retryAfterMs } from './provider';
-import { companyForDomain, createEnrichmentSimulator, DEFAULT_API_KEY, EnrichmentSimulator } from '../../../tools/simulators/enrichment';
+import { Lookup, ProviderCall, ProviderFailure, retryAfterMs } from './provider';
+import { jsonResponse, recordingHttp } from './recording-http.testing';
+
+const RECORD = {
+  status: 200,
+  name: 'acme',
+  industry: 'computer software',
+  employee_count: 120,
+  size: '51-200',
+  inferred_revenue: '$10M-$25M',
+  location: { country: 'united states' },
+  likelihood: 9,
+};
 
 describe('PDL answer mapping', () => {
   it('maps a company record: industry, employee_count, size, inferred_revenue, location.country', () => {
-    expect(
-      pdlCompanyFirmographics({
-        status: 200,
-        name: 'acme',
-        industry: 'computer software',
-        employee_count: 120,
-        size: '51-200',
-        inferred_revenue: '$10M-$25M',
-        location: { country: 'united states', locality: 'boston' },
-        likelihood: 9,
-      }),
-    ).toEqual({ industry: 'computer software', employeeCount: 120, employeeRange: '51-200', revenueRange: '$10M-$25M', country: 'united states' });
+    expect(pdlCompanyFirmographics({ ...RECORD, location: { country: 'united states', locality: 'boston' } })).toEqual({
+      industry: 'computer software',
+      employeeCount: 120,
+      employeeRange: '51-200',
+      revenueRange: '$10M-$25M',
+      country: 'united states',
+    });
   });
 
   it('keeps what PDL does not know as null: null, absent or empty fields, no location', () => {
@@ -58,99 +64,108 @@ describe('PDL answer mapping', () => {
   });
 });
 
-describe('PdlProvider against the simulator', () => {
-  let sim: EnrichmentSimulator;
-  let call: ProviderCall;
+const pdlError = (status: number, type: string, message: string) => jsonResponse(status, { status, error: { type, message } });
+
+const ACME = pdlCompanyFirmographics(RECORD);
+const company = (domain: string): Lookup => ({ kind: 'company', domain });
+
+describe('PdlProvider', () => {
   const provider = new PdlProvider();
-
-  beforeAll(async () => {
-    sim = await createEnrichmentSimulator();
-    call = { http: egressHttp(egressOrigins([sim.url]), new AbortController().signal), baseUrl: sim.url, apiKey: DEFAULT_API_KEY, timeoutMs: 2_000 };
-  });
-
-  afterAll(() => sim.close());
-
-  beforeEach(() => {
-    sim.modes.clear();
-    sim.resetCalls();
-  });
+  const callWith = (http: EgressHttp): ProviderCall => ({ http, baseUrl: 'https://pdl.test/', apiKey: 'key-1', timeoutMs: 2_000 });
 
   it('enriches one company with GET /v5/company/enrich, the key in X-Api-Key', async () => {
-    const company = companyForDomain('acme.com');
-    const outcome = await provider.enrichOne({ kind: 'company', domain: 'acme.com', name: 'Acme' }, call);
-    expect(outcome).toEqual({ kind: 'match', firmographics: pdlCompanyFirmographics(company) });
-    expect(sim.calls()).toMatchObject([{ method: 'GET', endpoint: 'company.enrich', status: 200, subjects: ['acme.com'] }]);
+    const { http, sent } = recordingHttp(() => jsonResponse(200, RECORD));
+    expect(await provider.enrichOne({ kind: 'company', domain: 'acme.com', name: 'Acme' }, callWith(http))).toEqual({ kind: 'match', firmographics: ACME });
+    expect(sent).toHaveLength(1);
+    expect(sent[0].method).toBe('GET');
+    expect(`${sent[0].url.origin}${sent[0].url.pathname}`).toBe('https://pdl.test/v5/company/enrich');
+    expect(Object.fromEntries(sent[0].url.searchParams)).toEqual({ website: 'acme.com', name: 'Acme' });
+    expect(sent[0].headers.get('x-api-key')).toBe('key-1');
   });
 
   it('sends min_likelihood when the portal sets one', async () => {
-    sim.setCompany('weak.com', { likelihood: 4 });
-    expect(await new PdlProvider({ minLikelihood: 5 }).enrichOne({ kind: 'company', domain: 'weak.com' }, call)).toEqual({ kind: 'no_match' });
-    expect((await new PdlProvider({ minLikelihood: 4 }).enrichOne({ kind: 'company', domain: 'weak.com' }, call)).kind).toBe('match');
+    const { http, sent } = recordingHttp(() => jsonResponse(404, { status: 404, error: { type: 'not_found', message: 'No records were found matching your request' } }));
+    expect(await new PdlProvider({ minLikelihood: 5 }).enrichOne(company('weak.com'), callWith(http))).toEqual({ kind: 'no_match' });
+    expect(sent[0].url.searchParams.get('min_likelihood')).toBe('5');
   });
 
-  it('turns 404 into no match, 429 into a wait, 5xx and hangs into outages, 401 and garbage into final failures', async () => {
-    expect(await provider.enrichOne({ kind: 'company', domain: 'nobody.invalid' }, call)).toEqual({ kind: 'no_match' });
+  it('turns 404 into no match, 429 into a wait, 5xx and no answer into outages, 401 and garbage into final failures', async () => {
+    const outcome = (response: () => Response | Promise<Response>) => provider.enrichOne(company('acme.com'), callWith(recordingHttp(response).http));
 
-    sim.modes.set({ mode: 'rate_limit', domain: 'busy.com', retryAfterS: 2 });
-    const limited = await provider.enrichOne({ kind: 'company', domain: 'busy.com' }, call);
-    expect(limited).toMatchObject({ kind: 'failed', failure: { reason: 'rate_limited', retryAfterMs: 2000 } });
+    expect(await outcome(() => pdlError(404, 'not_found', 'No records were found'))).toEqual({ kind: 'no_match' });
+    expect(await outcome(() => jsonResponse(429, { status: 429, error: { type: 'rate_limit', message: 'slow down' } }, { 'retry-after': '2' }))).toMatchObject({
+      kind: 'failed',
+      failure: { reason: 'rate_limited', retryAfterMs: 2000 },
+    });
 
-    sim.modes.set({ mode: 'server_error', domain: 'down.com', status: 502 });
-    const down = await provider.enrichOne({ kind: 'company', domain: 'down.com' }, call);
+    const down = await outcome(() => pdlError(502, 'api_error', 'upstream failed'));
     expect(down).toMatchObject({ kind: 'failed', failure: { reason: 'unavailable' } });
     expect((down as { failure: ProviderFailure }).failure.message).toMatch(/502.*api_error/);
 
-    sim.modes.set({ mode: 'hang', domain: 'slow.com', hangMs: 5_000 });
-    const slow = await provider.enrichOne({ kind: 'company', domain: 'slow.com' }, { ...call, timeoutMs: 100 });
-    expect(slow).toMatchObject({ kind: 'failed', failure: { reason: 'unavailable' } });
+    const timedOut = await outcome(() => Promise.reject(new DOMException('The operation was aborted due to timeout', 'TimeoutError')));
+    expect(timedOut).toMatchObject({ kind: 'failed', failure: { reason: 'unavailable' } });
 
-    sim.modes.set({ mode: 'malformed', domain: 'broken.com' });
-    expect(await provider.enrichOne({ kind: 'company', domain: 'broken.com' }, call)).toMatchObject({ kind: 'failed', failure: { reason: 'malformed' } });
+    expect(await outcome(() => new Response('<html>', { status: 200 }))).toMatchObject({ kind: 'failed', failure: { reason: 'malformed' } });
+    expect(await outcome(() => jsonResponse(200, { ...RECORD, employee_count: 'many' }))).toMatchObject({ kind: 'failed', failure: { reason: 'malformed' } });
 
-    const refused = await provider.enrichOne({ kind: 'company', domain: 'acme.com' }, { ...call, apiKey: 'wrong' });
+    const refused = await outcome(() => pdlError(401, 'authentication_error', 'missing or invalid key'));
     expect(refused).toMatchObject({ kind: 'failed', failure: { reason: 'refused' } });
     expect((refused as { failure: ProviderFailure }).failure.message).toMatch(/401.*missing or invalid key/);
+
+    const denied = await outcome(() => Promise.reject(new JobFailure('egress_denied', 'This handler may not call https://elsewhere.test', { retryable: false })));
+    expect(denied).toMatchObject({ kind: 'failed', failure: { reason: 'refused', message: expect.stringContaining('egress_denied') } });
   });
 
   it('enriches many companies with one bulk call, each lookup getting its own outcome in order', async () => {
-    sim.modes.set({ mode: 'malformed', domain: 'broken.com' });
-    const outcomes = await provider.enrichMany(
-      [
-        { kind: 'company', domain: 'a.com' },
-        { kind: 'company', domain: 'nobody.invalid' },
-        { kind: 'company', domain: 'broken.com' },
-        { kind: 'company', domain: 'b.com' },
-      ],
-      call,
+    const { http, sent } = recordingHttp(({ body }) => {
+      const requests = (body as { requests: Array<{ params: { website: string }; metadata: { index: number } }> }).requests;
+      const item = ({ params, metadata }: (typeof requests)[number]) => {
+        if (params.website === 'nobody.invalid') return { status: 404, metadata };
+        if (params.website === 'broken.com') return { status: 200, metadata };
+        return { ...RECORD, name: params.website, metadata };
+      };
+      // Answered in another order than asked: each item carries back its request's metadata.
+      return jsonResponse(200, requests.map(item).reverse());
+    });
+    const outcomes = await provider.enrichMany([company('a.com'), company('nobody.invalid'), company('broken.com'), company('b.com')], callWith(http));
+    expect(outcomes).toEqual([
+      { kind: 'match', firmographics: ACME },
+      { kind: 'no_match' },
+      { kind: 'failed', failure: expect.objectContaining({ reason: 'malformed' }) },
+      { kind: 'match', firmographics: ACME },
+    ]);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ method: 'POST', url: new URL('https://pdl.test/v5/company/enrich/bulk') });
+    expect(sent[0].headers.get('x-api-key')).toBe('key-1');
+    expect((sent[0].body as { requests: unknown[] }).requests).toEqual(
+      ['a.com', 'nobody.invalid', 'broken.com', 'b.com'].map((website, index) => ({ params: { website }, metadata: { index } })),
     );
-    expect(outcomes.map((outcome) => outcome.kind)).toEqual(['match', 'no_match', 'failed', 'match']);
-    expect(outcomes[0]).toEqual({ kind: 'match', firmographics: pdlCompanyFirmographics(companyForDomain('a.com')) });
-    expect(outcomes[3]).toEqual({ kind: 'match', firmographics: pdlCompanyFirmographics(companyForDomain('b.com')) });
-    expect(outcomes[2]).toMatchObject({ failure: { reason: 'malformed' } });
-    expect(sim.stats()).toMatchObject({ bulk: 1, single: 0, lookups: 4 });
   });
 
   it('fails every lookup of a bulk call the provider refused as a whole', async () => {
-    sim.modes.set({ mode: 'rate_limit', domain: 'busy.com', retryAfterS: 1 });
-    const outcomes = await provider.enrichMany([{ kind: 'company', domain: 'a.com' }, { kind: 'company', domain: 'busy.com' }], call);
-    expect(outcomes).toEqual([
+    const { http } = recordingHttp(() => jsonResponse(429, { status: 429, error: { type: 'rate_limit', message: 'slow down' } }, { 'retry-after': '1' }));
+    expect(await provider.enrichMany([company('a.com'), company('busy.com')], callWith(http))).toEqual([
       { kind: 'failed', failure: expect.objectContaining({ reason: 'rate_limited', retryAfterMs: 1000 }) },
       { kind: 'failed', failure: expect.objectContaining({ reason: 'rate_limited', retryAfterMs: 1000 }) },
     ]);
   });
 
   it('looks people up one by one with GET /v5/person/enrich, beside the bulk call for companies', async () => {
-    const outcomes = await provider.enrichMany(
-      [
-        { kind: 'person', email: 'jane@acme.com' },
-        { kind: 'company', domain: 'a.com' },
-        { kind: 'company', domain: 'b.com' },
-      ],
-      call,
+    const person = {
+      status: 200,
+      likelihood: 8,
+      data: { job_company_industry: 'retail', job_company_employee_count: 40, job_company_size: '11-50', job_company_location_country: 'france' },
+    };
+    const { http, sent } = recordingHttp(({ url, body }) =>
+      url.pathname === '/v5/person/enrich' ? jsonResponse(200, person) : jsonResponse(200, (body as { requests: unknown[] }).requests.map(() => RECORD)),
     );
-    const acme = pdlCompanyFirmographics(companyForDomain('acme.com'));
-    expect(outcomes[0]).toEqual({ kind: 'match', firmographics: acme });
-    expect(outcomes.slice(1).map((outcome) => outcome.kind)).toEqual(['match', 'match']);
-    expect(sim.stats().byEndpoint).toEqual({ 'person.enrich': 1, 'company.bulk': 1 });
+    const outcomes = await provider.enrichMany([{ kind: 'person', email: 'jane@acme.com' }, company('a.com'), company('b.com')], callWith(http));
+    expect(outcomes).toEqual([
+      { kind: 'match', firmographics: pdlPersonFirmographics(person) },
+      { kind: 'match', firmographics: ACME },
+      { kind: 'match', firmographics: ACME },
+    ]);
+    expect(sent.map((request) => `${request.method} ${request.url.pathname}`).sort()).toEqual(['GET /v5/person/enrich', 'POST /v5/company/enrich/bulk']);
+    expect(sent.find((request) => request.method === 'GET')!.url.searchParams.get('email')).toBe('jane@acme.com');
   });
 });
