@@ -31,7 +31,6 @@ function importsOf(file: string, source = readFileSync(join(ROOT, file), 'utf8')
 
 const inside = (folder: string) => (target: string | undefined) => target !== undefined && (target === folder || target.startsWith(`${folder}/`));
 const described = (found: Import[]) => found.map(({ file, line, specifier }) => `${file}:${line} imports ${specifier}`);
-const isSpec = (file: string) => file.endsWith('.spec.ts');
 
 describe('import boundaries', () => {
   it('reads static, re-exported, dynamic and require imports, resolving relative paths', () => {
@@ -57,11 +56,9 @@ describe('import boundaries', () => {
     ]);
   });
 
-  // Unit specs are not compiled into the service (tsconfig.build.json leaves them out) and may use the tools' simulators.
-  it('keeps the service apart from the tooling and the tests: nothing src/ builds imports tools/ or test/', () => {
-    const imports = typeScriptFiles('src')
-      .filter((file) => !isSpec(file))
-      .flatMap((file) => importsOf(file));
+  // Unit specs included: a spec in src/ proves the service with the service's own code and fakes.
+  it('keeps the service apart from the tooling and the tests: nothing in src/ imports tools/ or test/', () => {
+    const imports = typeScriptFiles('src').flatMap((file) => importsOf(file));
     expect(described(imports.filter(({ target }) => inside('tools')(target) || inside('test')(target)))).toEqual([]);
   });
 
