@@ -6,17 +6,15 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
-import { HubSpotEntryPointsModule } from './hubspot/hubspot-entry-points.module';
-import { HubSpotModule } from './hubspot/hubspot.module';
+import { HubSpotClientModule } from './hubspot/client/hubspot-client.module';
+import { HubSpotEntryPointsModule } from './hubspot/entry-points/hubspot-entry-points.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { PortalsModule } from './portals/portals.module';
-import { QueueModule } from './queue/queue.module';
-import { RedisModule } from './redis/redis.module';
 import { discoverHandlerClasses } from './registry/handler-discovery';
 import { checkHandlerClasses } from './registry/handler-registry';
-import { RegistryModule } from './registry/registry.module';
+import { HandlersApiModule } from './registry/handlers-api.module';
 import { WorkerModule } from './worker/worker.module';
 
 /**
@@ -27,11 +25,11 @@ import { WorkerModule } from './worker/worker.module';
 export class AppModule {
   static forRole(config: AppConfig, handlerClasses: Type[] = discoverHandlerClasses()): DynamicModule {
     // Checked before any module starts, so a bad handler stops start-up before connections open.
-    const jobTypes = checkHandlerClasses(handlerClasses).map((declaration) => declaration.type);
+    checkHandlerClasses(handlerClasses);
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forConfig(config),
+        ConfigModule.forConfig(config, handlerClasses),
         LoggerModule.forRoot({
           // nestjs-pino's per-request middleware is not applied: request-scoped fields come from the
           // mixin instead (see request-log-context.ts), and requests themselves are not logged.
@@ -39,13 +37,11 @@ export class AppModule {
           pinoHttp: { level: config.logLevel, mixin: requestLogFields },
         }),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
-        RedisModule,
-        RegistryModule.forRoot(handlerClasses, config.role !== 'worker'),
-        QueueModule.forRoot(jobTypes),
         MetricsModule,
         HealthModule,
-        HubSpotModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HubSpotEntryPointsModule]),
+        // Step completion listens to every job end, whichever role ends it.
+        HubSpotClientModule,
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule]),
         ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
       ],
     };

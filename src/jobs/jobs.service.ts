@@ -2,7 +2,6 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ApiError, ApiErrorBody } from '../common/api-error';
 import { MicroBatcher } from '../common/micro-batcher';
-import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
 import { JobQueue } from '../queue/job-queue.service';
@@ -11,8 +10,8 @@ import { startJobTrace } from '../telemetry/job-trace';
 import { deriveIdempotencyKey, JobRequestIdentity, requestHash } from './idempotency';
 import { enqueueBody } from './job-request.schemas';
 import { isTerminal, JobPriority, JobRecord, jobView, JobView } from './job-record';
+import { JobLifecycle } from './job-lifecycle';
 import { JobRepository, NewJobRow } from './job.repository';
-import { JobSignals } from './job-signals';
 import { JobWaiter } from './job-waiter';
 
 export type EnqueueResult = { status: 200 | 202; job: JobView } | { status: number; error: ApiErrorBody['error'] };
@@ -53,10 +52,9 @@ export class JobsService {
     private readonly jobs: JobRepository,
     private readonly queue: JobQueue,
     private readonly registry: HandlerRegistry,
-    private readonly signals: JobSignals,
+    private readonly lifecycle: JobLifecycle,
     private readonly waiter: JobWaiter,
     private readonly metrics: MetricsService,
-    private readonly workflowSteps: WorkflowStepCompleter,
   ) {}
 
   async enqueue(portal: AuthenticatedPortal, body: unknown): Promise<{ status: 200 | 202; job: JobView }> {
@@ -140,11 +138,8 @@ export class JobsService {
 
   async cancel(portal: AuthenticatedPortal, id: string): Promise<JobView> {
     if (!isUuid(id)) throw ApiError.notFound('Job');
-    const job = await this.jobs.cancel(portal.id, id);
+    const job = await this.lifecycle.cancel(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `The job is already ${status} and cannot be cancelled`);
-    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.signals.announceFinished([id])]);
-    this.metrics.jobsFinished.inc({ type: job.type, status: 'cancelled' });
-    this.workflowSteps.jobsEnded([job]);
     return jobView(job);
   }
 

@@ -6,7 +6,7 @@ import { ApiError } from '../common/api-error';
 import { sha256Hex } from '../common/sha256';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { normaliseObjectType } from '../hubspot/object-types';
+import { normaliseObjectType } from '../hubspot/client/object-types';
 import { RedisService } from '../redis/redis.service';
 import { ApiKey } from './api-key.entity';
 import { CredentialCipher } from './credential-cipher';

@@ -1,29 +1,24 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
-import { JobHandler } from './job-handler';
-import { discoverHandlerClasses } from './handler-discovery';
+import { Module, Type } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { HANDLER_CLASSES } from '../config/config.module';
+import { RedisModule } from '../redis/redis.module';
 import { HandlerRegistry } from './handler-registry';
-import { HandlersController } from './handlers.controller';
+import { JobHandler } from './job-handler';
 
-@Module({})
-export class RegistryModule {
-  /**
-   * Registers every discovered handler (or the given ones, in tests) and the registry that checks
-   * them; with `serveApi`, also GET /v1/handlers.
-   */
-  static forRoot(handlerClasses: Type[] = discoverHandlerClasses(), serveApi = true): DynamicModule {
-    return {
-      module: RegistryModule,
-      global: true,
-      controllers: serveApi ? [HandlersController] : [],
-      providers: [
-        ...handlerClasses,
-        {
-          provide: HandlerRegistry,
-          useFactory: (...instances: JobHandler[]) => new HandlerRegistry(instances),
-          inject: handlerClasses,
-        },
-      ],
-      exports: [HandlerRegistry],
-    };
-  }
-}
+/**
+ * The one HandlerRegistry of the application, over an instance of every handler class it runs.
+ * Handlers are built here, so what their constructors take is what this module imports.
+ */
+@Module({
+  imports: [RedisModule],
+  providers: [
+    {
+      provide: HandlerRegistry,
+      inject: [HANDLER_CLASSES, ModuleRef],
+      useFactory: async (handlerClasses: Type<JobHandler>[], moduleRef: ModuleRef) =>
+        new HandlerRegistry(await Promise.all(handlerClasses.map((handlerClass) => moduleRef.create(handlerClass)))),
+    },
+  ],
+  exports: [HandlerRegistry],
+})
+export class RegistryModule {}

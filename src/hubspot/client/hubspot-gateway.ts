@@ -1,13 +1,13 @@
 import { Client } from '@hubspot/api-client';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { MetricsService } from '../metrics/metrics.service';
-import { Portal, PropertyMappings } from '../portals/portal.entity';
-import { PortalsService } from '../portals/portals.service';
-import { RedisService } from '../redis/redis.service';
-import { retryDelayMs } from '../worker/backoff';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { MetricsService } from '../../metrics/metrics.service';
+import { Portal, PropertyMappings } from '../../portals/portal.entity';
+import { PortalsService } from '../../portals/portals.service';
+import { RedisService } from '../../redis/redis.service';
+import { retryDelayMs } from '../../worker/backoff';
 import { DailyBudgetExhaustedError, Grant, PortalRateLimits, privateAppLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */

@@ -2,16 +2,16 @@ import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../common/api-error';
-import { crmRecordId, hubspotAccountId } from '../common/hubspot-id-schemas';
-import { requestSchema } from '../common/request-schema';
-import { isTerminal } from '../jobs/job-record';
-import { JobsService } from '../jobs/jobs.service';
-import { PortalsService } from '../portals/portals.service';
+import { ApiError } from '../../common/api-error';
+import { crmRecordId, hubspotAccountId } from '../../common/hubspot-id-schemas';
+import { requestSchema } from '../../common/request-schema';
+import { isTerminal } from '../../jobs/job-record';
+import { JobsService } from '../../jobs/jobs.service';
+import { PortalsService } from '../../portals/portals.service';
 import { HubSpotRequestVerifier } from './hubspot-request-verifier';
-import { normaliseObjectType } from './object-types';
+import { normaliseObjectType } from '../client/object-types';
 import { workflowInput } from './workflow-inputs';
-import { blockExpiration, stepCompletion } from './workflow-step';
+import { blockExpiration, stepCompletion } from '../client/workflow-step';
 
 /** What HubSpot POSTs to a custom workflow action's URL; fields HubSpot may add later are let through. */
 const actionRequest = requestSchema(
