@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ApiError, ApiErrorBody } from '../common/api-error';
+import { InvalidJobStateError, NotFoundError } from '../common/domain-errors';
 import { MicroBatcher } from '../common/micro-batcher';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
@@ -117,7 +118,7 @@ export class JobsService {
   }
 
   async get(portal: AuthenticatedPortal, id: string, waitSeconds = 0): Promise<JobView> {
-    if (!isUuid(id)) throw ApiError.notFound('Job');
+    if (!isUuid(id)) throw new NotFoundError('Job');
     if (waitSeconds <= 0) return jobView(await this.find(portal, id));
     const watch = this.waiter.watch(id);
     try {
@@ -132,19 +133,19 @@ export class JobsService {
 
   async getByKey(portal: AuthenticatedPortal, idempotencyKey: string): Promise<JobView> {
     const job = await this.jobs.findByKey(portal.id, idempotencyKey);
-    if (!job) throw ApiError.notFound('Job');
+    if (!job) throw new NotFoundError('Job');
     return jobView(job);
   }
 
   async cancel(portal: AuthenticatedPortal, id: string): Promise<JobView> {
-    if (!isUuid(id)) throw ApiError.notFound('Job');
+    if (!isUuid(id)) throw new NotFoundError('Job');
     const job = await this.lifecycle.cancel(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `The job is already ${status} and cannot be cancelled`);
     return jobView(job);
   }
 
   async retry(portal: AuthenticatedPortal, id: string): Promise<JobView> {
-    if (!isUuid(id)) throw ApiError.notFound('Job');
+    if (!isUuid(id)) throw new NotFoundError('Job');
     const job = await this.jobs.requeue(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
     await this.queue.remove(job.type, id);
@@ -154,14 +155,14 @@ export class JobsService {
 
   private async find(portal: AuthenticatedPortal, id: string): Promise<JobRecord> {
     const job = await this.jobs.findById(portal.id, id);
-    if (!job) throw ApiError.notFound('Job');
+    if (!job) throw new NotFoundError('Job');
     return job;
   }
 
-  /** 409 for a job in the wrong state, or 404 when the portal has no such job. */
-  private async invalidState(portal: AuthenticatedPortal, id: string, message: (status: string) => string): Promise<ApiError> {
+  /** The error for a job in the wrong state; throws NotFoundError when the portal has no such job. */
+  private async invalidState(portal: AuthenticatedPortal, id: string, message: (status: string) => string): Promise<InvalidJobStateError> {
     const current = await this.find(portal, id);
-    return new ApiError(409, 'invalid_job_state', message(current.status));
+    return new InvalidJobStateError(message(current.status));
   }
 
   /** The handler of a job type, or the 400 unknown_job_type the request is answered with. */

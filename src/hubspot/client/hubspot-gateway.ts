@@ -185,6 +185,11 @@ export class HubSpotGateway implements OnModuleInit {
     this.budget.release(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
   }
 
+  /** Whether the portal holds what HubSpot can be called with: a private app token, or an OAuth refresh token to get access tokens by. */
+  canConnect(portal: Portal): boolean {
+    return Boolean(portal.hubspotRefreshTokenEnc || portal.hubspotAccessTokenEnc);
+  }
+
   /** The token to call with: a private app token as stored, or an OAuth access token renewed when due. */
   private async accessToken(portal: Portal, rejectedToken?: string): Promise<{ value: string; renewAt: number }> {
     const stored = this.portals.decryptAccessToken(portal);

@@ -8,6 +8,7 @@ import { requestSchema } from '../../common/request-schema';
 import { isTerminal } from '../../jobs/job-record';
 import { JobsService } from '../../jobs/jobs.service';
 import { PortalsService } from '../../portals/portals.service';
+import { HubSpotGateway } from '../client/hubspot-gateway';
 import { HubSpotRequestVerifier } from './hubspot-request-verifier';
 import { normaliseObjectType } from '../client/object-types';
 import { workflowInput } from './workflow-inputs';
@@ -47,6 +48,7 @@ export class HubSpotActionsController {
     private readonly verifier: HubSpotRequestVerifier,
     private readonly portals: PortalsService,
     private readonly jobs: JobsService,
+    private readonly gateway: HubSpotGateway,
   ) {}
 
   @Post(':type')
@@ -70,8 +72,8 @@ export class HubSpotActionsController {
     const action = actionRequest.parse(body);
     const handler = this.jobs.handlerFor(type);
     const portal = await this.portals.findByHubSpotPortalId(action.origin.portalId);
-    if (!portal.hubspotAccessTokenEnc) {
-      const message = `Portal ${portal.hubspotPortalId} has no HubSpot access token, so Offload could never complete the step`;
+    if (!this.gateway.canConnect(portal)) {
+      const message = `Portal ${portal.hubspotPortalId} has no HubSpot credentials, so Offload could never complete the step`;
       throw new ApiError(409, 'conflict', message);
     }
     const result = await this.jobs.enqueueRequest(portal, {
