@@ -21,7 +21,11 @@ describe('toApiError', () => {
   it("answers the domain's refusals with the contract's status and code", () => {
     expect(toApiError(new NotFoundError('Portal'))).toMatchObject({ status: 404, code: 'not_found', message: 'Portal not found' });
     const problems = [{ path: 'hubspotPortalId', message: 'is already registered' }];
-    expect(toApiError(new ConflictError('Portal 1 is already registered', problems))).toMatchObject({ status: 409, code: 'conflict', details: problems });
+    expect(toApiError(new ConflictError('Portal 1 is already registered', problems))).toMatchObject({
+      status: 409,
+      code: 'conflict',
+      details: problems,
+    });
     expect(toApiError(new InvalidJobStateError('The job is already succeeded'))).toMatchObject({ status: 409, code: 'invalid_job_state' });
     expect(toApiError(new InvalidInputError([{ path: 'name', message: 'is too long' }]))).toMatchObject({
       status: 400,
