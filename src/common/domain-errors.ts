@@ -23,8 +23,28 @@ export class ConflictError extends DomainError {
   }
 }
 
+/** An idempotency key that already belongs to a different request. */
+export class IdempotencyConflictError extends DomainError {
+  constructor(
+    readonly idempotencyKey: string,
+    readonly jobId: string,
+  ) {
+    super(`Idempotency key ${idempotencyKey} already belongs to a different request (job ${jobId})`);
+  }
+}
+
 /** The job's current state does not allow what was asked (cancelling an ended job, say). */
 export class InvalidJobStateError extends DomainError {}
+
+/** A job type no handler is registered for. */
+export class UnknownJobTypeError extends DomainError {
+  constructor(readonly type: string) {
+    super(`Unknown job type "${type}"; GET /v1/handlers lists the known ones`);
+  }
+}
+
+/** What was asked could not be done now for want of a backing service; trying again may succeed. */
+export class UnavailableError extends DomainError {}
 
 /** Values the domain refuses, each problem naming its field. */
 export class InvalidInputError extends DomainError {

@@ -1,6 +1,14 @@
 import { HttpException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { ApiError } from './api-error';
-import { ConflictError, InvalidInputError, InvalidJobStateError, NotFoundError } from './domain-errors';
+import {
+  ConflictError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidJobStateError,
+  NotFoundError,
+  UnavailableError,
+  UnknownJobTypeError,
+} from './domain-errors';
 import { toApiError } from './error-mapping';
 
 describe('toApiError', () => {
@@ -27,6 +35,13 @@ describe('toApiError', () => {
       details: problems,
     });
     expect(toApiError(new InvalidJobStateError('The job is already succeeded'))).toMatchObject({ status: 409, code: 'invalid_job_state' });
+    expect(toApiError(new IdempotencyConflictError('key-1', 'job-1'))).toMatchObject({
+      status: 409,
+      code: 'idempotency_conflict',
+      details: { jobId: 'job-1', idempotencyKey: 'key-1' },
+    });
+    expect(toApiError(new UnknownJobTypeError('nope'))).toMatchObject({ status: 400, code: 'unknown_job_type', details: [{ path: 'type' }] });
+    expect(toApiError(new UnavailableError('try again'))).toMatchObject({ status: 503, code: 'unavailable' });
     expect(toApiError(new InvalidInputError([{ path: 'name', message: 'is too long' }]))).toMatchObject({
       status: 400,
       code: 'validation_failed',

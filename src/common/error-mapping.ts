@@ -1,6 +1,15 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiError, ApiErrorCode } from './api-error';
-import { ConflictError, DomainError, InvalidInputError, InvalidJobStateError, NotFoundError } from './domain-errors';
+import {
+  ConflictError,
+  DomainError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidJobStateError,
+  NotFoundError,
+  UnavailableError,
+  UnknownJobTypeError,
+} from './domain-errors';
 
 const HTTP_CODES: Partial<Record<number, ApiErrorCode>> = {
   [HttpStatus.UNAUTHORIZED]: 'unauthorized',
@@ -29,6 +38,13 @@ function domainApiError(error: DomainError): ApiError {
   if (error instanceof ConflictError) return new ApiError(409, 'conflict', error.message, error.problems);
   if (error instanceof InvalidJobStateError) return new ApiError(409, 'invalid_job_state', error.message);
   if (error instanceof InvalidInputError) return new ApiError(400, 'validation_failed', error.message, error.problems);
+  if (error instanceof IdempotencyConflictError) {
+    return new ApiError(409, 'idempotency_conflict', error.message, { jobId: error.jobId, idempotencyKey: error.idempotencyKey });
+  }
+  if (error instanceof UnknownJobTypeError) {
+    return new ApiError(400, 'unknown_job_type', error.message, [{ path: 'type', message: 'is not a registered job type' }]);
+  }
+  if (error instanceof UnavailableError) return new ApiError(503, 'unavailable', error.message);
   return new ApiError(500, 'internal_error', 'Internal error');
 }
 

@@ -1,7 +1,15 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { ApiError, ApiErrorBody } from '../common/api-error';
-import { InvalidJobStateError, NotFoundError } from '../common/domain-errors';
+import { ApiError } from '../common/api-error';
+import {
+  DomainError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidJobStateError,
+  NotFoundError,
+  UnavailableError,
+  UnknownJobTypeError,
+} from '../common/domain-errors';
 import { MicroBatcher } from '../common/micro-batcher';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
@@ -15,7 +23,8 @@ import { JobLifecycle } from './job-lifecycle';
 import { JobRepository, NewJobRow } from './job.repository';
 import { JobWaiter } from './job-waiter';
 
-export type EnqueueResult = { status: 200 | 202; job: JobView } | { status: number; error: ApiErrorBody['error'] };
+/** A job enqueued (202) or found under its idempotency key (200), or why the request was refused: a body of the wrong shape, or the domain's refusal. */
+export type EnqueueResult = { status: 200 | 202; job: JobView } | { error: ApiError | DomainError };
 
 export const MAX_WAIT_SECONDS = 15;
 
@@ -60,7 +69,7 @@ export class JobsService {
 
   async enqueue(portal: AuthenticatedPortal, body: unknown): Promise<{ status: 200 | 202; job: JobView }> {
     const [result] = await this.enqueueMany(portal, [body]);
-    if ('error' in result) throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
+    if ('error' in result) throw result.error;
     return result;
   }
 
@@ -75,8 +84,8 @@ export class JobsService {
     return result;
   }
 
-  private async enqueuePrepared(prepared: Array<NewJobRow | ApiError>): Promise<EnqueueResult[]> {
-    const rows = prepared.filter((p): p is NewJobRow => !(p instanceof ApiError));
+  private async enqueuePrepared(prepared: Array<NewJobRow | ApiError | DomainError>): Promise<EnqueueResult[]> {
+    const rows = prepared.filter((p): p is NewJobRow => !(p instanceof Error));
     const inserted = await this.inserts.addAll(rows);
     const insertedById = new Map(rows.map((row, index) => [row.id, inserted[index]]));
 
@@ -96,23 +105,12 @@ export class JobsService {
     }
 
     return prepared.map((p): EnqueueResult => {
-      if (p instanceof ApiError) return { status: p.status, error: p.toBody().error };
+      if (p instanceof Error) return { error: p };
       const own = insertedById.get(p.id);
       if (own) return { status: 202, job: jobView(own) };
       const other = existingByKey.get(p.idempotency_key);
-      if (!other) {
-        return { status: 503, error: { code: 'unavailable', message: 'The job could not be recorded; try again' } };
-      }
-      if (other.requestHash !== p.request_hash) {
-        return {
-          status: 409,
-          error: {
-            code: 'idempotency_conflict',
-            message: `Idempotency key ${p.idempotency_key} already belongs to a different request (job ${other.id})`,
-            details: { jobId: other.id, idempotencyKey: p.idempotency_key },
-          },
-        };
-      }
+      if (!other) return { error: new UnavailableError('The job could not be recorded; try again') };
+      if (other.requestHash !== p.request_hash) return { error: new IdempotencyConflictError(p.idempotency_key, other.id) };
       return { status: 200, job: jobView(other) };
     });
   }
@@ -165,14 +163,10 @@ export class JobsService {
     return new InvalidJobStateError(message(current.status));
   }
 
-  /** The handler of a job type, or the 400 unknown_job_type the request is answered with. */
+  /** The handler of a job type; throws UnknownJobTypeError for a type no handler is registered for. */
   handlerFor(type: string): RegisteredHandler {
     const handler = this.registry.get(type);
-    if (!handler) {
-      throw new ApiError(400, 'unknown_job_type', `Unknown job type "${type}"; GET /v1/handlers lists the known ones`, [
-        { path: 'type', message: 'is not a registered job type' },
-      ]);
-    }
+    if (!handler) throw new UnknownJobTypeError(type);
     return handler;
   }
 
@@ -181,7 +175,7 @@ export class JobsService {
     const input = (request.input ?? {}) as Record<string, unknown>;
     const problems = handler.validateInput(input, 'input');
     if (request.writeback && !request.object) problems.push({ path: 'object', message: 'is required when writeback is true' });
-    if (problems.length > 0) throw ApiError.validation(problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
 
     const object = request.object ? { type: request.object.type, id: String(request.object.id) } : undefined;
     const identity: JobRequestIdentity = {
@@ -216,12 +210,12 @@ export class JobsService {
   }
 }
 
-/** The row to insert, or the error the request is answered with. */
-function rowOrError(build: () => NewJobRow): NewJobRow | ApiError {
+/** The row to insert, or why the request is refused. */
+function rowOrError(build: () => NewJobRow): NewJobRow | ApiError | DomainError {
   try {
     return build();
   } catch (error) {
-    if (error instanceof ApiError) return error;
+    if (error instanceof ApiError || error instanceof DomainError) return error;
     throw error;
   }
 }

@@ -3,6 +3,7 @@ import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from '../../common/api-error';
+import { IdempotencyConflictError } from '../../common/domain-errors';
 import { crmRecordId, hubspotAccountId } from '../../common/hubspot-id-schemas';
 import { requestSchema } from '../../common/request-schema';
 import { isTerminal } from '../../jobs/job-record';
@@ -89,9 +90,7 @@ export class HubSpotActionsController {
       return { outputFields: stepCompletion({ status, output: output ?? null, error: error ?? null }) };
     }
     // A conflict means this callback's job exists already (its inputs drifted): it completes the step.
-    if ('error' in result && result.error.code !== 'idempotency_conflict') {
-      throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
-    }
+    if ('error' in result && !(result.error instanceof IdempotencyConflictError)) throw result.error;
     return { outputFields: { hs_execution_state: 'BLOCK', hs_expiration_duration: blockExpiration(handler.timeoutMs, handler.retry) } };
   }
 }

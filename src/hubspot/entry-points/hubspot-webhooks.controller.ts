@@ -89,7 +89,7 @@ export class HubSpotWebhooksController {
       writeback: query.writeback === 'true',
       priority: query.priority ?? 'live',
     });
-    if ('error' in result) throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
+    if ('error' in result) throw result.error;
     reply.status(result.status);
     return result.job;
   }
