@@ -18,12 +18,15 @@ import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry
 import { startJobTrace } from '../telemetry/job-trace';
 import { deriveIdempotencyKey, JobRequestIdentity, requestHash } from './idempotency';
 import { enqueueBody } from './job-request.schemas';
-import { isTerminal, JobPriority, JobRecord, jobView, JobView } from './job-record';
 import { JobLifecycle } from './job-lifecycle';
+import { isTerminal, JobPriority, JobRecord, jobView, JobView } from './job-record';
 import { JobRepository, NewJobRow } from './job.repository';
 import { JobWaiter } from './job-waiter';
 
-/** A job enqueued (202) or found under its idempotency key (200), or why the request was refused: a body of the wrong shape, or the domain's refusal. */
+/**
+ * A job enqueued (202) or found under its idempotency key (200), or why the request was refused:
+ * a body of the wrong shape, or the domain's refusal.
+ */
 export type EnqueueResult = { status: 200 | 202; job: JobView } | { error: ApiError | DomainError };
 
 export const MAX_WAIT_SECONDS = 15;

@@ -4,8 +4,8 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobSignals } from '../jobs/job-signals';
-import { queueNameFor } from '../queue/queue-names';
 import { bullConnection } from '../queue/job-queue.service';
+import { queueNameFor } from '../queue/queue-names';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
 

@@ -10,10 +10,10 @@ import { isTerminal } from '../../jobs/job-record';
 import { JobsService } from '../../jobs/jobs.service';
 import { PortalsService } from '../../portals/portals.service';
 import { HubSpotGateway } from '../client/hubspot-gateway';
-import { HubSpotRequestVerifier } from './hubspot-request-verifier';
 import { normaliseObjectType } from '../client/object-types';
-import { workflowInput } from './workflow-inputs';
 import { blockExpiration, stepCompletion } from '../client/workflow-step';
+import { HubSpotRequestVerifier } from './hubspot-request-verifier';
+import { workflowInput } from './workflow-inputs';
 
 /** What HubSpot POSTs to a custom workflow action's URL; fields HubSpot may add later are let through. */
 const actionRequest = requestSchema(

@@ -11,8 +11,8 @@ import { sha256Hex } from '../../common/sha256';
 import { JOB_PRIORITIES, JobPriority } from '../../jobs/job-record';
 import { JobsService } from '../../jobs/jobs.service';
 import { AuthenticatedPortal, PortalsService } from '../../portals/portals.service';
-import { HubSpotRequestVerifier } from './hubspot-request-verifier';
 import { normaliseObjectType } from '../client/object-types';
+import { HubSpotRequestVerifier } from './hubspot-request-verifier';
 import { workflowInput } from './workflow-inputs';
 
 const webhookPayload = requestSchema(
