@@ -35,7 +35,7 @@ const BULK_QUEUE_PRIORITY = 1;
 @Injectable()
 export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
-  private queuesByType?: Map<string, Queue>;
+  private readonly queues: Map<string, Queue>;
   private readonly adds = new MicroBatcher<QueuedJob, void>({
     maxBatchSize: 1000,
     maxInFlight: 2,
@@ -45,16 +45,8 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
     },
   });
 
-  constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly registry: HandlerRegistry,
-  ) {}
-
-  private get queues(): Map<string, Queue> {
-    this.queuesByType ??= new Map(
-      this.registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bullConnection(this.config))]),
-    );
-    return this.queuesByType;
+  constructor(@Inject(APP_CONFIG) config: AppConfig, registry: HandlerRegistry) {
+    this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bullConnection(config))]));
   }
 
   /** Adds still in flight reach Redis before the queues close. */
@@ -63,7 +55,7 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([...(this.queuesByType?.values() ?? [])].map((queue) => queue.close()));
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
 
   queueFor(type: string): Queue {
