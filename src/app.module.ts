@@ -6,18 +6,16 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
-import { HubSpotEntryPointsModule } from './hubspot/hubspot-entry-points.module';
-import { HubSpotModule } from './hubspot/hubspot.module';
+import { HubSpotClientModule } from './hubspot/client/hubspot-client.module';
+import { HubSpotEntryPointsModule } from './hubspot/entry-points/hubspot-entry-points.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { PortalsModule } from './portals/portals.module';
-import { QueueModule } from './queue/queue.module';
-import { RedisModule } from './redis/redis.module';
 import { discoverHandlerClasses } from './registry/handler-discovery';
 import { checkHandlerClasses } from './registry/handler-registry';
 import { readHandlerSettings } from './registry/handler-settings';
-import { RegistryModule } from './registry/registry.module';
+import { HandlersApiModule } from './registry/handlers-api.module';
 import { WorkerModule } from './worker/worker.module';
 
 /**
@@ -30,11 +28,10 @@ export class AppModule {
     // Checked (and their settings read) before any module starts, so a bad handler or setting stops start-up before connections open.
     const declarations = checkHandlerClasses(handlerClasses);
     const handlerSettings = readHandlerSettings(declarations, config.environment);
-    const jobTypes = declarations.map((declaration) => declaration.type);
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forConfig(config),
+        ConfigModule.forConfig(config, handlerClasses, handlerSettings),
         LoggerModule.forRoot({
           // nestjs-pino's per-request middleware is not applied: request-scoped fields come from the
           // mixin instead (see request-log-context.ts), and requests themselves are not logged.
@@ -42,13 +39,11 @@ export class AppModule {
           pinoHttp: { level: config.logLevel, mixin: requestLogFields },
         }),
         TypeOrmModule.forRoot(dataSourceOptions(config.databaseUrl)),
-        RedisModule,
-        RegistryModule.forRoot(handlerClasses, handlerSettings, config.role !== 'worker'),
-        QueueModule.forRoot(jobTypes),
         MetricsModule,
         HealthModule,
-        HubSpotModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HubSpotEntryPointsModule]),
+        // Step completion listens to every job end, whichever role ends it.
+        HubSpotClientModule,
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule]),
         ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
       ],
     };

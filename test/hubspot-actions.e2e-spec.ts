@@ -1,8 +1,8 @@
 import { Client as PgClient } from 'pg';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
-import { signatureV2, signatureV3 } from '../src/hubspot/request-signature';
-import { WorkflowStepCompleter } from '../src/hubspot/workflow-step-completer';
+import { signatureV2, signatureV3 } from '../src/hubspot/entry-points/request-signature';
+import { WorkflowStepCompleter } from '../src/hubspot/client/workflow-step-completer';
 import { deriveIdempotencyKey } from '../src/jobs/idempotency';
 import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
+import { signatureV3 } from '../src/hubspot/entry-points/request-signature';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET } from '../tools/simulators/hubspot/simulator';
-import { ADMIN_TOKEN, configFor, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
+import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 describe('portal credentials: OAuth tokens renewed before they expire, and changes that take effect at once', () => {
   let isolation: Isolation;
@@ -120,5 +121,38 @@ describe('portal credentials: OAuth tokens renewed before they expire, and chang
     expect(badLimit.body.error.details[0].path).toBe('rateLimit.requestsPer10s');
     const unknown = await admin.request('PATCH', `/v1/admin/portals/${randomUUID()}`, { name: 'x' });
     expect(unknown.status).toBe(404);
+  });
+
+  /** A custom workflow action's request for the account's contact 3, signed as HubSpot signs it with the app's client secret. */
+  function workflowAction(hubspotPortalId: number, callbackId: string) {
+    const body = JSON.stringify({ callbackId, origin: { portalId: hubspotPortalId }, object: { objectId: 3, objectType: 'CONTACT' }, inputFields: {} });
+    const timestamp = String(Date.now());
+    const signature = signatureV3(DEFAULT_CLIENT_SECRET, 'POST', `${offload.url}/v1/hubspot/actions/noop`, body, timestamp);
+    return new HttpClient(offload.url).post('/v1/hubspot/actions/noop', body, {
+      'content-type': 'application/json',
+      'x-hubspot-signature-v3': signature,
+      'x-hubspot-request-timestamp': timestamp,
+    });
+  }
+
+  it('blocks a workflow step of a portal holding only a refresh token, runs its job and completes the step', async () => {
+    const { hubspotPortalId } = await portal((portalId) => ({ hubspotOAuth: { refreshToken: sim.issueOAuthTokens(portalId).refreshToken } }));
+    const callbackId = `oauth-action-${hubspotPortalId}`;
+    const answer = await workflowAction(hubspotPortalId, callbackId);
+    expect(answer.status).toBe(200);
+    expect(answer.body.outputFields.hs_execution_state).toBe('BLOCK');
+    const completions = await eventually(
+      async () => sim.callbacks.filter((completion) => completion.callbackId === callbackId),
+      (list) => list.length > 0,
+      20_000,
+    );
+    expect(completions[0]).toMatchObject({ portalId: hubspotPortalId, executionState: 'SUCCESS', outputFields: { ok: 'true' } });
+  });
+
+  it('refuses a workflow step of a portal with no HubSpot credentials at all (409)', async () => {
+    const { hubspotPortalId } = await portal(() => ({}));
+    const answer = await workflowAction(hubspotPortalId, `no-credentials-${hubspotPortalId}`);
+    expect(answer.status).toBe(409);
+    expect(answer.body.error.code).toBe('conflict');
   });
 });

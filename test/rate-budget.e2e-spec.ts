@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
-import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RateBudgetOptions } from '../src/hubspot/rate-budget';
+import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RateBudgetOptions } from '../src/hubspot/client/rate-budget';
 
 // Several RateBudget instances, each on its own Redis connection, stand for several Offload processes.
 // A 1-second window with 20 requests keeps the tests fast; the algorithm does not depend on the scale.

@@ -18,6 +18,12 @@ export interface FieldProblem {
   message: string;
 }
 
+/** What a validation_failed answer says: the first problem, the others are in its details. */
+export function validationMessage(problems: FieldProblem[]): string {
+  const first = problems[0];
+  return `Validation failed: ${first ? `${first.path || 'body'}: ${first.message}` : 'the request is invalid'}`;
+}
+
 export interface ApiErrorBody {
   error: { code: ApiErrorCode; message: string; details?: unknown };
 }
@@ -34,9 +40,7 @@ export class ApiError extends Error {
   }
 
   static validation(details: FieldProblem[]): ApiError {
-    const first = details[0];
-    const summary = first ? `${first.path || 'body'}: ${first.message}` : 'the request is invalid';
-    return new ApiError(400, 'validation_failed', `Validation failed: ${summary}`, details);
+    return new ApiError(400, 'validation_failed', validationMessage(details), details);
   }
 
   static notFound(what: string): ApiError {

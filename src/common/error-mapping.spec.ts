@@ -1,5 +1,14 @@
 import { HttpException, NotFoundException, PayloadTooLargeException } from '@nestjs/common';
 import { ApiError } from './api-error';
+import {
+  ConflictError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidJobStateError,
+  NotFoundError,
+  UnavailableError,
+  UnknownJobTypeError,
+} from './domain-errors';
 import { toApiError } from './error-mapping';
 
 describe('toApiError', () => {
@@ -14,6 +23,30 @@ describe('toApiError', () => {
     expect(toApiError(new HttpException('Unsupported Media Type: text/plain', 415))).toMatchObject({
       status: 415,
       code: 'unsupported_media_type',
+    });
+  });
+
+  it("answers the domain's refusals with the contract's status and code", () => {
+    expect(toApiError(new NotFoundError('Portal'))).toMatchObject({ status: 404, code: 'not_found', message: 'Portal not found' });
+    const problems = [{ path: 'hubspotPortalId', message: 'is already registered' }];
+    expect(toApiError(new ConflictError('Portal 1 is already registered', problems))).toMatchObject({
+      status: 409,
+      code: 'conflict',
+      details: problems,
+    });
+    expect(toApiError(new InvalidJobStateError('The job is already succeeded'))).toMatchObject({ status: 409, code: 'invalid_job_state' });
+    expect(toApiError(new IdempotencyConflictError('key-1', 'job-1'))).toMatchObject({
+      status: 409,
+      code: 'idempotency_conflict',
+      details: { jobId: 'job-1', idempotencyKey: 'key-1' },
+    });
+    expect(toApiError(new UnknownJobTypeError('nope'))).toMatchObject({ status: 400, code: 'unknown_job_type', details: [{ path: 'type' }] });
+    expect(toApiError(new UnavailableError('try again'))).toMatchObject({ status: 503, code: 'unavailable' });
+    expect(toApiError(new InvalidInputError([{ path: 'name', message: 'is too long' }]))).toMatchObject({
+      status: 400,
+      code: 'validation_failed',
+      message: 'Validation failed: name: is too long',
+      details: [{ path: 'name', message: 'is too long' }],
     });
   });
 

@@ -1,5 +1,15 @@
 import { HttpException, HttpStatus } from '@nestjs/common';
 import { ApiError, ApiErrorCode } from './api-error';
+import {
+  ConflictError,
+  DomainError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidJobStateError,
+  NotFoundError,
+  UnavailableError,
+  UnknownJobTypeError,
+} from './domain-errors';
 
 const HTTP_CODES: Partial<Record<number, ApiErrorCode>> = {
   [HttpStatus.UNAUTHORIZED]: 'unauthorized',
@@ -23,12 +33,28 @@ const UNAVAILABLE_PATTERNS = [
   /the database system is (starting up|shutting down)/i,
 ];
 
+function domainApiError(error: DomainError): ApiError {
+  if (error instanceof NotFoundError) return new ApiError(404, 'not_found', error.message);
+  if (error instanceof ConflictError) return new ApiError(409, 'conflict', error.message, error.problems);
+  if (error instanceof InvalidJobStateError) return new ApiError(409, 'invalid_job_state', error.message);
+  if (error instanceof InvalidInputError) return new ApiError(400, 'validation_failed', error.message, error.problems);
+  if (error instanceof IdempotencyConflictError) {
+    return new ApiError(409, 'idempotency_conflict', error.message, { jobId: error.jobId, idempotencyKey: error.idempotencyKey });
+  }
+  if (error instanceof UnknownJobTypeError) {
+    return new ApiError(400, 'unknown_job_type', error.message, [{ path: 'type', message: 'is not a registered job type' }]);
+  }
+  if (error instanceof UnavailableError) return new ApiError(503, 'unavailable', error.message);
+  return new ApiError(500, 'internal_error', 'Internal error');
+}
+
 /**
  * Turns anything thrown while serving a request into the contract's error shape. Fastify's own
  * errors (media type, body size) reach here as Nest HttpExceptions carrying their status.
  */
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
+  if (error instanceof DomainError) return domainApiError(error);
 
   const err = error as { code?: string; statusCode?: number; message?: string; name?: string } | undefined;
   if (error instanceof HttpException) {

@@ -45,7 +45,7 @@ export interface RunOutcome {
   id: string;
   /** queued: a retryable failure with runs left, or a run handed back at shutdown. */
   status: Extract<JobStatus, 'succeeded' | 'failed' | 'queued'>;
-  output: Record<string, unknown> | null;
+  output: JobRecord['output'];
   error: JobError | null;
   /** 1 when the run should not count against the job's attempts (handed back, not failed). */
   refund: 0 | 1;

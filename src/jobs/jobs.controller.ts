@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query, Res, UseGuards } f
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { ApiError } from '../common/api-error';
+import { toApiError } from '../common/error-mapping';
 import { CurrentPortal, PortalKeyGuard } from '../portals/auth.guards';
 import type { AuthenticatedPortal } from '../portals/portals.service';
 import { batchBody, enqueueBody } from './job-request.schemas';
@@ -44,7 +45,14 @@ export class JobsController {
   @ApiBody({ schema: batchBody.openApi })
   async enqueueBatch(@CurrentPortal() portal: AuthenticatedPortal, @Body() body: unknown) {
     const { jobs } = batchBody.parse(body);
-    return { results: await this.jobs.enqueueMany(portal, jobs) };
+    const results = await this.jobs.enqueueMany(portal, jobs);
+    return {
+      results: results.map((result) => {
+        if (!('error' in result)) return result;
+        const answer = toApiError(result.error);
+        return { status: answer.status, ...answer.toBody() };
+      }),
+    };
   }
 
   @Get()

@@ -1,12 +1,15 @@
 import { Module } from '@nestjs/common';
+import { MetricsModule } from '../metrics/metrics.module';
 import { PortalsModule } from '../portals/portals.module';
+import { QueueModule } from '../queue/queue.module';
+import { RegistryModule } from '../registry/registry.module';
 import { JobWaiter } from './job-waiter';
 import { JobsController } from './jobs.controller';
 import { JobsCoreModule } from './jobs-core.module';
 import { JobsService } from './jobs.service';
 
 @Module({
-  imports: [JobsCoreModule, PortalsModule],
+  imports: [JobsCoreModule, PortalsModule, QueueModule, RegistryModule, MetricsModule],
   controllers: [JobsController],
   providers: [JobsService, JobWaiter],
   exports: [JobsService],

@@ -1,8 +1,16 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { ApiError, ApiErrorBody } from '../common/api-error';
+import { ApiError } from '../common/api-error';
+import {
+  DomainError,
+  IdempotencyConflictError,
+  InvalidInputError,
+  InvalidJobStateError,
+  NotFoundError,
+  UnavailableError,
+  UnknownJobTypeError,
+} from '../common/domain-errors';
 import { MicroBatcher } from '../common/micro-batcher';
-import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
 import { JobQueue } from '../queue/job-queue.service';
@@ -10,12 +18,16 @@ import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry
 import { startJobTrace } from '../telemetry/job-trace';
 import { deriveIdempotencyKey, JobRequestIdentity, requestHash } from './idempotency';
 import { enqueueBody } from './job-request.schemas';
+import { JobLifecycle } from './job-lifecycle';
 import { isTerminal, JobPriority, JobRecord, jobView, JobView } from './job-record';
 import { JobRepository, NewJobRow } from './job.repository';
-import { JobSignals } from './job-signals';
 import { JobWaiter } from './job-waiter';
 
-export type EnqueueResult = { status: 200 | 202; job: JobView } | { status: number; error: ApiErrorBody['error'] };
+/**
+ * A job enqueued (202) or found under its idempotency key (200), or why the request was refused:
+ * a body of the wrong shape, or the domain's refusal.
+ */
+export type EnqueueResult = { status: 200 | 202; job: JobView } | { error: ApiError | DomainError };
 
 export const MAX_WAIT_SECONDS = 15;
 
@@ -53,15 +65,14 @@ export class JobsService {
     private readonly jobs: JobRepository,
     private readonly queue: JobQueue,
     private readonly registry: HandlerRegistry,
-    private readonly signals: JobSignals,
+    private readonly lifecycle: JobLifecycle,
     private readonly waiter: JobWaiter,
     private readonly metrics: MetricsService,
-    private readonly workflowSteps: WorkflowStepCompleter,
   ) {}
 
   async enqueue(portal: AuthenticatedPortal, body: unknown): Promise<{ status: 200 | 202; job: JobView }> {
     const [result] = await this.enqueueMany(portal, [body]);
-    if ('error' in result) throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
+    if ('error' in result) throw result.error;
     return result;
   }
 
@@ -76,8 +87,8 @@ export class JobsService {
     return result;
   }
 
-  private async enqueuePrepared(prepared: Array<NewJobRow | ApiError>): Promise<EnqueueResult[]> {
-    const rows = prepared.filter((p): p is NewJobRow => !(p instanceof ApiError));
+  private async enqueuePrepared(prepared: Array<NewJobRow | ApiError | DomainError>): Promise<EnqueueResult[]> {
+    const rows = prepared.filter((p): p is NewJobRow => !(p instanceof Error));
     const inserted = await this.inserts.addAll(rows);
     const insertedById = new Map(rows.map((row, index) => [row.id, inserted[index]]));
 
@@ -97,29 +108,18 @@ export class JobsService {
     }
 
     return prepared.map((p): EnqueueResult => {
-      if (p instanceof ApiError) return { status: p.status, error: p.toBody().error };
+      if (p instanceof Error) return { error: p };
       const own = insertedById.get(p.id);
       if (own) return { status: 202, job: jobView(own) };
       const other = existingByKey.get(p.idempotency_key);
-      if (!other) {
-        return { status: 503, error: { code: 'unavailable', message: 'The job could not be recorded; try again' } };
-      }
-      if (other.requestHash !== p.request_hash) {
-        return {
-          status: 409,
-          error: {
-            code: 'idempotency_conflict',
-            message: `Idempotency key ${p.idempotency_key} already belongs to a different request (job ${other.id})`,
-            details: { jobId: other.id, idempotencyKey: p.idempotency_key },
-          },
-        };
-      }
+      if (!other) return { error: new UnavailableError('The job could not be recorded; try again') };
+      if (other.requestHash !== p.request_hash) return { error: new IdempotencyConflictError(p.idempotency_key, other.id) };
       return { status: 200, job: jobView(other) };
     });
   }
 
   async get(portal: AuthenticatedPortal, id: string, waitSeconds = 0): Promise<JobView> {
-    if (!isUuid(id)) throw ApiError.notFound('Job');
+    if (!isUuid(id)) throw new NotFoundError('Job');
     if (waitSeconds <= 0) return jobView(await this.find(portal, id));
     const watch = this.waiter.watch(id);
     try {
@@ -134,22 +134,19 @@ export class JobsService {
 
   async getByKey(portal: AuthenticatedPortal, idempotencyKey: string): Promise<JobView> {
     const job = await this.jobs.findByKey(portal.id, idempotencyKey);
-    if (!job) throw ApiError.notFound('Job');
+    if (!job) throw new NotFoundError('Job');
     return jobView(job);
   }
 
   async cancel(portal: AuthenticatedPortal, id: string): Promise<JobView> {
-    if (!isUuid(id)) throw ApiError.notFound('Job');
-    const job = await this.jobs.cancel(portal.id, id);
+    if (!isUuid(id)) throw new NotFoundError('Job');
+    const job = await this.lifecycle.cancel(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `The job is already ${status} and cannot be cancelled`);
-    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.signals.announceFinished([id])]);
-    this.metrics.jobsFinished.inc({ type: job.type, status: 'cancelled' });
-    this.workflowSteps.jobsEnded([job]);
     return jobView(job);
   }
 
   async retry(portal: AuthenticatedPortal, id: string): Promise<JobView> {
-    if (!isUuid(id)) throw ApiError.notFound('Job');
+    if (!isUuid(id)) throw new NotFoundError('Job');
     const job = await this.jobs.requeue(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
     await this.queue.remove(job.type, id);
@@ -159,24 +156,20 @@ export class JobsService {
 
   private async find(portal: AuthenticatedPortal, id: string): Promise<JobRecord> {
     const job = await this.jobs.findById(portal.id, id);
-    if (!job) throw ApiError.notFound('Job');
+    if (!job) throw new NotFoundError('Job');
     return job;
   }
 
-  /** 409 for a job in the wrong state, or 404 when the portal has no such job. */
-  private async invalidState(portal: AuthenticatedPortal, id: string, message: (status: string) => string): Promise<ApiError> {
+  /** The error for a job in the wrong state; throws NotFoundError when the portal has no such job. */
+  private async invalidState(portal: AuthenticatedPortal, id: string, message: (status: string) => string): Promise<InvalidJobStateError> {
     const current = await this.find(portal, id);
-    return new ApiError(409, 'invalid_job_state', message(current.status));
+    return new InvalidJobStateError(message(current.status));
   }
 
-  /** The handler of a job type, or the 400 unknown_job_type the request is answered with. */
+  /** The handler of a job type; throws UnknownJobTypeError for a type no handler is registered for. */
   handlerFor(type: string): RegisteredHandler {
     const handler = this.registry.get(type);
-    if (!handler) {
-      throw new ApiError(400, 'unknown_job_type', `Unknown job type "${type}"; GET /v1/handlers lists the known ones`, [
-        { path: 'type', message: 'is not a registered job type' },
-      ]);
-    }
+    if (!handler) throw new UnknownJobTypeError(type);
     return handler;
   }
 
@@ -185,7 +178,7 @@ export class JobsService {
     const input = (request.input ?? {}) as Record<string, unknown>;
     const problems = handler.validateInput(input, 'input');
     if (request.writeback && !request.object) problems.push({ path: 'object', message: 'is required when writeback is true' });
-    if (problems.length > 0) throw ApiError.validation(problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
 
     const object = request.object ? { type: request.object.type, id: String(request.object.id) } : undefined;
     const identity: JobRequestIdentity = {
@@ -220,12 +213,12 @@ export class JobsService {
   }
 }
 
-/** The row to insert, or the error the request is answered with. */
-function rowOrError(build: () => NewJobRow): NewJobRow | ApiError {
+/** The row to insert, or why the request is refused. */
+function rowOrError(build: () => NewJobRow): NewJobRow | ApiError | DomainError {
   try {
     return build();
   } catch (error) {
-    if (error instanceof ApiError) return error;
+    if (error instanceof ApiError || error instanceof DomainError) return error;
     throw error;
   }
 }

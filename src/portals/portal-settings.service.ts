@@ -1,7 +1,7 @@
 import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { ApiError } from '../common/api-error';
+import { InvalidInputError, NotFoundError } from '../common/domain-errors';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { RedisService } from '../redis/redis.service';
@@ -60,7 +60,7 @@ export class PortalSettingsService implements OnModuleInit {
   async setHandlerConfig(portalId: string, type: string, config: unknown): Promise<void> {
     await this.portals.findById(portalId);
     const problems = this.configurable(type).validate(config);
-    if (problems.length > 0) throw ApiError.validation(problems);
+    if (problems.length > 0) throw new InvalidInputError(problems);
     await this.configs.upsert({ portalId, handlerType: type, config: config as object }, ['portalId', 'handlerType']);
     await this.changed(configKey(portalId, type));
   }
@@ -97,15 +97,15 @@ export class PortalSettingsService implements OnModuleInit {
     await this.portals.findById(portalId);
     checkSecretName(name);
     const { affected } = await this.secrets.delete({ portalId, name });
-    if (!affected) throw ApiError.notFound('Secret');
+    if (!affected) throw new NotFoundError('Secret');
     await this.changed(secretKey(portalId, name));
   }
 
   private configurable(type: string) {
     const handler = this.registry.get(type);
-    if (!handler) throw ApiError.notFound(`Handler ${type}`);
+    if (!handler) throw new NotFoundError(`Handler ${type}`);
     if (!handler.config) {
-      throw new ApiError(400, 'validation_failed', `Handler ${type} takes no settings`, [{ path: 'type', message: 'takes no settings' }]);
+      throw new InvalidInputError([{ path: 'type', message: 'takes no settings' }], `Handler ${type} takes no settings`);
     }
     return handler.config;
   }
@@ -127,7 +127,7 @@ export class PortalSettingsService implements OnModuleInit {
 
 function checkSecretName(name: string): void {
   if (!SECRET_NAME.test(name)) {
-    throw ApiError.validation([{ path: 'name', message: 'must be upper-case letters, digits and "_", starting with a letter (at most 64)' }]);
+    throw new InvalidInputError([{ path: 'name', message: 'must be upper-case letters, digits and "_", starting with a letter (at most 64)' }]);
   }
 }
 

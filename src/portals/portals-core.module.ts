@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { RedisModule } from '../redis/redis.module';
+import { RegistryModule } from '../registry/registry.module';
 import { ApiKey } from './api-key.entity';
 import { AdminGuard, PortalKeyGuard } from './auth.guards';
 import { Portal } from './portal.entity';
@@ -10,7 +12,7 @@ import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret])],
+  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule],
   providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
   exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
 })

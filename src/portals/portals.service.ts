@@ -2,11 +2,11 @@ import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomBytes } from 'node:crypto';
 import { DataSource, IsNull, Repository } from 'typeorm';
-import { ApiError } from '../common/api-error';
+import { ConflictError, NotFoundError } from '../common/domain-errors';
 import { sha256Hex } from '../common/sha256';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { normaliseObjectType } from '../hubspot/object-types';
+import { normaliseObjectType } from '../hubspot/client/object-types';
 import { RedisService } from '../redis/redis.service';
 import { ApiKey } from './api-key.entity';
 import { CredentialCipher } from './credential-cipher';
@@ -94,7 +94,7 @@ export class PortalsService implements OnModuleInit {
       });
     } catch (error) {
       if ((error as { code?: string }).code === '23505') {
-        throw new ApiError(409, 'conflict', `Portal ${input.hubspotPortalId} is already registered`, [
+        throw new ConflictError(`Portal ${input.hubspotPortalId} is already registered`, [
           { path: 'hubspotPortalId', message: 'is already registered' },
         ]);
       }
@@ -104,7 +104,7 @@ export class PortalsService implements OnModuleInit {
 
   async findById(id: string): Promise<Portal> {
     const portal = isUuid(id) ? await this.portals.findOneBy({ id }) : null;
-    if (!portal) throw ApiError.notFound('Portal');
+    if (!portal) throw new NotFoundError('Portal');
     return portal;
   }
 
@@ -112,7 +112,7 @@ export class PortalsService implements OnModuleInit {
   async findByHubSpotPortalId(hubspotPortalId: number | string): Promise<Portal> {
     const id = String(hubspotPortalId);
     const portal = /^\d{1,19}$/.test(id) ? await this.portals.findOneBy({ hubspotPortalId: id }) : null;
-    if (!portal) throw ApiError.notFound(`Portal for HubSpot account ${id}`);
+    if (!portal) throw new NotFoundError(`Portal for HubSpot account ${id}`);
     return portal;
   }
 
@@ -183,7 +183,7 @@ export class PortalsService implements OnModuleInit {
 
   async revokeKey(portalId: string, keyId: string): Promise<void> {
     const key = isUuid(portalId) && isUuid(keyId) ? await this.apiKeys.findOneBy({ id: keyId, portalId, revokedAt: IsNull() }) : null;
-    if (!key) throw ApiError.notFound('API key');
+    if (!key) throw new NotFoundError('API key');
     await this.apiKeys.update({ id: key.id }, { revokedAt: new Date() });
     this.forget(key.keyHash);
     await this.redis.publish(this.revokedChannel, key.keyHash);

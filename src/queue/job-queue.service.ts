@@ -1,11 +1,16 @@
-import { getQueueToken } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
-import { ModuleRef } from '@nestjs/core';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
 import type { JobPriority } from '../jobs/job-record';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { queueNameFor } from './queue-names';
+
+/** How BullMQ's queues and workers reach Redis. */
+export function bullConnection(config: AppConfig) {
+  return { connection: { ...config.redis, maxRetriesPerRequest: null }, prefix: `${config.redisPrefix}:bull` };
+}
 
 export interface QueuedJob {
   id: string;
@@ -28,9 +33,9 @@ const BULK_QUEUE_PRIORITY = 1;
 
 /** The BullMQ side of a job: PostgreSQL decides what should run, this puts it where workers find it. */
 @Injectable()
-export class JobQueue implements BeforeApplicationShutdown {
+export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
-  private queuesByType?: Map<string, Queue>;
+  private readonly queues: Map<string, Queue>;
   private readonly adds = new MicroBatcher<QueuedJob, void>({
     maxBatchSize: 1000,
     maxInFlight: 2,
@@ -40,22 +45,17 @@ export class JobQueue implements BeforeApplicationShutdown {
     },
   });
 
-  constructor(
-    private readonly moduleRef: ModuleRef,
-    private readonly registry: HandlerRegistry,
-  ) {}
-
-  /** The queues are async providers, so they are looked up on first use, once all exist. */
-  private get queues(): Map<string, Queue> {
-    this.queuesByType ??= new Map(
-      this.registry.list().map((handler) => [handler.type, this.moduleRef.get(getQueueToken(queueNameFor(handler.type)), { strict: false })]),
-    );
-    return this.queuesByType;
+  constructor(@Inject(APP_CONFIG) config: AppConfig, registry: HandlerRegistry) {
+    this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bullConnection(config))]));
   }
 
   /** Adds still in flight reach Redis before the queues close. */
   async beforeApplicationShutdown(): Promise<void> {
     await this.adds.drain();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
   }
 
   queueFor(type: string): Queue {

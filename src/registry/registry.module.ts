@@ -1,32 +1,39 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
-import { declarationOf, JobHandler } from './job-handler';
-import { discoverHandlerClasses } from './handler-discovery';
+import { Module, Type } from '@nestjs/common';
+import { LazyModuleLoader } from '@nestjs/core';
+import { HANDLER_CLASSES, HANDLER_SETTINGS } from '../config/config.module';
+import { RedisModule } from '../redis/redis.module';
 import { HandlerRegistry } from './handler-registry';
 import { HandlerSettings } from './handler-settings';
-import { HandlersController } from './handlers.controller';
+import { declarationOf, JobHandler } from './job-handler';
 
+/** Where the handlers and the helpers they declare are built; what their constructors take is what it imports. */
 @Module({})
-export class RegistryModule {
-  /**
-   * Registers every discovered handler (or the given ones, in tests) with the helpers each declares,
-   * and the registry that checks them, given each handler's settings as read at start-up; with
-   * `serveApi`, also GET /v1/handlers.
-   */
-  static forRoot(handlerClasses: Type[] = discoverHandlerClasses(), settings: ReadonlyMap<string, HandlerSettings> = new Map(), serveApi = true): DynamicModule {
-    return {
-      module: RegistryModule,
-      global: true,
-      controllers: serveApi ? [HandlersController] : [],
-      providers: [
-        ...handlerClasses,
-        ...handlerClasses.flatMap((handlerClass) => declarationOf(handlerClass)?.providers ?? []),
-        {
-          provide: HandlerRegistry,
-          useFactory: (...instances: JobHandler[]) => new HandlerRegistry(instances, settings),
-          inject: handlerClasses,
-        },
-      ],
-      exports: [HandlerRegistry],
-    };
-  }
-}
+class HandlerInstancesModule {}
+
+/**
+ * The one HandlerRegistry of the application, over an instance of every handler class it runs.
+ * Which classes those are is known only at start-up (discovered, or given by a test), so their
+ * module is loaded then, into the same module graph: its helpers share the app's Redis connection.
+ */
+@Module({
+  imports: [RedisModule],
+  providers: [
+    {
+      provide: HandlerRegistry,
+      inject: [HANDLER_CLASSES, HANDLER_SETTINGS, LazyModuleLoader],
+      useFactory: async (handlerClasses: Type<JobHandler>[], settings: ReadonlyMap<string, HandlerSettings>, loader: LazyModuleLoader) => {
+        const handlers = await loader.load(() => ({
+          module: HandlerInstancesModule,
+          imports: [RedisModule],
+          providers: [...handlerClasses, ...handlerClasses.flatMap((handlerClass) => declarationOf(handlerClass)?.providers ?? [])],
+        }));
+        return new HandlerRegistry(
+          handlerClasses.map((handlerClass) => handlers.get(handlerClass)),
+          settings,
+        );
+      },
+    },
+  ],
+  exports: [HandlerRegistry],
+})
+export class RegistryModule {}

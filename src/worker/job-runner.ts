@@ -1,8 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
-import { JobHubSpotFactory } from '../hubspot/job-hubspot';
-import { WorkflowStepCompleter } from '../hubspot/workflow-step-completer';
-import { WritebackBatcher } from '../hubspot/writeback-batcher';
+import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
+import { WritebackBatcher } from '../hubspot/client/writeback-batcher';
+import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobError, JobRecord } from '../jobs/job-record';
 import { MetricsService } from '../metrics/metrics.service';
 import { PortalSettingsService } from '../portals/portal-settings.service';
@@ -11,7 +11,6 @@ import { JobContext, JobFailure, JobOutputs } from '../registry/job-handler';
 import { inJobSpan } from '../telemetry/job-trace';
 import { retryDelayMs } from './backoff';
 import { egressHttp, egressOrigins } from './egress-http';
-import { JobStateWriter } from './job-state-writer';
 
 /** Why a run was told to stop; passed as the abort reason. */
 export const STOP_CANCELLED = 'cancelled';
@@ -30,17 +29,16 @@ export class JobRunner {
 
   constructor(
     private readonly registry: HandlerRegistry,
-    private readonly state: JobStateWriter,
+    private readonly lifecycle: JobLifecycle,
     private readonly metrics: MetricsService,
     private readonly writeback: WritebackBatcher,
-    private readonly workflowSteps: WorkflowStepCompleter,
     private readonly settings: PortalSettingsService,
     private readonly hubspot: JobHubSpotFactory,
   ) {}
 
   /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
   async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const job = await this.state.claim(bullJob.id!, handler.timeoutMs);
+    const job = await this.lifecycle.claim(bullJob.id!, handler.timeoutMs);
     if (!job) return;
 
     const started = performance.now();
@@ -55,40 +53,29 @@ export class JobRunner {
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
       if (result.reason !== STOP_SHUTDOWN) return; // cancelled: the API already recorded it
-      await this.state.record({ id: job.id, status: 'queued', output: null, error: null, refund: 1 });
+      await this.lifecycle.recordRun(job, { id: job.id, status: 'queued', output: null, error: null, refund: 1 });
       await bullJob.moveToWait(token);
       throw new WaitingError();
     }
 
     if (result.kind === 'succeeded') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
-      if (await this.state.record({ id: job.id, status: 'succeeded', output: result.output, error: null, refund: 0 })) {
-        this.ended(job, { status: 'succeeded', output: result.output, error: null });
-      }
+      await this.lifecycle.recordRun(job, { id: job.id, status: 'succeeded', output: result.output, error: null, refund: 0 });
       return;
     }
 
     const retry = result.error.retryable && job.attempts < job.maxAttempts;
     this.metrics.jobRunSeconds.observe({ type: job.type, outcome: retry ? 'retry' : 'failed' }, seconds);
-    const recorded = await this.state.record({
+    const recorded = await this.lifecycle.recordRun(job, {
       id: job.id,
       status: retry ? 'queued' : 'failed',
       output: null,
       error: result.error,
       refund: 0,
     });
-    if (!recorded) return;
-    if (!retry) {
-      this.ended(job, { status: 'failed', output: null, error: result.error });
-      return;
-    }
+    if (!recorded || !retry) return;
     await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
     throw new DelayedError();
-  }
-
-  private ended(job: JobRecord, outcome: Pick<JobRecord, 'status' | 'output' | 'error'>): void {
-    this.metrics.jobsFinished.inc({ type: job.type, status: outcome.status });
-    this.workflowSteps.jobsEnded([{ ...job, ...outcome }]);
   }
 
   /**

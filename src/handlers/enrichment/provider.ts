@@ -1,4 +1,4 @@
-import { rateLimitPause } from '../../hubspot/rate-budget';
+import { rateLimitPause } from '../../hubspot/client/rate-budget';
 import { EgressHttp, JobFailure } from '../../registry/job-handler';
 
 /** What a lookup is about: a company (by domain, and/or name), or a person (by email) whose employer is described. */

@@ -1,4 +1,4 @@
-import type { JobError } from '../jobs/job-record';
+import type { JobError } from '../../jobs/job-record';
 import { hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
 import { DailyBudgetExhaustedError } from './rate-budget';
 

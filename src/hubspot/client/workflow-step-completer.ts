@@ -1,10 +1,11 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { MicroBatcher } from '../common/micro-batcher';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { isTerminal, JobRecord } from '../jobs/job-record';
-import { JobRepository, KeysetCursor } from '../jobs/job.repository';
-import { RedisService } from '../redis/redis.service';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnModuleInit } from '@nestjs/common';
+import { MicroBatcher } from '../../common/micro-batcher';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { JobLifecycle } from '../../jobs/job-lifecycle';
+import { isTerminal, JobRecord } from '../../jobs/job-record';
+import { JobRepository, KeysetCursor } from '../../jobs/job.repository';
+import { RedisService } from '../../redis/redis.service';
 import { HubSpotGateway, hubSpotFailure } from './hubspot-gateway';
 import { stepCompletion } from './workflow-step';
 
@@ -30,7 +31,7 @@ const SWEEP_PAGE = 500;
  * twice; HubSpot ignores the second.
  */
 @Injectable()
-export class WorkflowStepCompleter implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class WorkflowStepCompleter implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(WorkflowStepCompleter.name);
   private readonly batchers = new Map<string, MicroBatcher<JobRecord, void>>();
   private timer?: NodeJS.Timeout;
@@ -41,7 +42,12 @@ export class WorkflowStepCompleter implements OnApplicationBootstrap, BeforeAppl
     private readonly gateway: HubSpotGateway,
     private readonly jobs: JobRepository,
     private readonly redis: RedisService,
+    private readonly lifecycle: JobLifecycle,
   ) {}
+
+  onModuleInit(): void {
+    this.lifecycle.onEnded((jobs) => this.jobsEnded(jobs));
+  }
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
@@ -54,7 +60,7 @@ export class WorkflowStepCompleter implements OnApplicationBootstrap, BeforeAppl
   }
 
   /** Jobs that just ended (in any state); those that owe a workflow step its completion get it soon. */
-  jobsEnded(jobs: JobRecord[]): void {
+  private jobsEnded(jobs: JobRecord[]): void {
     for (const job of jobs) {
       if (!job.completesWorkflowStep || !job.callbackId || job.workflowStepSettledAt || !isTerminal(job.status)) continue;
       void this.batcher(job.portalId).add(job);

@@ -2,17 +2,17 @@ import { Body, Controller, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../common/api-error';
-import { bearerToken } from '../common/bearer-token';
-import { canonicalJson } from '../common/canonical-json';
-import { crmRecordId } from '../common/hubspot-id-schemas';
-import { requestSchema } from '../common/request-schema';
-import { sha256Hex } from '../common/sha256';
-import { JOB_PRIORITIES, JobPriority } from '../jobs/job-record';
-import { JobsService } from '../jobs/jobs.service';
-import { AuthenticatedPortal, PortalsService } from '../portals/portals.service';
+import { ApiError } from '../../common/api-error';
+import { bearerToken } from '../../common/bearer-token';
+import { canonicalJson } from '../../common/canonical-json';
+import { crmRecordId } from '../../common/hubspot-id-schemas';
+import { requestSchema } from '../../common/request-schema';
+import { sha256Hex } from '../../common/sha256';
+import { JOB_PRIORITIES, JobPriority } from '../../jobs/job-record';
+import { JobsService } from '../../jobs/jobs.service';
+import { AuthenticatedPortal, PortalsService } from '../../portals/portals.service';
+import { normaliseObjectType } from '../client/object-types';
 import { HubSpotRequestVerifier } from './hubspot-request-verifier';
-import { normaliseObjectType } from './object-types';
 import { workflowInput } from './workflow-inputs';
 
 const webhookPayload = requestSchema(
@@ -89,7 +89,7 @@ export class HubSpotWebhooksController {
       writeback: query.writeback === 'true',
       priority: query.priority ?? 'live',
     });
-    if ('error' in result) throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
+    if ('error' in result) throw result.error;
     reply.status(result.status);
     return result.job;
   }

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto';
-import { secretsEqual } from '../common/bearer-token';
+import { secretsEqual } from '../../common/bearer-token';
 
 /**
  * Verification of the requests HubSpot signs with the app's client secret: custom workflow action

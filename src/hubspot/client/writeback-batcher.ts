@@ -1,8 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { MicroBatcher } from '../common/micro-batcher';
-import type { JobError, JobPriority, JobRecord } from '../jobs/job-record';
-import { HandlerRegistry } from '../registry/handler-registry';
-import type { JobOutputs } from '../registry/job-handler';
+import { MicroBatcher } from '../../common/micro-batcher';
+import type { JobError, JobPriority, JobRecord } from '../../jobs/job-record';
+import { HandlerRegistry } from '../../registry/handler-registry';
+import type { JobOutputs } from '../../registry/job-handler';
 import { HubSpotGateway, hubSpotFailure } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';

@@ -1,4 +1,4 @@
-import type { JobOutputs, OutputDeclaration, OutputValue } from '../registry/job-handler';
+import type { JobOutputs, OutputDeclaration, OutputValue } from '../../registry/job-handler';
 
 /** One job's write to one record. */
 export interface RecordWrite {

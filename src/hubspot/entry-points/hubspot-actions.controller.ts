@@ -2,16 +2,18 @@ import { Body, Controller, HttpCode, Param, Post, Req } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../common/api-error';
-import { crmRecordId, hubspotAccountId } from '../common/hubspot-id-schemas';
-import { requestSchema } from '../common/request-schema';
-import { isTerminal } from '../jobs/job-record';
-import { JobsService } from '../jobs/jobs.service';
-import { PortalsService } from '../portals/portals.service';
+import { ApiError } from '../../common/api-error';
+import { IdempotencyConflictError } from '../../common/domain-errors';
+import { crmRecordId, hubspotAccountId } from '../../common/hubspot-id-schemas';
+import { requestSchema } from '../../common/request-schema';
+import { isTerminal } from '../../jobs/job-record';
+import { JobsService } from '../../jobs/jobs.service';
+import { PortalsService } from '../../portals/portals.service';
+import { HubSpotGateway } from '../client/hubspot-gateway';
+import { normaliseObjectType } from '../client/object-types';
+import { blockExpiration, stepCompletion } from '../client/workflow-step';
 import { HubSpotRequestVerifier } from './hubspot-request-verifier';
-import { normaliseObjectType } from './object-types';
 import { workflowInput } from './workflow-inputs';
-import { blockExpiration, stepCompletion } from './workflow-step';
 
 /** What HubSpot POSTs to a custom workflow action's URL; fields HubSpot may add later are let through. */
 const actionRequest = requestSchema(
@@ -47,6 +49,7 @@ export class HubSpotActionsController {
     private readonly verifier: HubSpotRequestVerifier,
     private readonly portals: PortalsService,
     private readonly jobs: JobsService,
+    private readonly gateway: HubSpotGateway,
   ) {}
 
   @Post(':type')
@@ -70,8 +73,8 @@ export class HubSpotActionsController {
     const action = actionRequest.parse(body);
     const handler = this.jobs.handlerFor(type);
     const portal = await this.portals.findByHubSpotPortalId(action.origin.portalId);
-    if (!portal.hubspotAccessTokenEnc) {
-      const message = `Portal ${portal.hubspotPortalId} has no HubSpot access token, so Offload could never complete the step`;
+    if (!this.gateway.canConnect(portal)) {
+      const message = `Portal ${portal.hubspotPortalId} has no HubSpot credentials, so Offload could never complete the step`;
       throw new ApiError(409, 'conflict', message);
     }
     const result = await this.jobs.enqueueRequest(portal, {
@@ -87,9 +90,7 @@ export class HubSpotActionsController {
       return { outputFields: stepCompletion({ status, output: output ?? null, error: error ?? null }) };
     }
     // A conflict means this callback's job exists already (its inputs drifted): it completes the step.
-    if ('error' in result && result.error.code !== 'idempotency_conflict') {
-      throw new ApiError(result.status, result.error.code, result.error.message, result.error.details);
-    }
+    if ('error' in result && !(result.error instanceof IdempotencyConflictError)) throw result.error;
     return { outputFields: { hs_execution_state: 'BLOCK', hs_expiration_duration: blockExpiration(handler.timeoutMs, handler.retry) } };
   }
 }

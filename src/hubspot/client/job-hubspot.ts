@@ -1,8 +1,8 @@
 import type { Client } from '@hubspot/api-client';
 import { Injectable } from '@nestjs/common';
-import { MicroBatcher } from '../common/micro-batcher';
-import type { JobPriority } from '../jobs/job-record';
-import { HubSpotOwner, JobFailure, JobHubSpot } from '../registry/job-handler';
+import { MicroBatcher } from '../../common/micro-batcher';
+import type { JobPriority } from '../../jobs/job-record';
+import { HubSpotOwner, JobFailure, JobHubSpot } from '../../registry/job-handler';
 import { HubSpotGateway } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';

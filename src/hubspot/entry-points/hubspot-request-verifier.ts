@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { ApiError } from '../common/api-error';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { ApiError } from '../../common/api-error';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
 import { HubSpotSignatureVersion, hubSpotRequestUri, verifyHubSpotSignature } from './request-signature';
 
 /** Checks that a request really comes from HubSpot: its signature, made with the app's client secret, over the request as received. */

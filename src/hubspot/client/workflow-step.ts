@@ -1,6 +1,6 @@
-import type { JobRecord } from '../jobs/job-record';
-import { MAX_STRING_OUTPUT } from '../registry/handler-registry';
-import type { RetryPolicy } from '../registry/job-handler';
+import type { JobRecord } from '../../jobs/job-record';
+import { MAX_STRING_OUTPUT } from '../../registry/handler-registry';
+import type { RetryPolicy } from '../../registry/job-handler';
 import { propertyValue } from './writeback-inputs';
 
 /** The output a failed, cancelled or refused step carries: the error code and message, for the workflow to branch on. */

@@ -1,13 +1,13 @@
 import { Client } from '@hubspot/api-client';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { MetricsService } from '../metrics/metrics.service';
-import { Portal, PropertyMappings } from '../portals/portal.entity';
-import { PortalsService } from '../portals/portals.service';
-import { RedisService } from '../redis/redis.service';
-import { retryDelayMs } from '../worker/backoff';
+import { AppConfig } from '../../config/app-config';
+import { APP_CONFIG } from '../../config/config.module';
+import { MetricsService } from '../../metrics/metrics.service';
+import { Portal, PropertyMappings } from '../../portals/portal.entity';
+import { PortalsService } from '../../portals/portals.service';
+import { RedisService } from '../../redis/redis.service';
+import { retryDelayMs } from '../../worker/backoff';
 import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
@@ -184,6 +184,11 @@ export class HubSpotGateway implements OnModuleInit {
   /** Gives back a reserved slot that found nothing to send. */
   release(grant: Grant): void {
     this.budget.release(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
+  }
+
+  /** Whether the portal holds what HubSpot can be called with: a private app token, or an OAuth refresh token to get access tokens by. */
+  canConnect(portal: Portal): boolean {
+    return Boolean(portal.hubspotRefreshTokenEnc || portal.hubspotAccessTokenEnc);
   }
 
   /** The token to call with: a private app token as stored, or an OAuth access token renewed when due. */

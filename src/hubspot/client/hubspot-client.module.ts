@@ -1,0 +1,21 @@
+import { Module } from '@nestjs/common';
+import { JobsCoreModule } from '../../jobs/jobs-core.module';
+import { MetricsModule } from '../../metrics/metrics.module';
+import { PortalsCoreModule } from '../../portals/portals-core.module';
+import { RedisModule } from '../../redis/redis.module';
+import { RegistryModule } from '../../registry/registry.module';
+import { HubSpotGateway } from './hubspot-gateway';
+import { JobHubSpotFactory } from './job-hubspot';
+import { WorkflowStepCompleter } from './workflow-step-completer';
+import { WritebackBatcher } from './writeback-batcher';
+
+/**
+ * Every call Offload makes to HubSpot: the gateway (client, shared budget, retries), write-back,
+ * handlers' calls, and the completion of workflow steps, which follows every job end.
+ */
+@Module({
+  imports: [PortalsCoreModule, JobsCoreModule, RedisModule, MetricsModule, RegistryModule],
+  providers: [HubSpotGateway, WritebackBatcher, WorkflowStepCompleter, JobHubSpotFactory],
+  exports: [HubSpotGateway, WritebackBatcher, JobHubSpotFactory],
+})
+export class HubSpotClientModule {}
