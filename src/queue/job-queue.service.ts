@@ -1,16 +1,10 @@
+import { getSharedConfigToken } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { Queue, QueueOptions } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
 import type { JobPriority } from '../jobs/job-record';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { queueNameFor } from './queue-names';
-
-/** How BullMQ's queues and workers reach Redis. */
-export function bullConnection(config: AppConfig) {
-  return { connection: { ...config.redis, maxRetriesPerRequest: null }, prefix: `${config.redisPrefix}:bull` };
-}
 
 export interface QueuedJob {
   id: string;
@@ -45,8 +39,8 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
     },
   });
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig, registry: HandlerRegistry) {
-    this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bullConnection(config))]));
+  constructor(@Inject(getSharedConfigToken()) bull: QueueOptions, registry: HandlerRegistry) {
+    this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bull)]));
   }
 
   /** Adds still in flight reach Redis before the queues close. */

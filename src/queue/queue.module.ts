@@ -1,7 +1,19 @@
+import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
 import { RegistryModule } from '../registry/registry.module';
 import { JobQueue } from './job-queue.service';
 
+/** How BullMQ's queues and workers reach Redis: @nestjs/bullmq's shared configuration (getSharedConfigToken). */
+function bullConnection(config: AppConfig) {
+  return { connection: { ...config.redis, maxRetriesPerRequest: null }, prefix: `${config.redisPrefix}:bull` };
+}
+
 /** One BullMQ queue per registered job type. */
-@Module({ imports: [RegistryModule], providers: [JobQueue], exports: [JobQueue] })
+@Module({
+  imports: [BullModule.forRootAsync({ inject: [APP_CONFIG], useFactory: bullConnection }), RegistryModule],
+  providers: [JobQueue],
+  exports: [JobQueue],
+})
 export class QueueModule {}

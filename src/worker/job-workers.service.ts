@@ -1,10 +1,10 @@
+import { getSharedConfigToken } from '@nestjs/bullmq';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Worker } from 'bullmq';
+import { QueueOptions, Worker } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobSignals } from '../jobs/job-signals';
-import { bullConnection } from '../queue/job-queue.service';
 import { queueNameFor } from '../queue/queue-names';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
@@ -22,6 +22,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(getSharedConfigToken()) private readonly bull: QueueOptions,
     private readonly registry: HandlerRegistry,
     private readonly runner: JobRunner,
     private readonly lifecycle: JobLifecycle,
@@ -35,7 +36,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
         queueNameFor(handler.type),
         // Three parameters: BullMQ passes the abort signal only to a processor that declares it.
         (job, token, signal) => this.runner.process(handler, job, token, signal),
-        { ...bullConnection(this.config), concurrency: handler.concurrency, autorun: false },
+        { ...this.bull, concurrency: handler.concurrency, autorun: false },
       );
       worker.on('error', (error) => this.logger.warn(`worker ${handler.type}: ${error.message}`));
       worker.on('failed', (job, error) => this.logger.warn(`job ${job?.id} could not be recorded, BullMQ will retry it: ${error.message}`));
