@@ -175,7 +175,7 @@ describe('the local custom code runtime', () => {
     const secrets = { OFFLOAD_URL: 'http://x' };
 
     beforeEach(() => {
-      pool = new StubRuntimePool({ size: 1, timeoutMs: 1_000 });
+      pool = new StubRuntimePool({ size: 1 });
     });
 
     afterEach(() => pool.close());
@@ -212,14 +212,19 @@ describe('the local custom code runtime', () => {
       ['exits.js', 'counts.js', 'crashed'],
       ['exits.py', 'counts.py', 'crashed'],
     ])('ends the process that ran %s, reports it, and runs the next execution in a new one', async (name, counter, outcome) => {
-      const before = await pool.run({ file: stub(counter), event: {} });
-      const failed = await pool.run({ file: stub(name), event: {} });
-      const after = await pool.run({ file: stub(counter), event: {} });
-      expect(failed).toMatchObject({ outcome, ok: false });
-      expect(alive(before.outputFields!.pid as number)).toBe(false);
-      expect(after).toMatchObject({ outcome: 'returned', outputFields: { runs: 1 } });
-      expect(after.outputFields!.pid).not.toBe(before.outputFields!.pid);
-      expect(pool.stats().processesStarted).toBe(2);
+      const short = new StubRuntimePool({ size: 1, timeoutMs: outcome === 'timed-out' ? 1_000 : undefined });
+      try {
+        const before = await short.run({ file: stub(counter), event: {} });
+        const failed = await short.run({ file: stub(name), event: {} });
+        const after = await short.run({ file: stub(counter), event: {} });
+        expect(failed).toMatchObject({ outcome, ok: false });
+        expect(alive(before.outputFields!.pid as number)).toBe(false);
+        expect(after).toMatchObject({ outcome: 'returned', outputFields: { runs: 1 } });
+        expect(after.outputFields!.pid).not.toBe(before.outputFields!.pid);
+        expect(short.stats().processesStarted).toBe(2);
+      } finally {
+        await short.close();
+      }
     });
 
     it('runs at most its size at once per language, the others waiting for a warm process', async () => {

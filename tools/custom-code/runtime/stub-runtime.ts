@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { extname, join, resolve } from 'node:path';
 import { MAX_STRING_OUTPUT } from '../../../src/registry/handler-registry';
 import { HUBSPOT_STEP_LIMIT_MS } from '../stubs/stub-spec';
@@ -125,6 +125,12 @@ interface LanguageHosts {
   waiting: Array<{ resolve(host: RuntimeHost): void; reject(error: unknown): void }>;
 }
 
+/**
+ * Starting a process is CPU work: more starts at once than cores only slow each other down, and
+ * on a busy machine push the first executions past their own deadlines.
+ */
+const MAX_STARTS_AT_ONCE = availableParallelism();
+
 /** Outcomes after which a host is not used again: it was stopped, or ended, in the middle of an execution. */
 const HOST_ENDING_OUTCOMES: StubOutcome[] = ['timed-out', 'out-of-memory', 'crashed'];
 
@@ -199,8 +205,10 @@ export class StubRuntimePool {
     const hosts = this.hostsOf(language);
     const warm = hosts.idle.pop();
     if (warm) return Promise.resolve(warm);
-    if (this.hasRoom(hosts)) return this.startHost(language, hosts);
-    return new Promise((resolve, reject) => hosts.waiting.push({ resolve, reject }));
+    return new Promise((resolve, reject) => {
+      hosts.waiting.push({ resolve, reject });
+      this.serveWaiting();
+    });
   }
 
   private async release(language: StubRuntimeLanguage, host: RuntimeHost, reusable: boolean): Promise<void> {
@@ -224,11 +232,12 @@ export class StubRuntimePool {
       host = await RuntimeHost.start(language, await this.writeHosts(), this.limits, python, (ended) => this.hostEnded(language, ended));
     } catch (error) {
       hosts.starting--;
-      this.serveWaiting(language);
+      this.serveWaiting();
       throw error;
     }
     hosts.starting--;
     hosts.owned.add(host);
+    this.serveWaiting();
     // Ended already (before it was owned, so hostEnded let it be): its execution reports the crash, its slot is freed now.
     if (host.ended) this.hostEnded(language, host);
     if (this.closed) {
@@ -243,16 +252,21 @@ export class StubRuntimePool {
     if (!hosts.owned.delete(host)) return;
     this.endedCpuMs += host.cpuMs;
     hosts.idle = hosts.idle.filter((idle) => idle !== host);
-    this.serveWaiting(language);
+    this.serveWaiting();
   }
 
-  /** Starts processes for executions waiting, as far as there is room: after one has ended, or failed to start. */
-  private serveWaiting(language: StubRuntimeLanguage): void {
-    const hosts = this.hostsOf(language);
-    while (!this.closed && hosts.waiting.length > 0 && this.hasRoom(hosts)) {
-      const waiter = hosts.waiting.shift()!;
-      this.startHost(language, hosts).then(waiter.resolve, waiter.reject);
+  /** Starts processes for the executions waiting, as far as each language has room and the machine has cores for the starts. */
+  private serveWaiting(): void {
+    for (const [language, hosts] of this.languages) {
+      while (!this.closed && hosts.waiting.length > 0 && this.hasRoom(hosts) && this.startsUnderway() < MAX_STARTS_AT_ONCE) {
+        const waiter = hosts.waiting.shift()!;
+        this.startHost(language, hosts).then(waiter.resolve, waiter.reject);
+      }
     }
+  }
+
+  private startsUnderway(): number {
+    return [...this.languages.values()].reduce((sum, hosts) => sum + hosts.starting, 0);
   }
 
   /** The host programs, written once into a folder of the pool's own. */
