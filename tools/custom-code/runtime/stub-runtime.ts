@@ -144,7 +144,7 @@ const HOST_ENDING_OUTCOMES: StubOutcome[] = ['timed-out', 'out-of-memory', 'cras
  * keeps outside main may survive into the next execution in the same process, as on HubSpot.
  */
 export class StubRuntimePool {
-  readonly limits: { timeoutMs: number; memoryMb: number };
+  private readonly limits: { timeoutMs: number; memoryMb: number };
   private readonly languages = new Map<StubRuntimeLanguage, LanguageHosts>();
   private hostsFolder?: Promise<string>;
   private processesStarted = 0;
