@@ -28,8 +28,11 @@ export interface HostResult {
   callbackStyle?: boolean;
   /** How long main ran. */
   durationMs: number;
-  /** Peak resident memory of the host during this execution (since the reset before it, where Linux allows the reset). */
-  maxRssKb: number;
+  /**
+   * Peak resident memory of the host during this execution: VmHWM, reset before it. Not getrusage's
+   * peak, which also counts the parent's memory at the moment the host was started.
+   */
+  peakRssKb: number;
   /** CPU time of the host process since it started, its start included. */
   hostCpuMs: number;
   /** What the stub printed during this execution. */
@@ -45,7 +48,7 @@ export interface HostReady {
 export const MAX_LOG_CHARACTERS = 64 * 1024;
 
 export const JAVASCRIPT_HOST = `"use strict";
-const { writeFileSync } = require("node:fs");
+const { readFileSync, writeFileSync } = require("node:fs");
 let current;
 
 // What the stub prints goes to its execution's logs, not to the host's output.
@@ -70,7 +73,7 @@ function finish(execution, result) {
   const figures = {
     callbackStyle: execution.callbackStyle,
     durationMs: performance.now() - execution.started,
-    maxRssKb: process.resourceUsage().maxRSS,
+    peakRssKb: peakMemoryKb(),
     hostCpuMs: cpuMs(),
     logs: execution.logs,
   };
@@ -107,6 +110,14 @@ function resetPeakMemory() {
   try {
     writeFileSync("/proc/self/clear_refs", "5");
   } catch {}
+}
+
+function peakMemoryKb() {
+  try {
+    return Number(/^VmHWM:\\s+(\\d+) kB/m.exec(readFileSync("/proc/self/status", "utf8"))[1]);
+  } catch {
+    return 0;
+  }
 }
 
 process.on("message", ({ file, event, secrets, folder }) => {
@@ -197,6 +208,17 @@ def reset_peak_memory():
         pass
 
 
+def peak_memory_kb():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def main_of(file):
     if file not in stubs:
         spec = importlib.util.spec_from_file_location("stub", file)
@@ -222,7 +244,7 @@ for line in requests:
     except BaseException as error:
         result = {"kind": "threw", "error": thrown(error)}
     result["durationMs"] = (time.monotonic() - started) * 1000
-    result["maxRssKb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result["peakRssKb"] = peak_memory_kb()
     result["hostCpuMs"] = time.process_time() * 1000
     result["logs"] = {"stdout": stdout.getvalue(), "stderr": stderr.getvalue()}
     send(result)

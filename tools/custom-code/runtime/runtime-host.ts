@@ -163,7 +163,7 @@ export class RuntimeHost {
       ...(result ? {} : { exitCode: this.endedWith?.code, signal: this.endedWith?.signal }),
       hostStderr: this.stderr,
       wallMs: performance.now() - running.started,
-      peakRssKb: Math.max(running.peakRssKb, result?.maxRssKb ?? 0),
+      peakRssKb: Math.max(running.peakRssKb, result?.peakRssKb ?? 0),
     });
   }
 }

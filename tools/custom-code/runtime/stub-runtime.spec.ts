@@ -117,6 +117,14 @@ describe('the local custom code runtime', () => {
     expect(report.outputFields).toBeUndefined();
   });
 
+  it.each(['echo.js', 'environment.py'])('counts the memory %s uses, not the memory of the process that started it', async (name) => {
+    const ballast = Buffer.alloc(200 * 1024 * 1024, 1);
+    const report = await runStub({ file: stub(name), event: { object: { objectId: 1 } } });
+    expect(ballast.length).toBeGreaterThan(0);
+    expect(report).toMatchObject({ outcome: 'returned', ok: true });
+    expect(report.peakMemoryMb).toBeLessThan(DEFAULT_LIMITS.memoryMb);
+  });
+
   it.each(['sleeps-25s.js', 'sleeps-25s.py'])('kills %s at the time limit', async (name) => {
     const report = await runStub({ file: stub(name), event: {}, timeoutMs: 1_000 });
     expect(report).toMatchObject({ outcome: 'timed-out', ok: false, error: { name: 'Timeout', message: 'stopped after 1 s' } });
