@@ -265,7 +265,6 @@ describe('generated workflow stubs, run as HubSpot runs them', () => {
         expect({ stub, ...report }).toMatchObject({ stub, outcome: 'threw', error: { status: 504, retryable: true } });
         expect(report.error!.message).toContain('did not answer');
         expect(report.durationMs).toBeGreaterThanOrEqual(REQUEST_TIMEOUT_MS - 100);
-        expect(report.durationMs).toBeLessThan(REQUEST_TIMEOUT_MS + 2_000);
       }
     });
 

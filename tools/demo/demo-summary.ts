@@ -13,6 +13,28 @@ export interface Percentiles {
   p99: number;
 }
 
+/** The run's figures from its start to its last contact's end. */
+export interface DemoTime {
+  elapsedMs: number;
+  jobsPerSecond: number;
+  /** The custom code runtime's part: the executions, their processes and their CPU. */
+  runtime: {
+    executions: number;
+    processesStarted: number;
+    /** From handing an execution to the runtime to its outputs; an enqueue-and-wait action spends most of it waiting for its job. */
+    executionMs: Percentiles & { total: number };
+    cpuMs: number;
+  };
+  /** Offload's part: each job from its enqueue to its end, write-back included, and the CPU of the demo's process. */
+  offload: {
+    jobMs: Percentiles & { total: number };
+    /** Offload's API and workers with both simulators: they share the demo's process. */
+    cpuMs: number;
+  };
+  /** The demo's part of HubSpot: events, delays and re-runs, in the workflow's own process. */
+  workflowCpuMs: number;
+}
+
 export interface DemoSummary {
   contacts: number;
   /** Contacts whose every step ended with job_status "succeeded". */
@@ -46,7 +68,7 @@ export interface DemoSummary {
   enrichmentProvider: { calls: number; bulkCalls: number; lookups: number; companies: number; failingCompanies: number; unknownCompanies: number };
   executions: { enqueueAndWait: number; polls: number; reruns: number };
   latencyMs: Record<string, Percentiles>;
-  elapsedMs: number;
+  time: DemoTime;
 }
 
 function count(values: string[]): Record<string, number> {
@@ -60,7 +82,11 @@ function percentiles(values: number[]): Percentiles {
   return { p50: round(summary.p50), p99: round(summary.p99) };
 }
 
-async function jobsOf(databaseUrl: string, portalId: string): Promise<DemoSummary['jobs']> {
+function withTotal(values: number[]): Percentiles & { total: number } {
+  return { ...percentiles(values), total: Math.round(values.reduce((sum, value) => sum + value, 0)) };
+}
+
+async function jobsOf(databaseUrl: string, portalId: string): Promise<DemoSummary['jobs'] & { durationsMs: number[] }> {
   const client = new Client({ connectionString: databaseUrl });
   await client.connect();
   try {
@@ -72,20 +98,27 @@ async function jobsOf(databaseUrl: string, portalId: string): Promise<DemoSummar
       `SELECT count(DISTINCT (type, object_id)) AS pairs FROM jobs WHERE portal_id = $1`,
       [portalId],
     );
+    const ended = await client.query<{ ms: number }>(
+      `SELECT extract(epoch FROM finished_at - created_at) * 1000 AS ms FROM jobs WHERE portal_id = $1 AND finished_at IS NOT NULL`,
+      [portalId],
+    );
     const byType: Record<string, Record<string, number>> = {};
     let total = 0;
     for (const row of rows) {
       byType[row.type] = { ...byType[row.type], [row.status]: Number(row.jobs) };
       total += Number(row.jobs);
     }
-    return { total, byType, duplicates: total - Number(distinct.rows[0].pairs) };
+    return { total, byType, duplicates: total - Number(distinct.rows[0].pairs), durationsMs: ended.rows.map((row) => Number(row.ms)) };
   } finally {
     await client.end();
   }
 }
 
-/** Gathers the run's figures: from the workflow's outputs, Offload's database and both simulators' records. */
-export async function summarizeDemo(environment: DemoEnvironment, run: WorkflowRun, options: DemoOptions): Promise<DemoSummary> {
+/**
+ * Gathers the run's figures: from the workflow's outputs, Offload's database and both simulators'
+ * records; `demoCpuMs` is the CPU the demo's own process (Offload and the simulators) spent on the run.
+ */
+export async function summarizeDemo(environment: DemoEnvironment, run: WorkflowRun, options: DemoOptions, demoCpuMs: number): Promise<DemoSummary> {
   const { enrollments } = run;
   const stepOf = (type: string) => enrollments.map((enrollment) => enrollment.steps.find((step) => step.type === type)!);
   const steps = Object.fromEntries(
@@ -114,14 +147,14 @@ export async function summarizeDemo(environment: DemoEnvironment, run: WorkflowR
   const latencyMs: Record<string, Percentiles> = {};
   for (const { type } of WORKFLOW) latencyMs[type] = percentiles(stepOf(type).map((step) => step.latencyMs));
   latencyMs.enrollment = percentiles(enrollments.map((enrollment) => enrollment.latencyMs));
-  latencyMs.execution = percentiles(run.progress.executions.executionMs);
+  const { durationsMs, ...jobs } = await jobsOf(environment.config.databaseUrl, environment.portal.id);
 
   return {
     contacts: options.contacts,
     enrolled: enrollments.filter((enrollment) => enrollment.steps.every((step) => step.status === 'succeeded')).length,
     steps,
     problems: Object.fromEntries(problems),
-    jobs: await jobsOf(environment.config.databaseUrl, environment.portal.id),
+    jobs,
     outcomes: {
       enriched: enrichment.filter((step) => step.outputs.enriched === true).length,
       notEnriched: count(enrichment.filter((step) => step.outputs.enriched !== true).map((step) => String(step.outputs.enrichment_error))),
@@ -148,11 +181,23 @@ export async function summarizeDemo(environment: DemoEnvironment, run: WorkflowR
     },
     executions: { enqueueAndWait: run.progress.executions.enqueueAndWait, polls: run.progress.executions.polls, reruns: run.progress.executions.reruns },
     latencyMs,
-    elapsedMs: Math.round(run.elapsedMs),
+    time: {
+      elapsedMs: Math.round(run.elapsedMs),
+      jobsPerSecond: run.elapsedMs > 0 ? round((jobs.total / run.elapsedMs) * 1000) : 0,
+      runtime: {
+        executions: run.executionMs.length,
+        processesStarted: run.runtime.processesStarted,
+        executionMs: withTotal(run.executionMs),
+        cpuMs: Math.round(run.runtime.cpuMs),
+      },
+      offload: { jobMs: withTotal(durationsMs), cpuMs: Math.round(demoCpuMs) },
+      workflowCpuMs: Math.round(run.workflowCpuMs),
+    },
   };
 }
 
 const number = (value: number) => value.toLocaleString('en-US');
+const seconds = (ms: number) => `${(ms / 1000).toLocaleString('en-US', { minimumFractionDigits: 1, maximumFractionDigits: 1 })} s`;
 const listed = (counts: Record<string, number>) =>
   Object.entries(counts)
     .map(([name, value]) => `${name} ${number(value)}`)
@@ -160,7 +205,7 @@ const listed = (counts: Record<string, number>) =>
 
 /** The summary for people: what ran, what it produced, what it cost and how long it took. */
 export function summaryText(summary: DemoSummary, environment: DemoEnvironment): string {
-  const seconds = summary.elapsedMs / 1000;
+  const { time } = summary;
   const statuses = ['succeeded', 'failed', 'cancelled', 'queued', 'running'];
   const ownerNames = new Map(environment.owners.map((owner) => [owner.id, owner.email]));
   const { hubspot, enrichmentProvider: provider, outcomes } = summary;
@@ -168,7 +213,7 @@ export function summaryText(summary: DemoSummary, environment: DemoEnvironment):
   return [
     '',
     `Enrolled ${number(summary.enrolled)} of ${number(summary.contacts)} contacts through ${WORKFLOW.map((step) => step.type).join(' -> ')} ` +
-      `in ${seconds.toFixed(1)} s (${((summary.jobs.total / seconds) || 0).toFixed(1)} jobs/s)`,
+      `in ${seconds(time.elapsedMs)} (${time.jobsPerSecond.toFixed(1)} jobs/s)`,
     '',
     table(
       ['jobs', ...statuses],
@@ -195,13 +240,21 @@ export function summaryText(summary: DemoSummary, environment: DemoEnvironment):
     `Custom code executions: ${number(summary.executions.enqueueAndWait)} enqueue-and-wait, ${number(summary.executions.polls)} polls, ` +
       `${number(summary.executions.reruns)} re-runs after a retryable error`,
     '',
+    `Where the time went (${number(summary.jobs.total)} jobs in ${seconds(time.elapsedMs)}, ${time.jobsPerSecond.toFixed(1)} jobs/s)`,
+    `  custom code runtime  ${number(time.runtime.executions)} executions, ${seconds(time.runtime.executionMs.total)} in all ` +
+      `(event in to outputs out, waiting for Offload included); CPU ${seconds(time.runtime.cpuMs)}, ` +
+      `${number(time.runtime.processesStarted)} warm processes started`,
+    `  Offload              ${number(summary.jobs.total)} jobs, ${seconds(time.offload.jobMs.total)} in all (enqueue to end, write-back included); ` +
+      `CPU ${seconds(time.offload.cpuMs)} with both simulators (they share its process)`,
+    `  workflow engine      CPU ${seconds(time.workflowCpuMs)} (the demo's part of HubSpot: events, delays, re-runs)`,
+    '',
     table(
       ['latency (ms)', 'p50', 'p99'],
-      Object.entries(summary.latencyMs).map(([name, { p50, p99 }]) => [
-        name === 'enrollment' ? 'whole enrollment' : name === 'execution' ? 'one execution (process start to outputs)' : `${name} step`,
-        p50,
-        p99,
-      ]),
+      [
+        ...Object.entries(summary.latencyMs).map(([name, { p50, p99 }]) => [name === 'enrollment' ? 'whole enrollment' : `${name} step`, p50, p99]),
+        ['one execution (runtime: event in to outputs out)', time.runtime.executionMs.p50, time.runtime.executionMs.p99],
+        ['one job (Offload: enqueue to end)', time.offload.jobMs.p50, time.offload.jobMs.p99],
+      ],
     ),
   ].join('\n');
 }

@@ -53,6 +53,7 @@ async function runDemo(options: DemoOptions): Promise<number> {
       `custom code action run ${options.concurrency} at a time`,
   );
   const progressBar = new ProgressBar(options.contacts);
+  const cpuAtStart = process.cpuUsage();
   const contactIds = Array.from({ length: options.contacts }, (_, index) => String(index + 1));
   const contacts = Object.fromEntries(contactIds.map((id) => [id, environment.hubspot.getObject('contacts', id)?.properties ?? {}]));
   const workflow = playWorkflowInOwnProcess(
@@ -72,7 +73,8 @@ async function runDemo(options: DemoOptions): Promise<number> {
   // Stopped by Ctrl-C: the stop handler closes everything and exits.
   const run = await workflow.catch((error: Error) => (stopping.signal.aborted ? new Promise<never>(() => undefined) : Promise.reject(error)));
 
-  const summary = await summarizeDemo(environment, run, options);
+  const cpu = process.cpuUsage(cpuAtStart);
+  const summary = await summarizeDemo(environment, run, options, (cpu.user + cpu.system) / 1000);
   console.log(summaryText(summary, environment));
   console.log(JSON.stringify({ demoSummary: summary }));
   const complete = summary.enrolled === summary.contacts && summary.jobs.duplicates === 0;

@@ -2,7 +2,7 @@ import { progressLine } from './progress-bar';
 import type { WorkflowProgress } from './workflow';
 
 function progress(done: Array<[string, number]>, startedAt: number): WorkflowProgress {
-  return { done: new Map(done), executions: { enqueueAndWait: 0, polls: 0, reruns: 0, executionMs: [] }, startedAt };
+  return { done: new Map(done), executions: { enqueueAndWait: 0, polls: 0, reruns: 0 }, startedAt };
 }
 
 describe('progressLine', () => {

@@ -16,10 +16,10 @@ const STOP_GRACE_MS = 5_000;
 
 /**
  * Plays the workflow in a process of its own, as HubSpot's workflow engine is separate from
- * Offload. It also keeps the cost of starting each execution's process small: a process forks
- * in time proportional to its memory, and this one is far smaller than Offload's. It leads a
- * process group of its own with the executions it runs, so that `stop` can end them all; the
- * promise settles once that process has ended.
+ * Offload. It also keeps the cost of starting the runtime's processes small: a process forks in
+ * time proportional to its memory, and this one is far smaller than Offload's. It leads a process
+ * group of its own with the runtime's processes, so that `stop` can end them all; the promise
+ * settles once that process has ended.
  */
 export function playWorkflowInOwnProcess(
   job: WorkflowJob,
@@ -57,7 +57,7 @@ function serveWorkflow(): void {
   const stopping = new AbortController();
   // Without its parent nobody reads the outcome: stop with it.
   process.on('disconnect', () => process.exit(1));
-  // The group's SIGTERM below is for the executions' processes; this one winds down instead.
+  // The group's SIGTERM below is for the runtime's processes; this one winds down instead.
   process.on('SIGTERM', () => undefined);
   process.on('message', async (message: ToWorkflow) => {
     if ('stop' in message) {

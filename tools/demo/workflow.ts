@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { handlerDeclaration, loadHandlerDeclarations } from '../custom-code/handler-declarations';
-import { runStub, StubRunReport } from '../custom-code/runtime/stub-runtime';
+import { StubRunReport, StubRuntimePool, StubRuntimeStats } from '../custom-code/runtime/stub-runtime';
 import { generateStub } from '../custom-code/stubs/generate-stub';
 import type { StubLanguage } from '../custom-code/stubs/stub-spec';
 
@@ -67,8 +67,6 @@ export interface ExecutionCounts {
   polls: number;
   /** Executions run again with the same event after a retryable error. */
   reruns: number;
-  /** How long each execution took, from starting its process to its outputs. */
-  executionMs: number[];
 }
 
 export interface WorkflowProgress {
@@ -83,6 +81,11 @@ export interface WorkflowRun {
   enrollments: EnrollmentResult[];
   progress: WorkflowProgress;
   elapsedMs: number;
+  /** How long each execution took, from handing it to the runtime to its outputs. */
+  executionMs: number[];
+  runtime: StubRuntimeStats;
+  /** CPU time of the workflow's own process: HubSpot's part of the work, which the demo plays. */
+  workflowCpuMs: number;
 }
 
 interface Actions {
@@ -124,17 +127,22 @@ export interface WorkflowSettings {
 
 /**
  * Plays the workflow as HubSpot would: each contact goes through the steps in order, each step is
- * one run of its generated action in the local custom-code runtime (a process of its own per
- * run); a "pending" job is polled by the poll action after a delay; an execution that throws a
+ * one run of its generated action in the local custom-code runtime (warm processes, reused from
+ * one execution to the next as HubSpot reuses warm containers, one per execution running at
+ * once); a "pending" job is polled by the poll action after a delay; an execution that throws a
  * retryable error is run again later with the same event, so the same callbackId finds the same job.
  */
 export async function playWorkflow(settings: WorkflowSettings): Promise<WorkflowRun> {
   const actions = await writeActions(settings.language);
+  const cpuAtStart = process.cpuUsage();
   const progress: WorkflowProgress = {
     done: new Map(WORKFLOW.map((step) => [step.type, 0])),
-    executions: { enqueueAndWait: 0, polls: 0, reruns: 0, executionMs: [] },
+    executions: { enqueueAndWait: 0, polls: 0, reruns: 0 },
     startedAt: Date.now(),
   };
+  const executionMs: number[] = [];
+  // Each enrollment runs one execution at a time: as many processes as enrollments, none waits for one.
+  const runtime = new StubRuntimePool({ size: settings.concurrency });
   const secrets = { OFFLOAD_URL: settings.offloadUrl, OFFLOAD_API_KEY: settings.apiKey };
   let callbackSequence = 0;
   // A failure of one enrollment (not of a step: of the runtime itself) stops the others too.
@@ -144,10 +152,10 @@ export async function playWorkflow(settings: WorkflowSettings): Promise<Workflow
   const execute = async (file: string, event: unknown, poll: boolean): Promise<StubRunReport> => {
     halt.throwIfAborted();
     const started = performance.now();
-    const report = await runStub({ file, event, secrets });
+    const report = await runtime.run({ file, event, secrets });
     if (poll) progress.executions.polls++;
     else progress.executions.enqueueAndWait++;
-    progress.executions.executionMs.push(performance.now() - started);
+    executionMs.push(performance.now() - started);
     settings.onExecution?.(progress);
     return report;
   };
@@ -215,8 +223,12 @@ export async function playWorkflow(settings: WorkflowSettings): Promise<Workflow
       }),
     ),
   );
+  const elapsedMs = Date.now() - progress.startedAt;
+  const runtimeStats = runtime.stats();
+  await runtime.close();
   await rm(actions.folder, { recursive: true, force: true });
   const failure = settled.find((result) => result.status === 'rejected');
   if (failure) throw failure.reason;
-  return { enrollments, progress, elapsedMs: Date.now() - progress.startedAt };
+  const cpu = process.cpuUsage(cpuAtStart);
+  return { enrollments, progress, elapsedMs, executionMs, runtime: runtimeStats, workflowCpuMs: (cpu.user + cpu.system) / 1000 };
 }

@@ -1,11 +1,11 @@
-import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { extname, join, resolve } from 'node:path';
 import { MAX_STRING_OUTPUT } from '../../../src/registry/handler-registry';
 import { HUBSPOT_STEP_LIMIT_MS } from '../stubs/stub-spec';
-import { EVENT_FILE, HOST_FILE, HostResult, JAVASCRIPT_HOST, PYTHON_HOST, STUB_FILE } from './hosts';
+import { HOST_FILE, JAVASCRIPT_HOST, PYTHON_HOST } from './hosts';
+import { HostRun, RuntimeHost, RuntimeLanguage } from './runtime-host';
 
 /** HubSpot's limits for one run of a custom code action. */
 export const DEFAULT_LIMITS = { timeoutMs: HUBSPOT_STEP_LIMIT_MS, memoryMb: 128 } as const;
@@ -13,17 +13,10 @@ export const DEFAULT_LIMITS = { timeoutMs: HUBSPOT_STEP_LIMIT_MS, memoryMb: 128 
 export const MAX_SECRET_CHARACTERS = 1_000;
 
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const MEMORY_POLL_MS = 20;
-const MAX_LOG_CHARACTERS = 64 * 1024;
 
-export type StubRuntimeLanguage = 'javascript' | 'python';
+export type StubRuntimeLanguage = RuntimeLanguage;
 
-export interface RunStubOptions {
-  /** The stub's file: .js for Node.js, .py for Python. */
-  file: string;
-  event: unknown;
-  /** The action's secrets; the stub's process sees these and no other environment variable. */
-  secrets?: Record<string, string>;
+export interface RunStubOptions extends StubExecution {
   timeoutMs?: number;
   memoryMb?: number;
   /** The Python interpreter (default: python3 on PATH). */
@@ -57,9 +50,9 @@ export interface StubRunReport {
   problems: string[];
   /** What the stub printed (console.log, print), standard output then standard error. */
   logs: string;
-  /** How long main ran (or, for a stopped run, how long the process lived). */
+  /** How long main ran (or, for a stopped run, how long it was given). */
   durationMs: number;
-  /** Peak resident memory of the stub's process. */
+  /** Peak resident memory of the stub's process during the execution. */
   peakMemoryMb: number;
   limits: { timeoutMs: number; memoryMb: number };
 }
@@ -101,116 +94,208 @@ function findPython(command = 'python3'): { path: string; version: string } {
   return found;
 }
 
+export interface StubRuntimePoolOptions {
+  /** Warm processes per language at most; each runs one execution at a time, so this is how many run at once. */
+  size: number;
+  timeoutMs?: number;
+  memoryMb?: number;
+  /** The Python interpreter (default: python3 on PATH). */
+  python?: string;
+}
+
+export interface StubExecution {
+  /** The stub's file: .js for Node.js, .py for Python. */
+  file: string;
+  event: unknown;
+  /** The action's secrets; the execution sees these and no other environment variable. */
+  secrets?: Record<string, string>;
+}
+
+export interface StubRuntimeStats {
+  /** Runtime processes started, replacements included: fewer than the executions when warm ones were reused. */
+  processesStarted: number;
+  /** CPU time the runtime's processes spent, their starts included (as of each one's last answer). */
+  cpuMs: number;
+}
+
+interface LanguageHosts {
+  idle: RuntimeHost[];
+  owned: Set<RuntimeHost>;
+  starting: number;
+  waiting: Array<{ resolve(host: RuntimeHost): void; reject(error: unknown): void }>;
+}
+
 /**
- * Runs a stub the way HubSpot runs a custom code action: main(event) in a process of its own, with
- * the secrets as its only environment, a fresh working folder (deleted afterwards), and HubSpot's
- * time and memory limits (both may be lowered, for tests). Answers a report; never throws for what
- * the stub did.
+ * Starting a process is CPU work: more starts at once than cores only slow each other down, and
+ * on a busy machine push the first executions past their own deadlines.
  */
-export async function runStub(options: RunStubOptions): Promise<StubRunReport> {
-  const language = languageOf(options.file);
-  const secrets = options.secrets ?? {};
-  checkSecrets(secrets);
-  const limits = { timeoutMs: options.timeoutMs ?? DEFAULT_LIMITS.timeoutMs, memoryMb: options.memoryMb ?? DEFAULT_LIMITS.memoryMb };
-  const python = language === 'python' ? findPython(options.python) : undefined;
-  const folder = await mkdtemp(join(tmpdir(), 'offload-stub-'));
-  try {
-    await copyFile(options.file, join(folder, STUB_FILE[language]));
-    await writeFile(join(folder, EVENT_FILE), JSON.stringify(options.event));
-    await writeFile(join(folder, HOST_FILE[language]), language === 'javascript' ? JAVASCRIPT_HOST : PYTHON_HOST);
-    const [command, args] =
-      language === 'javascript'
-        ? [process.execPath, [`--max-old-space-size=${limits.memoryMb}`, HOST_FILE.javascript]]
-        : [python!.path, [HOST_FILE.python, String(limits.memoryMb * 1024 * 1024), JSON.stringify(Object.keys(secrets))]];
-    const run = await supervise(command, args, folder, secrets, limits);
-    return report(options.file, language, language === 'javascript' ? `Node.js ${process.version}` : `Python ${python!.version}`, run, limits);
-  } finally {
-    await rm(folder, { recursive: true, force: true });
+const MAX_STARTS_AT_ONCE = availableParallelism();
+
+/** Outcomes after which a host is not used again: it was stopped, or ended, in the middle of an execution. */
+const HOST_ENDING_OUTCOMES: StubOutcome[] = ['timed-out', 'out-of-memory', 'crashed'];
+
+/**
+ * Runs stubs the way HubSpot runs custom code actions, in warm processes it keeps and reuses as
+ * HubSpot reuses warm containers: at most `size` per language, each running one execution at a
+ * time. Every execution gets its own event, its secrets as its only environment, a fresh working
+ * folder (deleted afterwards), and HubSpot's time and memory limits (both may be lowered, for
+ * tests). A process that outlives a limit is killed and one that crashes is gone; either is
+ * replaced when next needed, and the execution is reported as HubSpot would show it. What a stub
+ * keeps outside main may survive into the next execution in the same process, as on HubSpot.
+ */
+export class StubRuntimePool {
+  private readonly limits: { timeoutMs: number; memoryMb: number };
+  private readonly languages = new Map<StubRuntimeLanguage, LanguageHosts>();
+  private hostsFolder?: Promise<string>;
+  private processesStarted = 0;
+  private endedCpuMs = 0;
+  private closed = false;
+
+  constructor(private readonly options: StubRuntimePoolOptions) {
+    this.limits = { timeoutMs: options.timeoutMs ?? DEFAULT_LIMITS.timeoutMs, memoryMb: options.memoryMb ?? DEFAULT_LIMITS.memoryMb };
   }
-}
 
-interface SupervisedRun {
-  result?: HostResult;
-  stoppedFor?: 'timed-out' | 'out-of-memory';
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-  wallMs: number;
-  peakRssKb: number;
-}
+  /** Runs one execution; answers a report, and never throws for what the stub did. */
+  async run(execution: StubExecution): Promise<StubRunReport> {
+    const language = languageOf(execution.file);
+    const secrets = execution.secrets ?? {};
+    checkSecrets(secrets);
+    const runtime = language === 'javascript' ? `Node.js ${process.version}` : `Python ${findPython(this.options.python).version}`;
+    const folder = await mkdtemp(join(tmpdir(), 'offload-stub-'));
+    try {
+      const host = await this.acquire(language);
+      const run = await host.execute({ file: resolve(execution.file), event: execution.event, secrets, folder });
+      const stubReport = report(execution.file, language, runtime, run, this.limits);
+      await this.release(language, host, !HOST_ENDING_OUTCOMES.includes(stubReport.outcome));
+      return stubReport;
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
+  }
 
-function supervise(
-  command: string,
-  args: string[],
-  cwd: string,
-  env: Record<string, string>,
-  limits: { timeoutMs: number; memoryMb: number },
-): Promise<SupervisedRun> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    let channel = '';
-    let stoppedFor: SupervisedRun['stoppedFor'];
-    let peakRssKb = 0;
-    const keep = (log: string, chunk: Buffer) => (log.length < MAX_LOG_CHARACTERS ? log + chunk.toString('utf8') : log);
-    child.stdout!.on('data', (chunk: Buffer) => (stdout = keep(stdout, chunk)));
-    child.stderr!.on('data', (chunk: Buffer) => (stderr = keep(stderr, chunk)));
-    (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => (channel += chunk.toString('utf8')));
+  stats(): StubRuntimeStats {
+    const owned = [...this.languages.values()].flatMap((hosts) => [...hosts.owned]);
+    return { processesStarted: this.processesStarted, cpuMs: owned.reduce((sum, host) => sum + host.cpuMs, this.endedCpuMs) };
+  }
 
-    const stop = (reason: NonNullable<SupervisedRun['stoppedFor']>) => {
-      stoppedFor ??= reason;
-      child.kill('SIGKILL');
-    };
-    const deadline = setTimeout(() => stop('timed-out'), limits.timeoutMs);
-    // The heap flag bounds only V8's heap; HubSpot's limit is the whole process, so resident memory is watched too.
-    const watch = setInterval(() => {
-      const memory = residentMemoryKb(child.pid);
-      if (!memory) return;
-      peakRssKb = Math.max(peakRssKb, memory.peak);
-      if (memory.current > limits.memoryMb * 1024) stop('out-of-memory');
-    }, MEMORY_POLL_MS);
+  /** Ends every process, running ones included; executions still waiting for one are refused. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const hosts = [...this.languages.values()];
+    for (const { waiting } of hosts) for (const waiter of waiting.splice(0)) waiter.reject(new Error('the custom code runtime is closed'));
+    await Promise.all(hosts.flatMap(({ owned }) => [...owned].map((host) => host.stop())));
+    if (this.hostsFolder) await rm(await this.hostsFolder, { recursive: true, force: true });
+  }
 
-    child.on('error', (error) => {
-      clearTimeout(deadline);
-      clearInterval(watch);
-      reject(error);
+  private hostsOf(language: StubRuntimeLanguage): LanguageHosts {
+    let hosts = this.languages.get(language);
+    if (!hosts) {
+      hosts = { idle: [], owned: new Set(), starting: 0, waiting: [] };
+      this.languages.set(language, hosts);
+    }
+    return hosts;
+  }
+
+  private hasRoom(hosts: LanguageHosts): boolean {
+    return hosts.owned.size + hosts.starting < this.options.size;
+  }
+
+  private acquire(language: StubRuntimeLanguage): Promise<RuntimeHost> {
+    if (this.closed) return Promise.reject(new Error('the custom code runtime is closed'));
+    const hosts = this.hostsOf(language);
+    const warm = hosts.idle.pop();
+    if (warm) return Promise.resolve(warm);
+    return new Promise((resolve, reject) => {
+      hosts.waiting.push({ resolve, reject });
+      this.serveWaiting();
     });
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(deadline);
-      clearInterval(watch);
-      let result: HostResult | undefined;
-      try {
-        result = channel ? (JSON.parse(channel) as HostResult) : undefined;
-      } catch {
-        result = undefined;
+  }
+
+  private async release(language: StubRuntimeLanguage, host: RuntimeHost, reusable: boolean): Promise<void> {
+    if (!reusable || host.ended || this.closed) {
+      // Its slot is freed once it has ended (see hostEnded).
+      await host.stop();
+      return;
+    }
+    const hosts = this.hostsOf(language);
+    const waiter = hosts.waiting.shift();
+    if (waiter) waiter.resolve(host);
+    else hosts.idle.push(host);
+  }
+
+  private async startHost(language: StubRuntimeLanguage, hosts: LanguageHosts): Promise<RuntimeHost> {
+    hosts.starting++;
+    this.processesStarted++;
+    let host: RuntimeHost;
+    try {
+      const python = language === 'python' ? findPython(this.options.python).path : '';
+      host = await RuntimeHost.start(language, await this.writeHosts(), this.limits, python, (ended) => this.hostEnded(language, ended));
+    } catch (error) {
+      hosts.starting--;
+      this.serveWaiting();
+      throw error;
+    }
+    hosts.starting--;
+    hosts.owned.add(host);
+    this.serveWaiting();
+    // Ended already (before it was owned, so hostEnded let it be): its execution reports the crash, its slot is freed now.
+    if (host.ended) this.hostEnded(language, host);
+    if (this.closed) {
+      await host.stop();
+      throw new Error('the custom code runtime is closed');
+    }
+    return host;
+  }
+
+  private hostEnded(language: StubRuntimeLanguage, host: RuntimeHost): void {
+    const hosts = this.hostsOf(language);
+    if (!hosts.owned.delete(host)) return;
+    this.endedCpuMs += host.cpuMs;
+    hosts.idle = hosts.idle.filter((idle) => idle !== host);
+    this.serveWaiting();
+  }
+
+  /** Starts processes for the executions waiting, as far as each language has room and the machine has cores for the starts. */
+  private serveWaiting(): void {
+    for (const [language, hosts] of this.languages) {
+      while (!this.closed && hosts.waiting.length > 0 && this.hasRoom(hosts) && this.startsUnderway() < MAX_STARTS_AT_ONCE) {
+        const waiter = hosts.waiting.shift()!;
+        this.startHost(language, hosts).then(waiter.resolve, waiter.reject);
       }
-      resolve({ result, stoppedFor, exitCode, signal, stdout, stderr, wallMs: performance.now() - started, peakRssKb });
-    });
-  });
-}
+    }
+  }
 
-/** Current and peak resident memory from /proc (Linux); undefined once the process is gone. */
-function residentMemoryKb(pid: number | undefined): { current: number; peak: number } | undefined {
-  if (pid === undefined) return undefined;
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const field = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? 0);
-    return { current: field('VmRSS'), peak: field('VmHWM') };
-  } catch {
-    return undefined;
+  private startsUnderway(): number {
+    return [...this.languages.values()].reduce((sum, hosts) => sum + hosts.starting, 0);
+  }
+
+  /** The host programs, written once into a folder of the pool's own. */
+  private writeHosts(): Promise<string> {
+    this.hostsFolder ??= mkdtemp(join(tmpdir(), 'offload-runtime-')).then(async (folder) => {
+      await writeFile(join(folder, HOST_FILE.javascript), JAVASCRIPT_HOST);
+      await writeFile(join(folder, HOST_FILE.python), PYTHON_HOST);
+      return folder;
+    });
+    return this.hostsFolder;
   }
 }
 
+/** Runs one stub in a process of its own, started for it and ended after it, as `npm run stub:test` does. */
+export async function runStub(options: RunStubOptions): Promise<StubRunReport> {
+  const pool = new StubRuntimePool({ size: 1, timeoutMs: options.timeoutMs, memoryMb: options.memoryMb, python: options.python });
+  try {
+    return await pool.run(options);
+  } finally {
+    await pool.close();
+  }
+}
 const OUT_OF_MEMORY = /heap out of memory|Reached heap limit|MemoryError/;
 
 function report(
   file: string,
   language: StubRuntimeLanguage,
   runtime: string,
-  run: SupervisedRun,
+  run: HostRun,
   limits: { timeoutMs: number; memoryMb: number },
 ): StubRunReport {
   const base = {
@@ -218,9 +303,9 @@ function report(
     language,
     runtime,
     callbackStyle: run.result?.callbackStyle ?? false,
-    logs: `${run.stdout}${run.stderr}`,
+    logs: run.result ? `${run.result.logs.stdout}${run.result.logs.stderr}` : run.hostStderr,
     durationMs: Math.round(run.result?.durationMs ?? run.wallMs),
-    peakMemoryMb: Math.round(Math.max(run.peakRssKb, run.result?.maxRssKb ?? 0) / 1024),
+    peakMemoryMb: Math.round(run.peakRssKb / 1024),
     limits,
   };
   const stopped = (outcome: StubOutcome, message: string): StubRunReport => ({
@@ -232,16 +317,17 @@ function report(
   });
   const memoryMessage = `the process used more than ${limits.memoryMb} MB`;
   if (run.stoppedFor === 'timed-out') return stopped('timed-out', `stopped after ${limits.timeoutMs / 1000} s`);
-  if (run.stoppedFor === 'out-of-memory') return stopped('out-of-memory', memoryMessage);
+  // Past the limit between two looks at its memory: HubSpot would have stopped it all the same.
+  if (run.stoppedFor === 'out-of-memory' || run.peakRssKb > limits.memoryMb * 1024) return stopped('out-of-memory', memoryMessage);
   const result = run.result;
   if (!result) {
-    if (OUT_OF_MEMORY.test(run.stderr)) return stopped('out-of-memory', memoryMessage);
+    if (OUT_OF_MEMORY.test(run.hostStderr)) return stopped('out-of-memory', memoryMessage);
     const ending = run.signal ? `signal ${run.signal}` : `exit code ${run.exitCode}`;
     return {
       ...base,
       outcome: 'crashed',
       ok: false,
-      error: { name: 'Crash', message: `the process ended (${ending}) without a result: ${run.stderr.trim().slice(-2_000)}`, retryable: false },
+      error: { name: 'Crash', message: `the process ended (${ending}) without a result: ${run.hostStderr.trim().slice(-2_000)}`, retryable: false },
       problems: [],
     };
   }
