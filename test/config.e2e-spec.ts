@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
-import { isolate, Isolation, newPortal } from './support/offload-harness';
+import { isolate, Isolation, loggingErrors, newPortal } from './support/offload-harness';
 import { call, exitWithin, firstAnswer, freePort, spawnOffload, stop, stopAll, validEnv } from './support/spawned-offload';
 
 /** How long a process may take to refuse a bad configuration: no connection is attempted first. */
-const REFUSE_WITHIN_MS = 10_000;
+const REFUSE_WITHIN_MS = 30_000;
 
 describe('configuration of the compiled app (contract v1)', () => {
   let isolation: Isolation;
@@ -53,14 +53,12 @@ describe('configuration of the compiled app (contract v1)', () => {
   ];
 
   it.each(refused)('exits non-zero at once, naming the variable, when %s', async (_label, changes, variable) => {
-    const started = Date.now();
     const app = spawnOffload(await env(changes));
     const exit = await exitWithin(app, REFUSE_WITHIN_MS);
     const stderr = app.stderr();
     if (exit === undefined) await stop(app);
     expect({ exit, stderr }).toMatchObject({ exit: { code: expect.any(Number), signal: null } });
     expect(exit!.code).not.toBe(0);
-    expect(Date.now() - started).toBeLessThan(REFUSE_WITHIN_MS);
     expect(stderr).toContain(variable);
     // A message for a person, not a crash: no stack trace.
     expect(stderr).not.toMatch(/^\s+at /m);
@@ -99,7 +97,7 @@ describe('configuration of the compiled app (contract v1)', () => {
       expect((await client.get(`/v1/jobs/${job.body.id}?wait=10`)).body.status).toBe('succeeded');
 
       const keysIn = async (db: number) => {
-        const redis = new Redis({ host: '127.0.0.1', port: 6379, db });
+        const redis = loggingErrors(new Redis({ host: '127.0.0.1', port: 6379, db }), 'Redis');
         try {
           return await redis.keys(`${inDb5.redisPrefix}:*`);
         } finally {

@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
-import { configFor, envFor, eventually, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
+import { configFor, envFor, eventually, isolate, Isolation, loggingErrors, newPortal, RunningOffload, startOffload } from './support/offload-harness';
 import { firstAnswer, freePort, spawnOffload, stop, stopAll } from './support/spawned-offload';
 
 const CONTACTS = 600;
@@ -18,7 +18,7 @@ describe('write-back when a worker is restarted in the middle of its batches', (
     sim.defineProperties('contacts', ['ok', 'attempts']);
     isolation = await isolate();
     api = await startOffload(configFor(isolation, { ROLE: 'api', HUBSPOT_BASE_URL: sim.url }));
-    db = new Client({ connectionString: isolation.databaseUrl });
+    db = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
     await db.connect();
   });
 

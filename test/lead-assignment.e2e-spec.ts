@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { LeadAssignmentHandler } from '../src/handlers/lead-assignment/lead-assignment.handler';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
-import { ADMIN_TOKEN, configFor, envFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
+import { ADMIN_TOKEN, configFor, envFor, eventually, HttpClient, isolate, Isolation, loggingErrors, RunningOffload, startOffload } from './support/offload-harness';
 import { firstAnswer, freePort, spawnOffload, stop } from './support/spawned-offload';
 
 /** A second HubSpot portal with four owners of its own, for the concurrency test. */
@@ -33,7 +33,7 @@ describe('lead-assignment: territories, pools and fair rotation through the runn
     offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [LeadAssignmentHandler]);
     admin = new HttpClient(offload.url, ADMIN_TOKEN);
     ({ id: portalId, client } = await connectedPortal(sim.portalId, sim.token));
-    db = new Client({ connectionString: isolation.databaseUrl });
+    db = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
     await db.connect();
   });
 
