@@ -155,3 +155,32 @@ describe('graceful shutdown on SIGTERM', () => {
     expect(done.body).toMatchObject({ status: 'succeeded', attempts: 1, output: { ok: true, attempts: 1 } });
   });
 });
+
+describe('closing while requests are in flight', () => {
+  let isolation: Isolation;
+
+  beforeAll(async () => {
+    isolation = await isolate();
+  });
+
+  afterAll(async () => {
+    await isolation?.cleanup();
+  });
+
+  it('answers each of them, then closes: no connection is left holding the close open', async () => {
+    const api = await startOffload(configFor(isolation, { ROLE: 'api' }));
+    const { client } = await newPortal(api.url);
+    // No worker: the jobs stay queued, so each long-poll is still waiting when the close begins.
+    const batch = await client.post('/v1/jobs/batch', { jobs: Array.from({ length: 5 }, () => ({ type: 'noop' })) });
+    const ids: string[] = batch.body.results.map((result: { job: { id: string } }) => result.job.id);
+    const server = api.app.getHttpServer();
+    const connections = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    const polls = ids.map((id) => client.get(`/v1/jobs/${id}?wait=3`));
+    await eventually(connections, (count) => count >= ids.length);
+
+    await api.close();
+    const answers = await Promise.all(polls);
+    expect(answers.map((answer) => answer.status)).toEqual(ids.map(() => 200));
+    expect(await connections()).toBe(0);
+  });
+});

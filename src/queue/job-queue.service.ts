@@ -1,5 +1,5 @@
 import { getQueueToken } from '@nestjs/bullmq';
-import { BeforeApplicationShutdown, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { Queue } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
@@ -28,7 +28,7 @@ const BULK_QUEUE_PRIORITY = 1;
 
 /** The BullMQ side of a job: PostgreSQL decides what should run, this puts it where workers find it. */
 @Injectable()
-export class JobQueue implements BeforeApplicationShutdown {
+export class JobQueue implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
   private queuesByType?: Map<string, Queue>;
   private readonly adds = new MicroBatcher<QueuedJob, void>({
@@ -51,6 +51,11 @@ export class JobQueue implements BeforeApplicationShutdown {
       this.registry.list().map((handler) => [handler.type, this.moduleRef.get(getQueueToken(queueNameFor(handler.type)), { strict: false })]),
     );
     return this.queuesByType;
+  }
+
+  /** A queue's connection errors (Redis going away) are logged; each command that fails says so to its caller. */
+  onApplicationBootstrap(): void {
+    for (const [type, queue] of this.queues) queue.on('error', (error) => this.logger.warn(`queue ${type}: ${error.message}`));
   }
 
   /** Adds still in flight reach Redis before the queues close. */
