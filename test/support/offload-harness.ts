@@ -175,8 +175,8 @@ export async function newPortal(url: string, hubspotPortalId = 100000 + Math.flo
   return { portal: created.body, client: new HttpClient(url, created.body.apiKey), admin };
 }
 
-/** Polls until the condition holds; for state that changes in another process. */
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+/** Polls until the condition holds; for state that changes in another process. The deadline only bounds a hang. */
+export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
