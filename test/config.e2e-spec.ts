@@ -1,6 +1,6 @@
 import Redis from 'ioredis';
 import { isolate, Isolation, loggingErrors, newPortal } from './support/offload-harness';
-import { call, exitWithin, firstAnswer, freePort, spawnOffload, stop, stopAll, validEnv } from './support/spawned-offload';
+import { call, exitWithin, firstAnswer, freePort, spawnOffload, START_WITHIN_MS, stop, stopAll, validEnv } from './support/spawned-offload';
 
 /** How long a process may take to refuse a bad configuration: no connection is attempted first. */
 const REFUSE_WITHIN_MS = 30_000;
@@ -24,9 +24,9 @@ describe('configuration of the compiled app (contract v1)', () => {
   it('starts with the valid environment the other cases break (ROLE=api)', async () => {
     const app = spawnOffload(await env({}));
     try {
-      const live = await firstAnswer(app, '/health/live', 20_000);
+      const live = await firstAnswer(app, '/health/live', START_WITHIN_MS);
       expect({ status: live?.status, stderr: app.stderr() }).toMatchObject({ status: 200 });
-      const ready = await firstAnswer(app, '/health/ready', 5_000);
+      const ready = await firstAnswer(app, '/health/ready', START_WITHIN_MS);
       expect(ready?.status).toBe(200);
     } finally {
       await stop(app);
@@ -69,7 +69,7 @@ describe('configuration of the compiled app (contract v1)', () => {
   it('starts ROLE=worker without ADMIN_TOKEN: it serves /health and /metrics but not the API', async () => {
     const app = spawnOffload(await env({ ROLE: 'worker', ADMIN_TOKEN: undefined }));
     try {
-      const live = await firstAnswer(app, '/health/live', 20_000);
+      const live = await firstAnswer(app, '/health/live', START_WITHIN_MS);
       expect({ status: live?.status, stderr: app.stderr() }).toMatchObject({ status: 200 });
       expect(live!.body).toEqual({ status: 'ok' });
       const base = `http://127.0.0.1:${app.port}`;
@@ -89,7 +89,7 @@ describe('configuration of the compiled app (contract v1)', () => {
     const inDb5 = await isolate({ redisDb: 5 });
     const app = spawnOffload({ ...validEnv(inDb5, await freePort()), ROLE: 'all', REDIS_URL: 'redis://127.0.0.1:6379/5' });
     try {
-      const live = await firstAnswer(app, '/health/live', 20_000);
+      const live = await firstAnswer(app, '/health/live', START_WITHIN_MS);
       expect({ status: live?.status, stderr: app.stderr() }).toMatchObject({ status: 200 });
       const { client } = await newPortal(`http://127.0.0.1:${app.port}`);
       const job = await client.post('/v1/jobs', { type: 'noop', input: {} });

@@ -12,7 +12,7 @@ import {
   RunningOffload,
   startOffload,
 } from './support/offload-harness';
-import { firstAnswer, freePort, SpawnedOffload, spawnOffload, stopAll } from './support/spawned-offload';
+import { firstAnswer, freePort, SpawnedOffload, spawnOffload, START_WITHIN_MS, stopAll } from './support/spawned-offload';
 
 async function countRows(databaseUrl: string, sql: string, params: unknown[]): Promise<number> {
   const pg = loggingErrors(new Client({ connectionString: databaseUrl }), 'PostgreSQL');
@@ -110,7 +110,7 @@ describe('graceful shutdown on SIGTERM', () => {
   async function workerProcess(env: Record<string, string>): Promise<SpawnedOffload> {
     const port = await freePort();
     const worker = spawnOffload(envFor(isolation, { ROLE: 'worker', PORT: String(port), ...env }));
-    if ((await firstAnswer(worker, '/health/live', 20_000))?.status !== 200) {
+    if ((await firstAnswer(worker, '/health/live', START_WITHIN_MS))?.status !== 200) {
       throw new Error(`the worker did not start:\n${worker.stderr()}`);
     }
     return worker;
