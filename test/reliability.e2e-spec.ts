@@ -1,5 +1,6 @@
 import Redis from 'ioredis';
 import { Client } from 'pg';
+import { JobWaiter } from '../src/jobs/job-waiter';
 import {
   configFor,
   eventually,
@@ -175,8 +176,9 @@ describe('closing while requests are in flight', () => {
     const ids: string[] = batch.body.results.map((result: { job: { id: string } }) => result.job.id);
     const server = api.app.getHttpServer();
     const connections = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+    const watched = jest.spyOn(api.app.get(JobWaiter), 'watch');
     const polls = ids.map((id) => client.get(`/v1/jobs/${id}?wait=3`));
-    await eventually(connections, (count) => count >= ids.length);
+    await eventually(async () => watched.mock.calls.length, (count) => count === ids.length);
 
     await api.close();
     const answers = await Promise.all(polls);
