@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
-import { AppConfig } from '../../config/app-config';
-import { RedisService } from '../../redis/redis.service';
-import { EgressHttp } from '../../registry/job-handler';
-import { EnrichmentConfig } from './enrichment-config';
-import { EnrichmentLookups, LookupRequest } from './enrichment-lookups';
-import { EnrichmentSettings } from './enrichment-settings';
-import { pdlCompanyFirmographics } from './pdl-provider';
-import { Lookup } from './provider';
-import { jsonResponse } from './recording-http.testing';
+import { AppConfig } from '../src/config/app-config';
+import { EnrichmentConfig } from '../src/handlers/enrichment/enrichment-config';
+import { EnrichmentLookups, LookupRequest } from '../src/handlers/enrichment/enrichment-lookups';
+import { EnrichmentSettings } from '../src/handlers/enrichment/enrichment-settings';
+import { pdlCompanyFirmographics } from '../src/handlers/enrichment/pdl-provider';
+import { Lookup } from '../src/handlers/enrichment/provider';
+import { jsonResponse } from '../src/handlers/enrichment/recording-http.testing';
+import { RedisService } from '../src/redis/redis.service';
+import { EgressHttp } from '../src/registry/job-handler';
 
 const PDL: EnrichmentConfig = { provider: 'pdl', timeoutMs: 2_000 };
 const SETTINGS: EnrichmentSettings = { ENRICHMENT_BASE_URL: 'https://pdl.test', ENRICHMENT_CACHE_TTL_S: 600, ENRICHMENT_NO_MATCH_TTL_S: 60 };
