@@ -3,14 +3,15 @@ import { startTracing } from './telemetry/tracing';
 
 const tracing = startTracing();
 
-/** How long after SHUTDOWN_GRACE_MS a stopping process may take to close its connections. */
-const SHUTDOWN_DEADLINE_AFTER_GRACE_MS = 4_000;
+/** How long, after SHUTDOWN_GRACE_MS and the HubSpot calls already sent, a stopping process may take to close its connections. */
+const SHUTDOWN_CLOSE_MS = 4_000;
 
 async function main(): Promise<void> {
   // Loaded after tracing starts, so that instrumentation sees every module it patches.
   const { ConfigError } = await import('./config/environment');
   let config;
   let app;
+  let CALL_TIMEOUT_MS;
   try {
     const { loadConfig } = await import('./config/app-config');
     config = loadConfig();
@@ -21,6 +22,7 @@ async function main(): Promise<void> {
     const handlerClasses = discoverHandlerClasses();
     readHandlerSettings(checkHandlerClasses(handlerClasses), config.environment);
     const { createApp } = await import('./bootstrap');
+    ({ CALL_TIMEOUT_MS } = await import('./hubspot/client/hubspot-gateway'));
     app = await createApp(config, handlerClasses);
   } catch (error) {
     if (error instanceof ConfigError) {
@@ -40,13 +42,14 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal} received: shutting down`);
-    // A connection stuck reconnecting can keep a close from ever completing; running jobs have been
-    // handed back by then, so past this deadline the process exits anyway and BullMQ's stall
-    // recovery covers anything left.
+    // Runs whose HubSpot write was already sent are waited for (one call at most): left behind, the
+    // write would be applied and its job run and written again. A connection stuck reconnecting can
+    // keep a close from ever completing; past this deadline the process exits anyway and BullMQ's
+    // stall recovery covers anything left.
     setTimeout(() => {
       logger.error('Shutdown did not complete in time: exiting');
       process.exit(1);
-    }, config.shutdownGraceMs + SHUTDOWN_DEADLINE_AFTER_GRACE_MS).unref();
+    }, config.shutdownGraceMs + CALL_TIMEOUT_MS + SHUTDOWN_CLOSE_MS).unref();
     await app.close();
     await tracing?.shutdown();
     process.exit(0);
