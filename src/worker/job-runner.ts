@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
 import { CALL_TIMEOUT_MS } from '../hubspot/client/hubspot-gateway';
 import { WritebackBatcher } from '../hubspot/client/writeback-batcher';
@@ -35,6 +36,7 @@ type RunResult =
 @Injectable()
 export class JobRunner {
   private readonly egress = new Map<string, Set<string>>();
+  private readonly writesUnderWay = new Set<Promise<RunResult>>();
 
   constructor(
     private readonly registry: HandlerRegistry,
@@ -63,7 +65,7 @@ export class JobRunner {
     const seconds = (performance.now() - started) / 1000;
     const result =
       run.kind === 'succeeded' && job.writeback && job.object
-        ? await inJobSpan(job, `job.writeback ${job.type}`, attributes, () => this.writeBack(job, run.output, signal))
+        ? await this.underWay(inJobSpan(job, `job.writeback ${job.type}`, attributes, () => this.writeBack(job, run.output, signal)))
         : run;
 
     if (result.kind === 'stopped') {
@@ -93,6 +95,25 @@ export class JobRunner {
     if (!recorded || !retry) return;
     await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
     throw new DelayedError();
+  }
+
+  /** Whether write-backs are under way. Once runs are told to stop, those left are the ones already sent to HubSpot. */
+  get writing(): boolean {
+    return this.writesUnderWay.size > 0;
+  }
+
+  /** Resolves once the write-backs under way now are answered, or after ms. */
+  async writesAnswered(ms: number): Promise<void> {
+    const timeout = new AbortController();
+    await Promise.race([Promise.allSettled([...this.writesUnderWay]), sleep(ms, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    timeout.abort();
+  }
+
+  private underWay(write: Promise<RunResult>): Promise<RunResult> {
+    this.writesUnderWay.add(write);
+    const forget = () => this.writesUnderWay.delete(write);
+    write.then(forget, forget);
+    return write;
   }
 
   /**

@@ -28,10 +28,11 @@ const SECRET_EXAMPLE = 'secret.example.yaml';
 const KUSTOMIZATION = 'kustomization.yaml';
 
 /**
- * Seconds a worker needs after SHUTDOWN_GRACE_MS: HubSpot writes already sent are waited for (one
- * call at most), then jobs are handed back and state writes flushed.
+ * Seconds a worker may need after SHUTDOWN_GRACE_MS: HubSpot writes already sent are waited for
+ * (one call at most), and it has a few seconds before and after them to hand jobs back, record
+ * runs and close its connections.
  */
-const SHUTDOWN_MARGIN_S = CALL_TIMEOUT_MS / 1000 + 5;
+const SHUTDOWN_MARGIN_S = CALL_TIMEOUT_MS / 1000 + 10;
 
 const text = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
 const exists = (file: string): boolean => existsSync(join(ROOT, file));
