@@ -75,7 +75,7 @@ export class JobLifecycle {
     this.listeners.push(listener);
   }
 
-  /** Claims a run of the job for a new run, which holds it for at most deadlineMs unless it records its end first. */
+  /** Claims the job for a new run, which holds it until it records its end, or for deadlineMs at most. */
   claim(id: string, deadlineMs: number): Promise<RunClaim> {
     return this.starts.add({ id, runId: randomUUID(), deadlineMs });
   }
@@ -91,7 +91,9 @@ export class JobLifecycle {
       try {
         return await this.finishes.add({ job, outcome });
       } catch (error) {
-        this.logger.warn(`The run of job ${job.id} could not be recorded, trying again in ${wait} ms: ${(error as Error).message}`);
+        if (wait === RECORD_RETRY_FIRST_MS) {
+          this.logger.warn(`The run of job ${job.id} could not be recorded, keeping it to record later: ${(error as Error).message}`);
+        }
         await sleep(wait);
       }
     }

@@ -21,7 +21,8 @@ const STOP_TIMEOUT = 'timeout';
 
 /**
  * How long past the handler's timeout a run may still hold its job: for its write-back call and the
- * recording of its end. Only a run whose holder is gone outlives it; its job can then be claimed again.
+ * recording of its end. A run that holds its job longer is taken to be gone (its process died), and
+ * the job can be claimed again.
  */
 const RUN_DEADLINE_SLACK_MS = CALL_TIMEOUT_MS + 10_000;
 /** How long after its holder's deadline a job delivered while another run held it is looked at again. */
