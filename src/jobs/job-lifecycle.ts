@@ -84,7 +84,8 @@ export class JobLifecycle {
    * Records how a run of `job` ended; a final outcome ends the job. False when the run no longer
    * held the job (it was cancelled meanwhile). An outcome PostgreSQL cannot take now is kept and
    * tried again until it can: a run that happened is recorded, never run again. Only the death of
-   * this process loses it.
+   * this process loses it (its run is then redone once its deadline passes), which a durable journal
+   * of outcomes would cover.
    */
   async recordRun(job: JobRecord, outcome: RunOutcome): Promise<boolean> {
     for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
