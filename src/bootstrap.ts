@@ -85,6 +85,18 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     done();
   });
 
+  // close() waits for every open connection. One whose request was still being answered when
+  // closing began would stay open, idle, for the whole keep-alive timeout: its answer ends it.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    done(null, payload);
+  });
+
   if (config.role !== 'worker') {
     await mountQueueDashboard(app, config.adminToken!);
     const document = SwaggerModule.createDocument(

@@ -9,6 +9,7 @@ import {
   HttpClient,
   isolate,
   Isolation,
+  loggingErrors,
   RunningOffload,
   startOffload,
 } from './support/offload-harness';
@@ -31,7 +32,7 @@ describe('admin API (contract v1)', () => {
     isolation = await isolate();
     offload = await startOffload(configFor(isolation));
     admin = new HttpClient(offload.url, ADMIN_TOKEN);
-    db = new Client({ connectionString: isolation.databaseUrl });
+    db = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
     await db.connect();
   });
 

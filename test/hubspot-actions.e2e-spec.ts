@@ -4,7 +4,7 @@ import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hu
 import { signatureV2, signatureV3 } from '../src/hubspot/entry-points/request-signature';
 import { WorkflowStepCompleter } from '../src/hubspot/client/workflow-step-completer';
 import { deriveIdempotencyKey } from '../src/jobs/idempotency';
-import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
+import { ADMIN_TOKEN, configFor, eventually, HttpClient, isolate, Isolation, loggingErrors, RunningOffload, startOffload } from './support/offload-harness';
 
 const CLIENT_SECRET = 'test-app-client-secret';
 
@@ -184,7 +184,7 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       await signedPost('/v1/hubspot/actions/noop', actionRequest(callback, {}, 60));
       const key = actionJobKey(callback, '60');
       const { id } = (await client.get(`/v1/jobs?idempotencyKey=${key}`)).body;
-      const db = new PgClient({ connectionString: isolation.databaseUrl });
+      const db = loggingErrors(new PgClient({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
       await db.connect();
       try {
         const settledAt = async () =>

@@ -481,18 +481,18 @@ describe('HubSpot simulator (through @hubspot/api-client)', () => {
       }
     });
 
-    it('recovers in real time with a short window', async () => {
-      const sim = await createHubSpotSimulator({ rateLimit: 5, rateLimitWindowMs: 300, seedContacts: 1 });
+    it('recovers once a short window has passed', async () => {
+      const sim = await createHubSpotSimulator({ rateLimit: 5, rateLimitWindowMs: 5_000, seedContacts: 1 });
       try {
         const statuses = [];
         for (let i = 0; i < 6; i++) statuses.push((await raw(sim, 'GET', '/crm/v3/objects/contacts/1')).status);
         expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
         const refused = sim.listCalls({ status: 429 })[0];
         expect(refused.policyName).toBe('TEN_SECONDLY_ROLLING');
-        await new Promise((resolve) => setTimeout(resolve, 350));
+        sim.advanceClock(5_000);
         const recovered = await raw(sim, 'GET', '/crm/v3/objects/contacts/1');
         expect(recovered.status).toBe(200);
-        expect(recovered.headers.get('x-hubspot-ratelimit-interval-milliseconds')).toBe('300');
+        expect(recovered.headers.get('x-hubspot-ratelimit-interval-milliseconds')).toBe('5000');
       } finally {
         await sim.close();
       }
@@ -592,10 +592,10 @@ describe('HubSpot simulator (through @hubspot/api-client)', () => {
     });
 
     it('storms for a time', async () => {
-      sim.inject.storm({ ms: 250 });
+      sim.inject.storm({ ms: 60_000 });
       expect((await raw(sim, 'GET', '/crm/v3/objects/contacts/1')).status).toBe(429);
       expect((await raw(sim, 'GET', '/crm/v3/objects/contacts/1')).status).toBe(429);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      sim.advanceClock(60_000);
       expect((await raw(sim, 'GET', '/crm/v3/objects/contacts/1')).status).toBe(200);
     });
 
@@ -760,7 +760,6 @@ describe('HubSpot simulator (through @hubspot/api-client)', () => {
     it('serves thousands of concurrent calls', async () => {
       const sim = await createHubSpotSimulator({ seedContacts: 100, rateLimit: 1_000_000, faults: { latencyMs: 2 } });
       try {
-        const started = Date.now();
         let next = 0;
         const statuses: number[] = [];
         await Promise.all(
@@ -776,7 +775,6 @@ describe('HubSpot simulator (through @hubspot/api-client)', () => {
           }),
         );
         expect(statuses.filter((s) => s === 200)).toHaveLength(3000);
-        expect(Date.now() - started).toBeLessThan(15_000);
         const stats = sim.stats();
         expect(stats.total).toBe(3000);
         expect(stats.maxInFlight).toBeGreaterThan(10); // calls overlap while they wait out the latency

@@ -1,7 +1,7 @@
 import { Client } from 'pg';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
-import { configFor, envFor, eventually, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
-import { firstAnswer, freePort, spawnOffload, stop, stopAll } from './support/spawned-offload';
+import { configFor, envFor, eventually, isolate, Isolation, loggingErrors, newPortal, RunningOffload, startOffload } from './support/offload-harness';
+import { firstAnswer, freePort, spawnOffload, START_WITHIN_MS, stop, stopAll } from './support/spawned-offload';
 import { expectContactsWrittenOnce } from './support/writeback-count';
 
 const CONTACTS = 600;
@@ -23,7 +23,7 @@ describe('write-back when a worker is restarted in the middle of its batches', (
     sim.defineProperties('contacts', ['ok', 'attempts']);
     isolation = await isolate();
     api = await startOffload(configFor(isolation, { ROLE: 'api', HUBSPOT_BASE_URL: sim.url }));
-    db = new Client({ connectionString: isolation.databaseUrl });
+    db = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
     await db.connect();
   });
 
@@ -38,7 +38,7 @@ describe('write-back when a worker is restarted in the middle of its batches', (
   async function worker(env: Record<string, string> = {}) {
     const port = await freePort();
     const spawned = spawnOffload(envFor(isolation, { ROLE: 'worker', PORT: String(port), HUBSPOT_BASE_URL: sim.url, LOG_LEVEL: 'error', ...env }));
-    expect((await firstAnswer(spawned, '/health/ready', 30_000))?.status).toBe(200);
+    expect((await firstAnswer(spawned, '/health/ready', START_WITHIN_MS))?.status).toBe(200);
     return spawned;
   }
 

@@ -159,7 +159,8 @@ describe('icp-score (through the running app, reading from and writing to the Hu
     }
     const reads = sim.listCalls({ endpoint: 'crm.objects.batch.read' });
     expect(reads.length).toBeGreaterThanOrEqual(1);
-    expect(reads.length).toBeLessThanOrEqual(6);
+    // how many reads depends on how the jobs' starts spread out on this machine: five records a read at the least
+    expect(reads.length).toBeLessThanOrEqual(ids.length / 5);
     expect(new Set(jobs.map((job) => job.output.icp_tier)).size).toBeGreaterThan(1);
   });
 

@@ -2,8 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { LeadAssignmentHandler } from '../src/handlers/lead-assignment/lead-assignment.handler';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
-import { ADMIN_TOKEN, configFor, envFor, eventually, HttpClient, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
-import { firstAnswer, freePort, spawnOffload, stop } from './support/spawned-offload';
+import { ADMIN_TOKEN, configFor, envFor, eventually, HttpClient, isolate, Isolation, loggingErrors, RunningOffload, startOffload } from './support/offload-harness';
+import { firstAnswer, freePort, spawnOffload, START_WITHIN_MS, stop } from './support/spawned-offload';
 
 /** A second HubSpot portal with four owners of its own, for the concurrency test. */
 const FAIR_PORTAL = 87654321;
@@ -33,7 +33,7 @@ describe('lead-assignment: territories, pools and fair rotation through the runn
     offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [LeadAssignmentHandler]);
     admin = new HttpClient(offload.url, ADMIN_TOKEN);
     ({ id: portalId, client } = await connectedPortal(sim.portalId, sim.token));
-    db = new Client({ connectionString: isolation.databaseUrl });
+    db = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
     await db.connect();
   });
 
@@ -238,7 +238,7 @@ describe('lead-assignment: territories, pools and fair rotation through the runn
       others.push(await startOffload(configFor(isolation, { ROLE: 'worker', HUBSPOT_BASE_URL: sim.url }), [LeadAssignmentHandler]));
       const port = await freePort();
       spawned = spawnOffload(envFor(isolation, { ROLE: 'worker', PORT: String(port), HUBSPOT_BASE_URL: sim.url }));
-      if ((await firstAnswer(spawned, '/health/live', 20_000))?.status !== 200) throw new Error(`the worker did not start:\n${spawned.stderr()}`);
+      if ((await firstAnswer(spawned, '/health/live', START_WITHIN_MS))?.status !== 200) throw new Error(`the worker did not start:\n${spawned.stderr()}`);
 
       for (let batch = 0; batch < 10; batch++) {
         const jobs = Array.from({ length: 100 }, (_, i) => ({ type: 'lead-assignment', input: {}, idempotencyKey: `fair-${batch * 100 + i}` }));

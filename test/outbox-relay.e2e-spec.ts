@@ -2,7 +2,7 @@ import { Consumer, Kafka, logLevel } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { closedPort, forwardPort, KafkaMock, startKafkaMock } from './support/kafka-mock';
-import { configFor, eventually, HttpClient, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
+import { configFor, eventually, HttpClient, isolate, Isolation, loggingErrors, newPortal, RunningOffload, startOffload } from './support/offload-harness';
 
 const TOPIC = 'offload.job-events';
 
@@ -20,7 +20,7 @@ interface OutboxRow {
 }
 
 async function outboxRows(isolation: Isolation, jobIds: string[]): Promise<OutboxRow[]> {
-  const pg = new Client({ connectionString: isolation.databaseUrl });
+  const pg = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
   await pg.connect();
   try {
     const { rows } = await pg.query(`SELECT key, payload, published_at FROM outbox_events WHERE key = ANY($1) ORDER BY id`, [jobIds]);

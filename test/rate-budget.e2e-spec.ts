@@ -1,9 +1,12 @@
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
 import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RateBudgetOptions } from '../src/hubspot/client/rate-budget';
+import { loggingErrors } from './support/offload-harness';
 
 // Several RateBudget instances, each on its own Redis connection, stand for several Offload processes.
 // A 1-second window with 20 requests keeps the tests fast; the algorithm does not depend on the scale.
+// Grant times come from Redis's clock and say what the budget did; how soon a grant came after it
+// was due depends on the machine, so no test bounds it.
 const WINDOW = 1000;
 const N = 20;
 
@@ -19,7 +22,7 @@ interface Process {
 
 function processes(count: number, limits: PortalRateLimits, options: Partial<RateBudgetOptions> = {}): Process[] {
   return Array.from({ length: count }, () => {
-    const redis = new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 2 });
+    const redis = loggingErrors(new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: 2 }), 'Redis');
     connections.push(redis);
     let sent = 0;
     const sendCommand = redis.sendCommand.bind(redis);
@@ -80,7 +83,7 @@ function saturate(budget: RateBudget, portalId: number, priority: 'live' | 'bulk
 }
 
 afterAll(async () => {
-  const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+  const redis = loggingErrors(new Redis({ host: '127.0.0.1', port: 6379 }), 'Redis');
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
@@ -95,18 +98,16 @@ describe('RateBudget on a real Redis', () => {
   it('never grants more than the limit in any rolling window, whatever number of processes acquire at once', async () => {
     const id = portal();
     const fleet = processes(4, { requestsPer10s: N }, { liveReserve: 0 });
-    const started = Date.now();
     const grants = await Promise.all(
       fleet.flatMap(({ budget }, p) =>
         Array.from({ length: 20 }, (_, i) => budget.acquire(id, { priority: (p + i) % 3 === 0 ? 'live' : 'bulk' })),
       ),
     );
-    const elapsed = Date.now() - started;
     expect(grants).toHaveLength(80);
-    expect(busiestWindow(grants.map((grant) => grant.grantedAt))).toBe(N);
-    // 80 grants at 20 per window need three full windows after the first burst, and no more than that.
-    expect(elapsed).toBeGreaterThanOrEqual(3 * WINDOW - 20);
-    expect(elapsed).toBeLessThan(3 * WINDOW + 600);
+    const times = grants.map((grant) => grant.grantedAt);
+    expect(busiestWindow(times)).toBe(N);
+    // 80 grants at 20 per window need three full windows after the first burst.
+    expect(Math.max(...times) - Math.min(...times)).toBeGreaterThanOrEqual(3 * WINDOW);
   });
 
   it('releases a waiter when the oldest grant leaves the window', async () => {
@@ -117,7 +118,7 @@ describe('RateBudget on a real Redis', () => {
     const before = b.commands();
     const late = await b.budget.acquire(id, { priority: 'bulk' });
     expect(late.grantedAt - first).toBeGreaterThanOrEqual(WINDOW);
-    expect(late.grantedAt - first).toBeLessThan(WINDOW + 150);
+    // denied, slept until the oldest grant left, granted: no polling meanwhile
     expect(late.attempts).toBeLessThanOrEqual(3);
     expect(b.commands() - before).toBe(late.attempts);
   });
@@ -132,20 +133,17 @@ describe('RateBudget on a real Redis', () => {
     await Promise.all(burst.map((grant) => a.budget.settle(grant)));
     const late = await b.budget.acquire(id, { priority: 'bulk' });
     expect(late.grantedAt - first).toBeGreaterThanOrEqual(WINDOW + 300);
-    expect(late.grantedAt - answeredAt).toBeGreaterThanOrEqual(WINDOW - 5);
-    expect(late.grantedAt - answeredAt).toBeLessThan(WINDOW + 150);
+    expect(late.grantedAt - answeredAt).toBeGreaterThanOrEqual(WINDOW);
   });
 
   it('keeps the safety margin off the stated limit by default', async () => {
     const id = portal();
     const [p] = processes(1, { requestsPer10s: N }, { safetyMargin: undefined });
-    await Promise.all(Array.from({ length: 19 }, () => p.budget.acquire(id, { priority: 'live' })));
-    const controller = new AbortController();
-    const twentieth = p.budget.acquire(id, { priority: 'live', signal: controller.signal });
-    const outcome = await Promise.race([twentieth.then(() => 'granted'), sleep(300).then(() => 'waiting')]);
-    expect(outcome).toBe('waiting');
-    controller.abort();
-    await expect(twentieth).rejects.toMatchObject({ name: 'AbortError' });
+    const nineteen = await Promise.all(Array.from({ length: 19 }, () => p.budget.acquire(id, { priority: 'live' })));
+    const twentieth = await p.budget.acquire(id, { priority: 'live' });
+    // 95% of 20: the twentieth waits for the first of the nineteen to leave the window
+    expect(twentieth.attempts).toBeGreaterThan(1);
+    expect(twentieth.grantedAt - Math.min(...nineteen.map((grant) => grant.grantedAt))).toBeGreaterThanOrEqual(WINDOW);
   });
 
   it('rejects at once, in every process, when the day is spent, and grants again the next day', async () => {
@@ -154,12 +152,13 @@ describe('RateBudget on a real Redis', () => {
     const limits = { requestsPer10s: N, daily: 5 };
     const [a, b] = processes(2, limits, { now: () => clock });
     await Promise.all(Array.from({ length: 5 }, () => a.budget.acquire(id, { priority: 'live' })));
-    const started = Date.now();
+    const before = [a.commands(), b.commands()];
     const rejection = b.budget.acquire(id, { priority: 'live' });
     await expect(rejection).rejects.toBeInstanceOf(DailyBudgetExhaustedError);
     await expect(rejection).rejects.toMatchObject({ portalId: String(id), resetsAt: new Date('2026-05-05T00:00:00Z') });
     await expect(a.budget.acquire(id, { priority: 'bulk' })).rejects.toThrow(/daily API budget for portal \d+ is spent until/);
-    expect(Date.now() - started).toBeLessThan(200);
+    // at once: one attempt each, no wait for a retry
+    expect([a.commands() - before[0], b.commands() - before[1]]).toEqual([1, 1]);
 
     // just after midnight UTC: a new day
     clock = Date.parse('2026-05-05T00:00:00Z') + 1;
@@ -195,65 +194,61 @@ describe('RateBudget on a real Redis', () => {
       ...Array.from({ length: 5 }, () => b.budget.acquire(id, { priority: 'live' })),
       ...Array.from({ length: 5 }, () => c.budget.acquire(id, { priority: 'bulk' })),
     ]);
-    for (const grant of grants) {
-      expect(grant.grantedAt).toBeGreaterThanOrEqual(until.getTime());
-      expect(grant.grantedAt).toBeLessThan(until.getTime() + 150);
-    }
+    for (const grant of grants) expect(grant.grantedAt).toBeGreaterThanOrEqual(until.getTime());
     // per process: one denied attempt for its line head, then one granting attempt per waiter
     expect(b.commands() - before[1]).toBeLessThanOrEqual(5 + 2);
     expect(c.commands() - before[2]).toBeLessThanOrEqual(5 + 2);
 
     const other = portal();
     const answer = { headers: { 'retry-after': '1' }, body: { policyName: 'TEN_SECONDLY_ROLLING' } };
+    const recordedAt = await redisNow();
     const recorded = await a.budget.recordRateLimited(other, answer);
     if (recorded.daily) throw new Error('a ten-secondly 429 was taken for the daily limit');
-    expect(recorded.pausedUntil.getTime() - (await redisNow())).toBeGreaterThan(900);
+    expect(recorded.pausedUntil.getTime() - recordedAt).toBeGreaterThanOrEqual(1000);
     const grant = await b.budget.acquire(other, { priority: 'live' });
     expect(grant.grantedAt).toBeGreaterThanOrEqual(recorded.pausedUntil.getTime());
   });
 
-  it('serves a live call within one window while bulk calls saturate the budget, then holds bulk to its share', async () => {
+  it('serves live calls at the first freed slots while bulk calls saturate the budget, then holds bulk to its share', async () => {
     const id = portal();
     const fleet = processes(3, { requestsPer10s: N }, { liveReserve: 0.25 });
     const bulkPerWindow = 15;
     const stop = new AbortController();
     const bulk = fleet.flatMap(({ budget }) => Array.from({ length: 8 }, () => saturate(budget, id, 'bulk', stop.signal)));
+    try {
+      await sleep(1.5 * WINDOW);
+      const burst = await Promise.all(Array.from({ length: 4 }, () => fleet[1].budget.acquire(id, { priority: 'live' })));
+      // each live caller was denied at most once, then took the next slot that freed up: no bulk call got it first
+      for (const grant of burst) expect(grant.attempts).toBeLessThanOrEqual(3);
 
-    await sleep(1.5 * WINDOW);
-    const liveStart = await redisNow();
-    const burst = await Promise.all(Array.from({ length: 4 }, () => fleet[1].budget.acquire(id, { priority: 'live' })));
-    const lastBurst = Math.max(...burst.map((grant) => grant.grantedAt));
-    for (const grant of burst) expect(grant.grantedAt - liveStart).toBeLessThanOrEqual(WINDOW + 50);
+      // live calls trickling in within the reserve (4 per window): bulk fills only its share, so they are never denied
+      const trickle: Grant[] = [];
+      const trickleStart = await redisNow();
+      while ((await redisNow()) - trickleStart < 3 * WINDOW) {
+        trickle.push(await fleet[2].budget.acquire(id, { priority: 'live' }));
+        await sleep(WINDOW / 4);
+      }
+      stop.abort();
+      const bulkTimes = (await Promise.all(bulk)).flat();
 
-    // live calls trickling in within the reserve (4 per window): bulk fills only its share, so they never wait
-    const trickle: Grant[] = [];
-    const trickleStart = await redisNow();
-    while ((await redisNow()) - trickleStart < 3 * WINDOW) {
-      trickle.push(await fleet[2].budget.acquire(id, { priority: 'live' }));
-      await sleep(WINDOW / 4);
+      const steady = (t: number) => t >= trickleStart + WINDOW;
+      for (const grant of trickle.filter((g) => steady(g.grantedAt))) expect(grant.attempts).toBe(1);
+      const steadyBulk = bulkTimes.filter(steady);
+      expect(busiestWindow(steadyBulk)).toBeLessThanOrEqual(bulkPerWindow);
+      expect(steadyBulk.length).toBeGreaterThan(0);
+      const all = [...bulkTimes, ...burst.map((g) => g.grantedAt), ...trickle.map((g) => g.grantedAt)];
+      expect(busiestWindow(all)).toBeLessThanOrEqual(N);
+    } finally {
+      stop.abort();
+      await Promise.allSettled(bulk);
     }
-    stop.abort();
-    const bulkTimes = (await Promise.all(bulk)).flat();
-
-    // every live caller got in at the first moment slots freed up, while bulk stayed under its cap
-    const firstFreed = Math.min(...bulkTimes.filter((t) => t > liveStart), ...burst.map((g) => g.grantedAt));
-    expect(lastBurst - firstFreed).toBeLessThan(50);
-    expect(bulkTimes.filter((t) => t > liveStart && t <= lastBurst).length).toBeLessThanOrEqual(bulkPerWindow);
-    const steady = (t: number) => t >= trickleStart + WINDOW;
-    for (const grant of trickle.filter((g) => steady(g.grantedAt))) expect(grant.waitedMs).toBeLessThan(50);
-    const steadyBulk = bulkTimes.filter(steady);
-    expect(busiestWindow(steadyBulk)).toBeLessThanOrEqual(bulkPerWindow);
-    expect(steadyBulk.length).toBeGreaterThanOrEqual(1.5 * (bulkPerWindow - 4));
-    const all = [...bulkTimes, ...burst.map((g) => g.grantedAt), ...trickle.map((g) => g.grantedAt)];
-    expect(busiestWindow(all)).toBeLessThanOrEqual(N);
   });
 
   it('gives bulk calls the whole budget when no live call is about', async () => {
     const id = portal();
     const [p] = processes(1, { requestsPer10s: N }, { liveReserve: 0.25 });
     const grants = await Promise.all(Array.from({ length: N }, () => p.budget.acquire(id, { priority: 'bulk' })));
-    const times = grants.map((grant) => grant.grantedAt);
-    expect(Math.max(...times) - Math.min(...times)).toBeLessThan(100);
+    for (const grant of grants) expect(grant.attempts).toBe(1);
   });
 
   it('stops waiting when the signal aborts, wherever the waiter is in line, and the slot goes to the next', async () => {
@@ -271,17 +266,24 @@ describe('RateBudget on a real Redis', () => {
     const middle = new AbortController();
     const first = p.budget.acquire(id, { priority: 'bulk', signal: head.signal });
     const second = p.budget.acquire(id, { priority: 'bulk', signal: middle.signal });
-    const third = p.budget.acquire(id, { priority: 'bulk', signal: AbortSignal.timeout(5000) });
+    const third = p.budget.acquire(id, { priority: 'bulk' });
+    const settled: string[] = [];
+    for (const [name, waiter] of [['head', first], ['middle', second], ['third', third]] as const) {
+      waiter.then(
+        () => settled.push(`${name} granted`),
+        () => settled.push(`${name} gave up`),
+      );
+    }
     await sleep(100);
-    const abortedAt = Date.now();
     middle.abort(new Error('job cancelled'));
     await expect(second).rejects.toThrow('job cancelled');
     head.abort();
     await expect(first).rejects.toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - abortedAt).toBeLessThan(50);
 
     const granted = await third;
-    expect(granted.waitedMs).toBeLessThan(WINDOW + 150);
+    expect(settled).toEqual(['middle gave up', 'head gave up', 'third granted']);
+    // the aborted head's sleep ended with it: the third became head and took the first slot that freed up
+    expect(granted.attempts).toBeLessThanOrEqual(3);
     const times = await connections[0].zrange(`${prefix}:hubspot-budget:{${id}}:window`, 0, -1);
     expect(times.length).toBeLessThanOrEqual(N);
   });

@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
-import { envFor, eventually, isolate, Isolation, newPortal } from './support/offload-harness';
+import { envFor, eventually, isolate, Isolation, loggingErrors, newPortal } from './support/offload-harness';
 import { createPgCluster, PgCluster } from './support/pg-cluster';
-import { firstAnswer, freePort, spawnOffload, stop, stopAll } from './support/spawned-offload';
+import { firstAnswer, freePort, spawnOffload, START_WITHIN_MS, stop, stopAll } from './support/spawned-offload';
 import { expectContactsWrittenOnce } from './support/writeback-count';
 
 const CONTACTS = 300;
@@ -32,7 +32,7 @@ describe('runs whose end PostgreSQL could not take while it was down', () => {
 
   /** One query on a connection of its own: the server may have been restarted since the last one. */
   async function query(text: string): Promise<any[]> {
-    const pg = new Client({ connectionString: isolation.databaseUrl });
+    const pg = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
     await pg.connect();
     try {
       return (await pg.query(text)).rows;
@@ -47,7 +47,7 @@ describe('runs whose end PostgreSQL could not take while it was down', () => {
   it('are recorded once it is back: every job succeeds on its first run and every record is written once', async () => {
     const port = await freePort();
     const offload = spawnOffload(envFor(isolation, { PORT: String(port), HUBSPOT_BASE_URL: sim.url, LOG_LEVEL: 'error' }));
-    expect((await firstAnswer(offload, '/health/ready', 30_000))?.status).toBe(200);
+    expect((await firstAnswer(offload, '/health/ready', START_WITHIN_MS))?.status).toBe(200);
     const { portal, client, admin } = await newPortal(`http://127.0.0.1:${port}`, sim.portalId);
     expect((await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { hubspotAccessToken: sim.token })).status).toBe(200);
 

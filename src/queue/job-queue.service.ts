@@ -43,6 +43,8 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
 
   constructor(@Inject(getSharedConfigToken()) bull: QueueOptions, registry: HandlerRegistry) {
     this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bull)]));
+    // Connection errors (Redis going away) are logged; each command that fails says so to its caller.
+    for (const [type, queue] of this.queues) queue.on('error', (error) => this.logger.warn(`queue ${type}: ${error.message}`));
   }
 
   /** Adds still in flight reach Redis before the queues close. */

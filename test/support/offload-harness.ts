@@ -2,6 +2,7 @@ import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { Type } from '@nestjs/common';
 import Redis from 'ioredis';
 import { randomBytes } from 'node:crypto';
+import type { EventEmitter } from 'node:events';
 import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { createApp } from '../../src/bootstrap';
@@ -12,6 +13,15 @@ import { migrate } from '../../src/database/migrate';
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
 export const ENCRYPTION_KEY = 'a'.repeat(64);
 const PG_ROOT = 'postgres://postgres@127.0.0.1:5432';
+
+/**
+ * A test's own connection reports an 'error' event (its server closed on it) on stderr: an emitter
+ * without a listener would throw it, and kill the test runner with every file still to run.
+ */
+export function loggingErrors<T extends EventEmitter>(connection: T, name: string): T {
+  connection.on('error', (error: Error) => process.stderr.write(`${name}: ${error.message}\n`));
+  return connection;
+}
 
 export interface Isolation {
   databaseUrl: string;
@@ -35,7 +45,7 @@ export async function isolate(options: { redisDb?: number; postgres?: string } =
     redisPrefix,
     redisDb,
     async cleanup() {
-      const redis = new Redis({ host: '127.0.0.1', port: 6379, db: redisDb });
+      const redis = loggingErrors(new Redis({ host: '127.0.0.1', port: 6379, db: redisDb }), 'Redis');
       let cursor = '0';
       do {
         const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 1000);
@@ -43,7 +53,7 @@ export async function isolate(options: { redisDb?: number; postgres?: string } =
         cursor = next;
       } while (cursor !== '0');
       redis.disconnect();
-      const pg = new Client({ connectionString: `${pgRoot}/postgres` });
+      const pg = loggingErrors(new Client({ connectionString: `${pgRoot}/postgres` }), 'PostgreSQL');
       await pg.connect();
       await pg.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await pg.end();
@@ -64,7 +74,7 @@ export interface IsolatedDatabase {
 export async function isolateDatabase(): Promise<IsolatedDatabase> {
   const isolation = await isolate();
   const db = await new DataSource(dataSourceOptions(isolation.databaseUrl, 2)).initialize();
-  const pg = new Client({ connectionString: isolation.databaseUrl });
+  const pg = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
   await pg.connect();
   return {
     db,
@@ -166,8 +176,8 @@ export async function newPortal(url: string, hubspotPortalId = 100000 + Math.flo
   return { portal: created.body, client: new HttpClient(url, created.body.apiKey), admin };
 }
 
-/** Polls until the condition holds; for state that changes in another process. */
-export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+/** Polls until the condition holds; for state that changes in another process. The deadline only bounds a hang. */
+export async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -24,6 +24,9 @@ export interface SpawnedOffload {
 
 const children = new Set<SpawnedOffload>();
 
+/** How long a spawned process may take to answer: a bound on hangs only, as a busy machine boots it slowly. */
+export const START_WITHIN_MS = 90_000;
+
 /** A port nobody listens on right now. */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -90,7 +93,7 @@ export interface Reply {
 
 /** One HTTP call, its body read to the end (an unread body would keep the connection busy). */
 export async function call(url: string, init: RequestInit = {}): Promise<Reply> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(10_000), ...init });
+  const response = await fetch(url, { signal: AbortSignal.timeout(30_000), ...init });
   const text = await response.text();
   let body: unknown = text;
   try {

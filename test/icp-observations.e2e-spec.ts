@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { AppConfig } from '../../config/app-config';
-import { RedisService } from '../../redis/redis.service';
-import { IcpObservations, MAX_DISTINCT_VALUES } from './icp-observations';
+import { AppConfig } from '../src/config/app-config';
+import { IcpObservations, MAX_DISTINCT_VALUES } from '../src/handlers/icp-score/icp-observations';
+import { RedisService } from '../src/redis/redis.service';
+
+/** Every timer but Date's stays real: Redis I/O and the batching of observations run as usual. */
+const ONLY_DATE = ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] as const;
 
 describe('IcpObservations (on Redis)', () => {
   const prefix = `offload-test-${randomBytes(5).toString('hex')}`;
@@ -38,14 +40,20 @@ describe('IcpObservations (on Redis)', () => {
   });
 
   it('reads a distribution at most once per cache interval in a process', async () => {
-    const portalId = nextPortal();
-    const observations = new IcpObservations(redis, 150);
-    await observations.record(portalId, { country: 'us' });
-    expect(await observations.histograms(portalId, ['country'])).toEqual({ country: { us: 1 } });
-    await observations.record(portalId, { country: 'us' });
-    expect(await observations.histograms(portalId, ['country'])).toEqual({ country: { us: 1 } });
-    await sleep(200);
-    expect(await observations.histograms(portalId, ['country'])).toEqual({ country: { us: 2 } });
+    jest.useFakeTimers({ doNotFake: [...ONLY_DATE] });
+    try {
+      const portalId = nextPortal();
+      const observations = new IcpObservations(redis, 2_000);
+      await observations.record(portalId, { country: 'us' });
+      expect(await observations.histograms(portalId, ['country'])).toEqual({ country: { us: 1 } });
+      await observations.record(portalId, { country: 'us' });
+      jest.setSystemTime(Date.now() + 1_999);
+      expect(await observations.histograms(portalId, ['country'])).toEqual({ country: { us: 1 } });
+      jest.setSystemTime(Date.now() + 1);
+      expect(await observations.histograms(portalId, ['country'])).toEqual({ country: { us: 2 } });
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it(`keeps at most ${MAX_DISTINCT_VALUES} distinct values of a property, and goes on counting those it has`, async () => {

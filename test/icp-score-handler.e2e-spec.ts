@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { compileValidator } from '../../common/schema-validator';
-import { AppConfig } from '../../config/app-config';
-import { RedisService } from '../../redis/redis.service';
-import { checkHandlerClasses, HandlerRegistry } from '../../registry/handler-registry';
-import { testJobContext } from '../../registry/job-context.testing';
-import { JobFailure } from '../../registry/job-handler';
-import { DEFAULT_ICP_CONFIG, IcpConfig } from './icp-config';
-import { icpScoreDeclaration, IcpScoreHandler } from './icp-score.handler';
+import { compileValidator } from '../src/common/schema-validator';
+import { AppConfig } from '../src/config/app-config';
+import { DEFAULT_ICP_CONFIG, IcpConfig } from '../src/handlers/icp-score/icp-config';
+import { icpScoreDeclaration, IcpScoreHandler } from '../src/handlers/icp-score/icp-score.handler';
+import { RedisService } from '../src/redis/redis.service';
+import { checkHandlerClasses, HandlerRegistry } from '../src/registry/handler-registry';
+import { testJobContext } from '../src/registry/job-context.testing';
+import { JobFailure } from '../src/registry/job-handler';
 
 const everything = {
   industry: 'COMPUTER_SOFTWARE',
@@ -33,7 +33,7 @@ describe('icp-score declaration', () => {
   });
 });
 
-describe('IcpScoreHandler', () => {
+describe('IcpScoreHandler (on Redis)', () => {
   const prefix = `offload-test-${randomBytes(5).toString('hex')}`;
   let redis: RedisService;
   let handler: IcpScoreHandler;
