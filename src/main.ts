@@ -3,8 +3,8 @@ import { startTracing } from './telemetry/tracing';
 
 const tracing = startTracing();
 
-/** How long after SHUTDOWN_GRACE_MS a stopping process may take to close its connections. */
-const SHUTDOWN_DEADLINE_AFTER_GRACE_MS = 4_000;
+/** How long after SHUTDOWN_GRACE_MS (and after the HubSpot writes already sent) a stopping process may take to close its connections. */
+const SHUTDOWN_CLOSE_MS = 4_000;
 
 async function main(): Promise<void> {
   // Loaded after tracing starts, so that instrumentation sees every module it patches.
@@ -31,6 +31,8 @@ async function main(): Promise<void> {
   }
   await app.listen({ port: config.port, host: '0.0.0.0' });
   const logger = app.get((await import('nestjs-pino')).Logger);
+  const { JobRunner } = await import('./worker/job-runner');
+  const { CALL_TIMEOUT_MS } = await import('./hubspot/client/hubspot-gateway');
   logger.log(`Offload (${config.role}) listening on port ${config.port}`);
 
   // On SIGTERM (a deployment rolling) or SIGINT: stop taking work, let running jobs finish or hand
@@ -40,13 +42,19 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal} received: shutting down`);
-    // A connection stuck reconnecting can keep a close from ever completing; running jobs have been
-    // handed back by then, so past this deadline the process exits anyway and BullMQ's stall
-    // recovery covers anything left.
-    setTimeout(() => {
+    // A connection stuck reconnecting can keep a close from ever completing; past a deadline the
+    // process exits anyway and BullMQ's stall recovery covers anything left. Runs whose HubSpot
+    // write was already sent put the deadline off, by one call at most: left behind, the write
+    // would be applied and its job run and written again.
+    const forceExit = () => {
       logger.error('Shutdown did not complete in time: exiting');
       process.exit(1);
-    }, config.shutdownGraceMs + SHUTDOWN_DEADLINE_AFTER_GRACE_MS).unref();
+    };
+    const runner = config.role === 'api' ? undefined : app.get(JobRunner, { strict: false });
+    setTimeout(() => {
+      if (!runner?.writing) return forceExit();
+      void runner.writesAnswered(CALL_TIMEOUT_MS).then(() => setTimeout(forceExit, SHUTDOWN_CLOSE_MS).unref());
+    }, config.shutdownGraceMs + SHUTDOWN_CLOSE_MS).unref();
     await app.close();
     await tracing?.shutdown();
     process.exit(0);

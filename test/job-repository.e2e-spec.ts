@@ -79,7 +79,9 @@ describe('job repository', () => {
   it('claims a run without new index entries: the claim is a HOT update', async () => {
     await pg.query('CREATE EXTENSION IF NOT EXISTS pageinspect');
     const id = await job({ status: 'queued', createdAgo: 5, updatedAgo: 5 });
-    const [claimed] = await jobs.startRuns([{ id, timeoutMs: 1_000 }]);
+    const {
+      claimed: [claimed],
+    } = await jobs.startRuns([{ id, runId: randomUUID(), deadlineMs: 1_000 }]);
     expect(claimed).toMatchObject({ id, status: 'running', attempts: 1 });
     // On the row's heap page: the queued version marked HOT-updated, the running one heap-only.
     const {
@@ -91,5 +93,24 @@ describe('job repository', () => {
       [id],
     );
     expect(page).toEqual({ hot_updated: 1, heap_only: 1 });
+  });
+
+  it('claims a running job only once its run is past its deadline, and records an end only for the run that holds the job', async () => {
+    const held = await job({ status: 'running', createdAgo: 5, updatedAgo: 5, deadlineIn: 30 });
+    const abandoned = await job({ status: 'running', createdAgo: 5, updatedAgo: 5, deadlineIn: -1 });
+    const queued = await job({ status: 'queued', createdAgo: 5, updatedAgo: 5 });
+    const ended = await job({ status: 'succeeded', createdAgo: 5, updatedAgo: 5, finishedAgo: 1 });
+    const runs = [held, abandoned, queued, ended].map((id) => ({ id, runId: randomUUID(), deadlineMs: 60_000 }));
+
+    const { claimed, heldUntil } = await jobs.startRuns(runs);
+    expect(claimed.map((row) => row.id).sort()).toEqual([abandoned, queued].sort());
+    expect([...heldUntil.keys()]).toEqual([held]);
+    expect(heldUntil.get(held)!.getTime()).toBeGreaterThan(Date.now());
+
+    const outcome = (id: string, runId: string) => ({ id, runId, status: 'succeeded' as const, output: {}, error: null, refund: 0 as const });
+    const recorded = await jobs.finishRuns([outcome(abandoned, randomUUID()), outcome(queued, runs[2].runId)]);
+    expect([...recorded]).toEqual([queued]);
+    const { rows } = await pg.query(`SELECT id, status FROM jobs WHERE id = ANY($1::uuid[])`, [[abandoned, queued]]);
+    expect(Object.fromEntries(rows.map((row) => [row.id, row.status]))).toEqual({ [abandoned]: 'running', [queued]: 'succeeded' });
   });
 });

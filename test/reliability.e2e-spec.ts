@@ -1,6 +1,8 @@
 import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { JobWaiter } from '../src/jobs/job-waiter';
+import { JobQueue } from '../src/queue/job-queue.service';
 import {
   configFor,
   eventually,
@@ -98,6 +100,48 @@ describe('recovery after Redis loses the queue', () => {
       const done = await client.get(`/v1/jobs/${id}?wait=15`);
       expect(done.body).toMatchObject({ status: 'succeeded', attempts: 1 });
     }
+  });
+});
+
+describe('a job delivered again while another run holds it', () => {
+  let isolation: Isolation;
+  let pg: Client;
+  let api: RunningOffload | undefined;
+  let worker: RunningOffload | undefined;
+
+  beforeAll(async () => {
+    isolation = await isolate();
+    pg = loggingErrors(new Client({ connectionString: isolation.databaseUrl }), 'PostgreSQL');
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    await Promise.all([api?.close(), worker?.close()]);
+    await pg?.end();
+    await isolation?.cleanup();
+  });
+
+  it('is not run while its holder is within its deadline, and is run once the holder is past it', async () => {
+    api = await startOffload(configFor(isolation, { ROLE: 'api' }));
+    const { client } = await newPortal(api.url);
+    const { id } = (await client.post('/v1/jobs', { type: 'noop' })).body;
+    const holder = randomUUID();
+    await pg.query(
+      `UPDATE jobs SET status = 'running', attempts = 1, started_at = now(), run_id = $2, run_deadline_at = now() + interval '1 hour' WHERE id = $1`,
+      [id, holder],
+    );
+
+    worker = await startOffload(configFor(isolation, { ROLE: 'worker' }));
+    const queue = worker.app.get(JobQueue).queueFor('noop');
+    await eventually(() => queue.getJobState(id), (state) => state === 'delayed');
+    const { rows } = await pg.query(`SELECT status, attempts, run_id FROM jobs WHERE id = $1`, [id]);
+    expect(rows).toEqual([{ status: 'running', attempts: 1, run_id: holder }]);
+
+    // The holder is gone: its deadline passes, and the delayed delivery comes due.
+    await pg.query(`UPDATE jobs SET run_deadline_at = now() - interval '1 second' WHERE id = $1`, [id]);
+    await (await queue.getJob(id))!.promote();
+    const done = await client.get(`/v1/jobs/${id}?wait=10`);
+    expect(done.body).toMatchObject({ status: 'succeeded', attempts: 2, output: { ok: true, attempts: 2 } });
   });
 });
 

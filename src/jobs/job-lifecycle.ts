@@ -1,13 +1,22 @@
 import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MicroBatcher } from '../common/micro-batcher';
 import { MetricsService } from '../metrics/metrics.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { JobRecord } from './job-record';
-import { JobRepository, RunOutcome } from './job.repository';
+import { JobRepository, RunOutcome, RunToClaim } from './job.repository';
 import { JobSignals } from './job-signals';
 
 /** Told of jobs that have just ended (succeeded, failed or cancelled); called on the job path, so it must return at once. */
 export type JobsEndedListener = (jobs: JobRecord[]) => void;
+
+/** What a claim found: the job is this run's now, another run holds it until a time, or it must not run (cancelled or ended). */
+export type RunClaim = { kind: 'claimed'; job: JobRecord; runId: string } | { kind: 'held'; until: Date } | { kind: 'ended' };
+
+/** Waits between attempts to record a run while PostgreSQL cannot be reached: doubling from the first, capped. */
+const RECORD_RETRY_FIRST_MS = 200;
+const RECORD_RETRY_MAX_MS = 5_000;
 
 /**
  * The changes of state that start a run and end a job, whoever ends it: a run, or a cancellation.
@@ -24,13 +33,19 @@ export class JobLifecycle {
   private readonly logger = new Logger(JobLifecycle.name);
   private readonly listeners: JobsEndedListener[] = [];
 
-  private readonly starts = new MicroBatcher<{ id: string; timeoutMs: number }, JobRecord | undefined>({
+  private readonly starts = new MicroBatcher<RunToClaim, RunClaim>({
     maxBatchSize: 500,
     maxInFlight: 2,
     lingerMs: 5,
     execute: async (runs) => {
-      const claimed = new Map((await this.jobs.startRuns(runs)).map((job) => [job.id, job]));
-      return runs.map((run) => claimed.get(run.id));
+      const { claimed, heldUntil } = await this.jobs.startRuns(runs);
+      const claimedById = new Map(claimed.map((job) => [job.id, job]));
+      return runs.map((run): RunClaim => {
+        const job = claimedById.get(run.id);
+        if (job) return { kind: 'claimed', job, runId: run.runId };
+        const until = heldUntil.get(run.id);
+        return until ? { kind: 'held', until } : { kind: 'ended' };
+      });
     },
   });
 
@@ -60,17 +75,29 @@ export class JobLifecycle {
     this.listeners.push(listener);
   }
 
-  /** Claims a run; undefined means the job must not run (cancelled or already ended). */
-  claim(id: string, timeoutMs: number): Promise<JobRecord | undefined> {
-    return this.starts.add({ id, timeoutMs });
+  /** Claims the job for a new run, which holds it until it records its end, or for deadlineMs at most. */
+  claim(id: string, deadlineMs: number): Promise<RunClaim> {
+    return this.starts.add({ id, runId: randomUUID(), deadlineMs });
   }
 
   /**
-   * Records how a run of `job` ended; a final outcome ends the job. False when the job was no
-   * longer running (it was cancelled meanwhile).
+   * Records how a run of `job` ended; a final outcome ends the job. False when the run no longer
+   * held the job (it was cancelled meanwhile). An outcome PostgreSQL cannot take now is kept and
+   * tried again until it can: a run that happened is recorded, never run again. Only the death of
+   * this process loses it (its run is then redone once its deadline passes), which a durable journal
+   * of outcomes would cover.
    */
-  recordRun(job: JobRecord, outcome: RunOutcome): Promise<boolean> {
-    return this.finishes.add({ job, outcome });
+  async recordRun(job: JobRecord, outcome: RunOutcome): Promise<boolean> {
+    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
+      try {
+        return await this.finishes.add({ job, outcome });
+      } catch (error) {
+        if (wait === RECORD_RETRY_FIRST_MS) {
+          this.logger.warn(`The run of job ${job.id} could not be recorded, keeping it to record later: ${(error as Error).message}`);
+        }
+        await sleep(wait);
+      }
+    }
   }
 
   /** Cancels a live job of the portal and tells its worker to stop; undefined when it is not live (or not the portal's). */

@@ -43,12 +43,28 @@ function newJobRecord(row: NewJobRow, createdAt: Date): JobRecord {
 
 export interface RunOutcome {
   id: string;
+  /** The run being recorded: only the run that holds the job may record it. */
+  runId: string;
   /** queued: a retryable failure with runs left, or a run handed back at shutdown. */
   status: Extract<JobStatus, 'succeeded' | 'failed' | 'queued'>;
   output: JobRecord['output'];
   error: JobError | null;
   /** 1 when the run should not count against the job's attempts (handed back, not failed). */
   refund: 0 | 1;
+}
+
+export interface RunToClaim {
+  id: string;
+  /** This run's identity, which it records its outcome with. */
+  runId: string;
+  /** How long the run may hold the job; past that its holder counts as gone and the job can be claimed again. */
+  deadlineMs: number;
+}
+
+/** What claiming runs found: the jobs now held by the new runs, and when the runs holding the others end at the latest. */
+export interface ClaimedRuns {
+  claimed: JobRecord[];
+  heldUntil: Map<string, Date>;
 }
 
 export interface StaleJob {
@@ -127,27 +143,37 @@ const INSERT_JOBS: PreparedStatement = {
     SELECT id, created_at FROM inserted`,
 };
 
+/**
+ * A job is claimed when it is queued, or running for a run that is provably gone (its deadline
+ * passed). One still held answers when its holder's deadline is; the join reads the jobs as they
+ * were before this statement, so a job claimed here is not also reported held.
+ */
 const CLAIM_RUNS: PreparedStatement = {
   name: 'offload_claim_runs',
-  text: `WITH claimed AS (
+  text: `WITH t AS (
+      SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS t(id, deadline_ms, run_id)
+    ), claimed AS (
       UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
-        run_deadline_at = now() + t.timeout_ms * interval '1 millisecond', updated_at = now()
-      FROM unnest($1::uuid[], $2::int[]) AS t(id, timeout_ms)
-      WHERE j.id = t.id AND j.status IN ('queued', 'running')
+        run_id = t.run_id, run_deadline_at = now() + t.deadline_ms * interval '1 millisecond', updated_at = now()
+      FROM t
+      WHERE j.id = t.id AND (j.status = 'queued' OR (j.status = 'running' AND j.run_deadline_at < now()))
       RETURNING ${prefixed('j', JOB_COLUMNS)}
     )
-    SELECT ${JOB_COLUMNS} FROM claimed`,
+    SELECT ${JOB_COLUMNS}, NULL::timestamptz AS held_until FROM claimed
+    UNION ALL
+    SELECT ${prefixed('j', JOB_COLUMNS)}, j.run_deadline_at FROM jobs j JOIN t ON j.id = t.id
+    WHERE j.status = 'running' AND j.run_deadline_at >= now()`,
 };
 
 const FINISH_RUNS: PreparedStatement = {
   name: 'offload_finish_runs',
   text: `WITH t AS (
-      SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, status text, output jsonb, error jsonb, refund int)
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, "runId" uuid, status text, output jsonb, error jsonb, refund int)
     ), updated AS (
       UPDATE jobs j SET status = t.status, output = t.output, error = t.error, attempts = j.attempts - t.refund,
         finished_at = CASE WHEN t.status = 'queued' THEN NULL ELSE now() END,
         run_deadline_at = NULL, updated_at = now()
-      FROM t WHERE j.id = t.id AND j.status = 'running'
+      FROM t WHERE j.id = t.id AND j.status = 'running' AND j.run_id = t."runId"
       RETURNING ${prefixed('j', EVENT_COLUMNS)}
     ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
     SELECT id FROM updated`,
@@ -224,15 +250,19 @@ export class JobRepository {
   }
 
   /**
-   * Claims runs: each job still live becomes running with one more attempt. A job missing from the
-   * answer was cancelled or has ended, and must not run.
+   * Claims runs: each job queued, or running for a run past its deadline, becomes running for the
+   * new run with one more attempt. A job held by a live run is left to it; a job in neither answer
+   * was cancelled or has ended, and must not run.
    */
-  async startRuns(runs: Array<{ id: string; timeoutMs: number }>): Promise<JobRecord[]> {
-    const rows = await preparedQuery(this.db, CLAIM_RUNS, [runs.map((r) => r.id), runs.map((r) => r.timeoutMs)]);
-    return rows.map(jobFromRow);
+  async startRuns(runs: RunToClaim[]): Promise<ClaimedRuns> {
+    const rows = await preparedQuery(this.db, CLAIM_RUNS, [runs.map((r) => r.id), runs.map((r) => r.deadlineMs), runs.map((r) => r.runId)]);
+    return {
+      claimed: rows.filter((row) => row.held_until === null).map(jobFromRow),
+      heldUntil: new Map(rows.filter((row) => row.held_until !== null).map((row) => [row.id as string, row.held_until as Date])),
+    };
   }
 
-  /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile keeps its state). */
+  /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile, or held by another run, keeps its state). */
   async finishRuns(outcomes: RunOutcome[]): Promise<Set<string>> {
     const rows = await preparedQuery<{ id: string }>(this.db, FINISH_RUNS, [storableJson(outcomes)]);
     return new Set(rows.map((row) => row.id));

@@ -14,8 +14,10 @@ export interface QueuedJob {
 }
 
 /**
- * BullMQ's own attempts only cover a worker failing to record a run (PostgreSQL unreachable, say);
- * a handler's failures and their backoff are counted by the job itself (see worker/job-runner.ts).
+ * BullMQ's own attempts only cover a worker failing to claim a run (PostgreSQL unreachable, say),
+ * before anything ran; an end that cannot be recorded is kept and recorded later, never run again
+ * (see JobLifecycle.recordRun). A handler's failures and their backoff are counted by the job
+ * itself (see worker/job-runner.ts).
  */
 const INFRASTRUCTURE_RETRIES = { attempts: 8, backoff: { type: 'exponential', delay: 1_000, jitter: 0.5 } };
 

@@ -1,6 +1,8 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
+import { CALL_TIMEOUT_MS } from '../hubspot/client/hubspot-gateway';
 import { WritebackBatcher } from '../hubspot/client/writeback-batcher';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobError, JobRecord } from '../jobs/job-record';
@@ -17,6 +19,15 @@ export const STOP_CANCELLED = 'cancelled';
 export const STOP_SHUTDOWN = 'shutdown';
 const STOP_TIMEOUT = 'timeout';
 
+/**
+ * How long past the handler's timeout a run may still hold its job: for its write-back call and the
+ * recording of its end. A run that holds its job longer is taken to be gone (its process died), and
+ * the job can be claimed again.
+ */
+const RUN_DEADLINE_SLACK_MS = CALL_TIMEOUT_MS + 10_000;
+/** How long after its holder's deadline a job delivered while another run held it is looked at again. */
+const HELD_RECHECK_MS = 1_000;
+
 type RunResult =
   | { kind: 'succeeded'; output: JobOutputs }
   | { kind: 'failed'; error: JobError; retryAfterMs?: number }
@@ -26,6 +37,7 @@ type RunResult =
 @Injectable()
 export class JobRunner {
   private readonly egress = new Map<string, Set<string>>();
+  private readonly writesUnderWay = new Set<Promise<RunResult>>();
 
   constructor(
     private readonly registry: HandlerRegistry,
@@ -38,8 +50,15 @@ export class JobRunner {
 
   /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
   async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const job = await this.lifecycle.claim(bullJob.id!, handler.timeoutMs);
-    if (!job) return;
+    const claim = await this.lifecycle.claim(bullJob.id!, handler.timeoutMs + RUN_DEADLINE_SLACK_MS);
+    if (claim.kind === 'ended') return;
+    if (claim.kind === 'held') {
+      // Delivered again while a run elsewhere still holds it: that run records it, or, if its
+      // holder is gone, this delivery runs it once the deadline has passed.
+      await bullJob.moveToDelayed(claim.until.getTime() + HELD_RECHECK_MS, token);
+      throw new DelayedError();
+    }
+    const { job, runId } = claim;
 
     const started = performance.now();
     const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts };
@@ -47,20 +66,20 @@ export class JobRunner {
     const seconds = (performance.now() - started) / 1000;
     const result =
       run.kind === 'succeeded' && job.writeback && job.object
-        ? await inJobSpan(job, `job.writeback ${job.type}`, attributes, () => this.writeBack(job, run.output, signal))
+        ? await this.underWay(inJobSpan(job, `job.writeback ${job.type}`, attributes, () => this.writeBack(job, run.output, signal)))
         : run;
 
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
       if (result.reason !== STOP_SHUTDOWN) return; // cancelled: the API already recorded it
-      await this.lifecycle.recordRun(job, { id: job.id, status: 'queued', output: null, error: null, refund: 1 });
+      await this.lifecycle.recordRun(job, { id: job.id, runId, status: 'queued', output: null, error: null, refund: 1 });
       await bullJob.moveToWait(token);
       throw new WaitingError();
     }
 
     if (result.kind === 'succeeded') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
-      await this.lifecycle.recordRun(job, { id: job.id, status: 'succeeded', output: result.output, error: null, refund: 0 });
+      await this.lifecycle.recordRun(job, { id: job.id, runId, status: 'succeeded', output: result.output, error: null, refund: 0 });
       return;
     }
 
@@ -68,6 +87,7 @@ export class JobRunner {
     this.metrics.jobRunSeconds.observe({ type: job.type, outcome: retry ? 'retry' : 'failed' }, seconds);
     const recorded = await this.lifecycle.recordRun(job, {
       id: job.id,
+      runId,
       status: retry ? 'queued' : 'failed',
       output: null,
       error: result.error,
@@ -76,6 +96,25 @@ export class JobRunner {
     if (!recorded || !retry) return;
     await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
     throw new DelayedError();
+  }
+
+  /** Whether write-backs are under way. Once runs are told to stop, those left are the ones already sent to HubSpot. */
+  get writing(): boolean {
+    return this.writesUnderWay.size > 0;
+  }
+
+  /** Resolves once the write-backs under way now are answered, or after ms. */
+  async writesAnswered(ms: number): Promise<void> {
+    const timeout = new AbortController();
+    await Promise.race([Promise.allSettled([...this.writesUnderWay]), sleep(ms, undefined, { signal: timeout.signal }).catch(() => undefined)]);
+    timeout.abort();
+  }
+
+  private underWay(write: Promise<RunResult>): Promise<RunResult> {
+    this.writesUnderWay.add(write);
+    const forget = () => this.writesUnderWay.delete(write);
+    write.then(forget, forget);
+    return write;
   }
 
   /**

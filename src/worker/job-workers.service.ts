@@ -12,7 +12,7 @@ import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
 /**
  * One BullMQ worker per job type. They start only once the whole application is up, and on
  * SIGTERM they take no new work, let running jobs finish for SHUTDOWN_GRACE_MS, then stop the rest
- * and hand them back to the queue.
+ * and hand them back to the queue; a run whose HubSpot write is already sent is waited for.
  */
 @Injectable()
 export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -39,7 +39,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
         { ...this.bull, concurrency: handler.concurrency, autorun: false },
       );
       worker.on('error', (error) => this.logger.warn(`worker ${handler.type}: ${error.message}`));
-      worker.on('failed', (job, error) => this.logger.warn(`job ${job?.id} could not be recorded, BullMQ will retry it: ${error.message}`));
+      worker.on('failed', (job, error) => this.logger.warn(`job ${job?.id} could not be claimed, BullMQ will retry it: ${error.message}`));
       void worker.run().catch((error: Error) => this.logger.error(`worker ${handler.type} stopped: ${error.message}`));
       return worker;
     });

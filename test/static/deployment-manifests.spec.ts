@@ -11,6 +11,7 @@ import { ConfigError } from '../../src/config/environment';
 import { discoverHandlerClasses } from '../../src/registry/handler-discovery';
 import { checkHandlerClasses } from '../../src/registry/handler-registry';
 import { readHandlerSettings } from '../../src/registry/handler-settings';
+import { CALL_TIMEOUT_MS } from '../../src/hubspot/client/hubspot-gateway';
 
 /** A parsed YAML or JSON document: shapes vary by kind, so fields are read loosely. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -26,8 +27,12 @@ const ENV_EXAMPLE = 'docker/.env.example';
 const SECRET_EXAMPLE = 'secret.example.yaml';
 const KUSTOMIZATION = 'kustomization.yaml';
 
-/** Seconds a worker needs after SHUTDOWN_GRACE_MS to hand jobs back and flush its state writes. */
-const SHUTDOWN_MARGIN_S = 5;
+/**
+ * Seconds a worker may need after SHUTDOWN_GRACE_MS: HubSpot writes already sent are waited for
+ * (one call at most), and it has a few seconds before and after them to hand jobs back, record
+ * runs and close its connections.
+ */
+const SHUTDOWN_MARGIN_S = CALL_TIMEOUT_MS / 1000 + 10;
 
 const text = (file: string): string => readFileSync(join(ROOT, file), 'utf8');
 const exists = (file: string): boolean => existsSync(join(ROOT, file));

@@ -31,11 +31,12 @@ export interface Isolation {
   cleanup(): Promise<void>;
 }
 
-/** A database and a Redis key prefix of the test file's own, migrated and ready. */
-export async function isolate(options: { redisDb?: number } = {}): Promise<Isolation> {
+/** A database and a Redis key prefix of the test file's own, migrated and ready; on the shared PostgreSQL unless `postgres` names another server. */
+export async function isolate(options: { redisDb?: number; postgres?: string } = {}): Promise<Isolation> {
   const suffix = randomBytes(5).toString('hex');
   const database = `offload_test_${suffix}`;
-  const databaseUrl = `${PG_ROOT}/${database}`;
+  const pgRoot = options.postgres ?? PG_ROOT;
+  const databaseUrl = `${pgRoot}/${database}`;
   await migrate(databaseUrl);
   const redisDb = options.redisDb ?? 0;
   const redisPrefix = `offload-test-${suffix}`;
@@ -52,7 +53,7 @@ export async function isolate(options: { redisDb?: number } = {}): Promise<Isola
         cursor = next;
       } while (cursor !== '0');
       redis.disconnect();
-      const pg = loggingErrors(new Client({ connectionString: `${PG_ROOT}/postgres` }), 'PostgreSQL');
+      const pg = loggingErrors(new Client({ connectionString: `${pgRoot}/postgres` }), 'PostgreSQL');
       await pg.connect();
       await pg.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
       await pg.end();

@@ -65,7 +65,8 @@ const CONNECTION_TTL_MS = 60_000;
 /** An OAuth access token is renewed this long before it expires, so no call goes out with a dying one. */
 const REFRESH_MARGIN_MS = 5 * 60_000;
 const REFRESH_LOCK_MS = 30_000;
-const CALL_TIMEOUT_MS = 20_000;
+/** The longest one HubSpot call is waited for; a shutdown waits this long for writes already sent. */
+export const CALL_TIMEOUT_MS = 20_000;
 /** Runs for answers that may be transient (5xx, none at all), the first included; bounded so a caller hears back. */
 const TRANSIENT_ATTEMPTS = 5;
 const TRANSIENT_BACKOFF = { attempts: TRANSIENT_ATTEMPTS, backoffMs: 500, maxBackoffMs: 8_000 };
