@@ -150,8 +150,9 @@ export class WritebackBatcher {
       else {
         const atFault = toRecord.filter((write) => verdict.properties.some((property) => Object.hasOwn(write.properties, property)));
         if (atFault.length === 0 && toRecord.length > 1) alone.push(inJobOrder(toRecord));
+        else if (atFault.length === 0) deliveries.set(toRecord[0], rejected(verdict.refused));
         else {
-          for (const write of atFault.length > 0 ? atFault : toRecord) deliveries.set(write, rejected(verdict.refused));
+          atFault.forEach((write) => deliveries.set(write, rejected(verdict.refused)));
           again.push(...toRecord.filter((write) => !atFault.includes(write)));
         }
       }
