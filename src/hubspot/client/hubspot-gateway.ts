@@ -1,5 +1,5 @@
 import { Client } from '@hubspot/api-client';
-import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { subscribe } from 'node:diagnostics_channel';
 import { Agent as HttpAgent, ClientRequest } from 'node:http';
@@ -110,12 +110,13 @@ const RATE_LIMITED_RETRIES = 10;
  * process-wide.
  */
 @Injectable()
-export class HubSpotGateway implements OnModuleInit, OnModuleDestroy {
+export class HubSpotGateway implements OnModuleInit {
   private readonly logger = new Logger(HubSpotGateway.name);
   private readonly budget: RateBudget;
   /**
    * Connections every client shares. Given an agent, the client sends with node:http instead of
-   * fetch, which lets a call given up on be closed for real (see withTimeout).
+   * fetch, which lets a call given up on be closed for real (see withTimeout). Its idle connections
+   * hold no process open, and calls still on their way at shutdown are seen through.
    */
   private readonly agent: HttpAgent;
   private readonly connections = new Map<string, { connection: Promise<HubSpotConnection>; expiresAt: number }>();
@@ -140,10 +141,6 @@ export class HubSpotGateway implements OnModuleInit, OnModuleDestroy {
       this.connections.delete(portalId);
       this.limitsByHubSpotId.clear();
     });
-  }
-
-  onModuleDestroy(): void {
-    this.agent.destroy();
   }
 
   /**
