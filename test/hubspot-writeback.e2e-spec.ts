@@ -19,31 +19,23 @@ class LabellerHandler {
   }
 }
 
-/** Writes the value it is given, so jobs writing one property can be told apart. */
-@JobHandlerOf({
-  type: 'stamper',
-  version: '1.0.0',
-  owner: 'tests',
-  description: 'outputs the stamp it is given',
-  input: Type.Object({ stamp: Type.String() }),
-  outputs: { stamp: { hubspotType: 'string', description: 'the stamp' } },
-})
-class StamperHandler {
-  async run({ input }: { input: { stamp: string } }) {
-    return { stamp: input.stamp };
+/** Writes the stamp it is given; two types of it let two jobs writing one property be active on one record. */
+function stamper(type: string) {
+  @JobHandlerOf({
+    type,
+    version: '1.0.0',
+    owner: 'tests',
+    description: 'outputs the stamp it is given',
+    input: Type.Object({ stamp: Type.String() }),
+    outputs: { stamp: { hubspotType: 'string', description: 'the stamp' } },
+  })
+  class StamperHandler {
+    async run({ input }: { input: { stamp: string } }) {
+      return { stamp: input.stamp };
+    }
   }
+  return StamperHandler;
 }
-
-/** Another job type writing the same property, since a record holds one active job per type. */
-@JobHandlerOf({
-  type: 'restamper',
-  version: '1.0.0',
-  owner: 'tests',
-  description: 'outputs the stamp it is given, too',
-  input: Type.Object({ stamp: Type.String() }),
-  outputs: { stamp: { hubspotType: 'string', description: 'the stamp' } },
-})
-class RestamperHandler extends StamperHandler {}
 
 const CONTACTS = 700;
 
@@ -59,7 +51,7 @@ describe('write-back to HubSpot (through the official client, against the simula
     sim = await createHubSpotSimulator({ seedContacts: CONTACTS, rateLimit: 100, rateLimitWindowMs: 1_000 });
     sim.defineProperties('contacts', ['ok', 'attempts', 'offload_ok', 'stamp']);
     isolation = await isolate();
-    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [NoopHandler, LabellerHandler, StamperHandler, RestamperHandler]);
+    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [NoopHandler, LabellerHandler, stamper('stamper'), stamper('restamper')]);
     admin = new HttpClient(offload.url, ADMIN_TOKEN);
     ({ client } = await connectedPortal(sim.portalId, sim.token));
   });
