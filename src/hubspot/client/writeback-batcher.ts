@@ -143,8 +143,9 @@ export class WritebackBatcher {
     const deliveries = new Map<RecordWrite, Delivery>();
     const again: RecordWrite[] = [];
     const alone: RecordWrite[][] = [];
-    for (const [recordId, verdict] of verdicts) {
-      const toRecord = writes.filter((write) => write.recordId === recordId);
+    for (const { id } of inputs) {
+      const verdict = verdicts.get(id)!;
+      const toRecord = writes.filter((write) => write.recordId === id);
       if ('written' in verdict) toRecord.forEach((write) => deliveries.set(write, WRITTEN));
       else if ('unconfirmed' in verdict) toRecord.forEach((write) => deliveries.set(write, UNCONFIRMED));
       else {
