@@ -19,6 +19,24 @@ class LabellerHandler {
   }
 }
 
+/** Writes the stamp it is given; two types of it let two jobs writing one property be active on one record. */
+function stamper(type: string) {
+  @JobHandlerOf({
+    type,
+    version: '1.0.0',
+    owner: 'tests',
+    description: 'outputs the stamp it is given',
+    input: Type.Object({ stamp: Type.String() }),
+    outputs: { stamp: { hubspotType: 'string', description: 'the stamp' } },
+  })
+  class StamperHandler {
+    async run({ input }: { input: { stamp: string } }) {
+      return { stamp: input.stamp };
+    }
+  }
+  return StamperHandler;
+}
+
 const CONTACTS = 700;
 
 describe('write-back to HubSpot (through the official client, against the simulator)', () => {
@@ -31,9 +49,9 @@ describe('write-back to HubSpot (through the official client, against the simula
   beforeAll(async () => {
     // A one-second window keeps the waits after a 429 short: the simulator's interval header says how long.
     sim = await createHubSpotSimulator({ seedContacts: CONTACTS, rateLimit: 100, rateLimitWindowMs: 1_000 });
-    sim.defineProperties('contacts', ['ok', 'attempts', 'offload_ok']);
+    sim.defineProperties('contacts', ['ok', 'attempts', 'offload_ok', 'stamp']);
     isolation = await isolate();
-    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [NoopHandler, LabellerHandler]);
+    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [NoopHandler, LabellerHandler, stamper('stamper'), stamper('restamper')]);
     admin = new HttpClient(offload.url, ADMIN_TOKEN);
     ({ client } = await connectedPortal(sim.portalId, sim.token));
   });
@@ -147,6 +165,83 @@ describe('write-back to HubSpot (through the official client, against the simula
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(batchUpdates().map((call) => call.status)).toEqual([502, 503, 200]);
   });
+
+  it('sends again a record HubSpot’s answer leaves out without an error, and never counts it as written', async () => {
+    sim.inject.omitResults({ ids: [661], times: 2, status: 207 });
+    const [job] = await ended(client, await enqueueWritebacks(client, [661]));
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    const sends = batchUpdates().filter((call) => (call.summary?.ids as string[]).includes('661'));
+    expect(sends.map((call) => call.status)).toEqual([207, 207, 200]);
+    expect(sim.getObject('contacts', 661)?.properties.ok).toBe('true');
+  });
+
+  it('fails the job with writeback_unconfirmed when the answers keep leaving its record out, and writes its neighbours', async () => {
+    sim.inject.omitResults({ ids: [662] });
+    const jobs = await ended(client, await enqueueWritebacks(client, [662, 663]));
+    expect(jobs[0]).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'writeback_unconfirmed', retryable: false } });
+    expect(jobs[0].error.message).toMatch(/662/);
+    expect(jobs[1].status).toBe('succeeded');
+    expect(batchUpdates().filter((call) => (call.summary?.ids as string[]).includes('662'))).toHaveLength(3);
+    expect(sim.getObject('contacts', 662)?.properties.ok ?? null).toBeNull();
+    expect(sim.getObject('contacts', 663)?.properties.ok).toBe('true');
+  });
+
+  it('waits out 423 Locked (2 s at least) and 477 Migration in Progress (its Retry-After) within the call', async () => {
+    sim.inject.errors({ next: 2, statuses: [423, 477], retryAfterSec: 1 });
+    const [job] = await ended(client, await enqueueWritebacks(client, [664]));
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    const calls = batchUpdates();
+    expect(calls.map((call) => call.status)).toEqual([423, 477, 200]);
+    const arrivals = calls.map((call) => Date.parse(call.time));
+    expect(arrivals[1] - arrivals[0]).toBeGreaterThanOrEqual(2_000);
+    expect(arrivals[2] - arrivals[1]).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('fails only the job whose property HubSpot refuses, and still writes the other job’s write to that record', async () => {
+    const [noop] = await enqueueWritebacks(client, [665]);
+    const [labeller] = await enqueueWritebacks(client, [665], 'labeller');
+    const jobs = await ended(client, [noop, labeller]);
+    expect(jobs[0]).toMatchObject({ status: 'succeeded' });
+    expect(jobs[1]).toMatchObject({ status: 'failed', error: { code: 'writeback_rejected', retryable: false } });
+    expect(jobs[1].error.message).toMatch(/label/);
+    expect(sim.getObject('contacts', 665)?.properties.ok).toBe('true');
+  });
+
+  it('sends each job’s write alone when a refusal of their record names no property', async () => {
+    const [noop, neighbour] = await enqueueWritebacks(client, [999_999_998, 666]);
+    const stamped = await client.post('/v1/jobs', { type: 'stamper', input: { stamp: 'x' }, object: { type: 'CONTACT', id: 999_999_998 }, writeback: true });
+    expect(stamped.status).toBe(202);
+    const jobs = await ended(client, [noop, stamped.body.id, neighbour]);
+    expect(jobs.map((job) => job.status)).toEqual(['failed', 'failed', 'succeeded']);
+    for (const job of jobs.slice(0, 2)) {
+      expect(job.error).toMatchObject({ code: 'writeback_rejected', retryable: false });
+      expect(job.error.message).toMatch(/Could not get some CONTACT objects/i);
+    }
+  });
+
+  it('applies two jobs’ writes of one property in the order the jobs were created, and both succeed', async () => {
+    const stamp = async (type: string, value: string) => {
+      const answer = await client.post('/v1/jobs', { type, input: { stamp: value }, object: { type: 'CONTACT', id: 667 }, writeback: true });
+      expect(answer.status).toBe(202);
+      return answer.body.id as string;
+    };
+    const first = await stamp('stamper', 'first');
+    const second = await stamp('restamper', 'second');
+    const jobs = await ended(client, [first, second]);
+    expect(jobs.map((job) => job.status)).toEqual(['succeeded', 'succeeded']);
+    expect(sim.getObject('contacts', 667)?.properties.stamp).toBe('second');
+  });
+
+  it('closes a call it gave up on before it sends the next try, so no late write can follow', async () => {
+    sim.inject.faults({ timeoutNext: 1, timeoutMs: 120_000, pathIncludes: '/batch/update' });
+    const [job] = await ended(client, await enqueueWritebacks(client, [668]));
+    expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
+    const [abandoned, retry] = batchUpdates();
+    expect(abandoned).toMatchObject({ status: 0, fault: 'timeout', clientClosed: true });
+    expect(abandoned.durationMs).toBeLessThan(120_000);
+    expect(Date.parse(retry.time)).toBeGreaterThanOrEqual(Date.parse(abandoned.time) + Math.floor(abandoned.durationMs));
+    expect(retry.status).toBe(200);
+  }, 90_000);
 
   it("writes to the properties the portal maps its outputs to, and leaves out those mapped to null", async () => {
     const other = sim.addPortal({ portalId: 87654321 });

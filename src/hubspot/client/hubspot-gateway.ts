@@ -1,5 +1,9 @@
 import { Client } from '@hubspot/api-client';
 import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { subscribe } from 'node:diagnostics_channel';
+import { Agent as HttpAgent, ClientRequest } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
@@ -38,9 +42,14 @@ export interface HubSpotFailure {
   /** HubSpot's HTTP status; absent when no answer came (network, timeout). */
   status?: number;
   message: string;
-  /** Worth trying again later: no answer, a 5xx, or a rate limit that outlasted the retries. */
+  /** Worth trying again later: no answer, a 5xx, a 423 or 477, or a rate limit that outlasted the retries. */
   transient: boolean;
+  /** How long HubSpot asks to be left alone before the next try (423: at least 2 s; 477: its Retry-After). */
+  retryAfterMs?: number;
 }
+
+/** HubSpot's 423 Locked: "wait at least 2 seconds and retry". */
+const LOCKED_WAIT_MS = 2_000;
 
 /** Reads a failure from anything a call threw: the client's ApiException, a transport error, a timeout. */
 export function hubSpotFailure(error: unknown): HubSpotFailure {
@@ -50,7 +59,29 @@ export function hubSpotFailure(error: unknown): HubSpotFailure {
   if (status === undefined) return { message: `HubSpot did not answer: ${(error as Error)?.message ?? error}`, transient: true };
   const body = (error as { body?: unknown }).body;
   const message = typeof (body as { message?: unknown })?.message === 'string' ? (body as { message: string }).message : `HTTP ${status}`;
+  if (status === 423) return { status, message, transient: true, retryAfterMs: Math.max(LOCKED_WAIT_MS, retryAfterHeaderMs(error) ?? 0) };
+  if (status === 477) {
+    const retryAfterMs = retryAfterHeaderMs(error);
+    return { status, message, transient: true, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+  }
   return { status, message, transient: status === 429 || status >= 500 };
+}
+
+/** How long to wait before trying a call again after its `failures`-th transient failure: the backoff, or longer when HubSpot asks. */
+export function transientWaitMs(failure: HubSpotFailure, failures: number): number {
+  return Math.max(retryDelayMs(failures, TRANSIENT_BACKOFF), failure.retryAfterMs ?? 0);
+}
+
+/** An answer's Retry-After (seconds, or an HTTP date) in milliseconds. */
+function retryAfterHeaderMs(error: unknown): number | undefined {
+  const headers = (error as { headers?: Record<string, unknown> }).headers ?? {};
+  const name = Object.keys(headers).find((key) => key.toLowerCase() === 'retry-after');
+  const value = name === undefined ? '' : String(headers[name]).trim();
+  if (value === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 /** The status of an ApiException; every API area of the client has its own class of it, so it is recognised by shape. */
@@ -83,6 +114,12 @@ const RATE_LIMITED_RETRIES = 10;
 export class HubSpotGateway implements OnModuleInit {
   private readonly logger = new Logger(HubSpotGateway.name);
   private readonly budget: RateBudget;
+  /**
+   * Connections every client shares. Given an agent, the client sends with node:http instead of
+   * fetch, which lets a call given up on be closed for real (see withTimeout). Its idle connections
+   * hold no process open, and calls still on their way at shutdown are seen through.
+   */
+  private readonly agent: HttpAgent;
   private readonly connections = new Map<string, { connection: Promise<HubSpotConnection>; expiresAt: number }>();
   private readonly limitsByHubSpotId = new Map<string, PortalRateLimits>();
 
@@ -92,6 +129,7 @@ export class HubSpotGateway implements OnModuleInit {
     private readonly metrics: MetricsService,
     private readonly redis: RedisService,
   ) {
+    this.agent = new URL(config.hubspotBaseUrl).protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.budget = new RateBudget(redis.client, {
       keyPrefix: redis.key('hubspot', 'budget'),
       limits: (hubspotPortalId) => this.limitsByHubSpotId.get(hubspotPortalId) ?? this.loadLimits(hubspotPortalId),
@@ -148,7 +186,7 @@ export class HubSpotGateway implements OnModuleInit {
       next = undefined;
       const answered = () => void this.budget.settle(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
       try {
-        const result = await withTimeout(operation(connection.client), CALL_TIMEOUT_MS);
+        const result = await withTimeout(() => operation(connection.client), CALL_TIMEOUT_MS);
         answered();
         this.metrics.hubspotCalls.inc({ outcome: 'ok' });
         return result;
@@ -171,7 +209,7 @@ export class HubSpotGateway implements OnModuleInit {
         this.metrics.hubspotCalls.inc({ outcome: failure.transient ? 'unavailable' : 'refused' });
         if (!failure.transient || ++transientFailures >= TRANSIENT_ATTEMPTS) throw error;
         this.logger.warn(`HubSpot call for portal ${portalId} failed (${failure.message}); trying again`);
-        await sleep(retryDelayMs(transientFailures, TRANSIENT_BACKOFF));
+        await sleep(transientWaitMs(failure, transientFailures));
       }
     }
   }
@@ -228,10 +266,10 @@ export class HubSpotGateway implements OnModuleInit {
       throw new HubSpotNotConnectedError(portal.id, 'is connected by OAuth, but HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not both set to renew its token');
     }
     const refreshToken = this.portals.decryptRefreshToken(portal)!;
-    const oauth = new Client({ basePath: this.config.hubspotBaseUrl, numberOfApiCallRetries: 0 }).oauth.tokensApi;
+    const oauth = new Client({ basePath: this.config.hubspotBaseUrl, numberOfApiCallRetries: 0, httpAgent: this.agent }).oauth.tokensApi;
     let answer;
     try {
-      answer = await withTimeout(oauth.create('refresh_token', undefined, undefined, clientId, clientSecret, refreshToken), CALL_TIMEOUT_MS);
+      answer = await withTimeout(() => oauth.create('refresh_token', undefined, undefined, clientId, clientSecret, refreshToken), CALL_TIMEOUT_MS);
     } catch (error) {
       const failure = hubSpotFailure(error);
       if (failure.transient) throw error;
@@ -252,6 +290,7 @@ export class HubSpotGateway implements OnModuleInit {
       accessToken,
       basePath: this.config.hubspotBaseUrl,
       numberOfApiCallRetries: 0,
+      httpAgent: this.agent,
       // HubSpot's count of the day comes back on every answer; calls other integrations make count too.
       middleware: [
         {
@@ -295,13 +334,26 @@ function rateLimitAnswer(error: unknown): { headers: Record<string, unknown>; bo
   return { headers: headers ?? {}, body };
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+/** The HTTP requests the current call has opened (the client offers no AbortSignal, so they are collected as they start). */
+const openRequests = new AsyncLocalStorage<Set<ClientRequest>>();
+subscribe('http.client.request.start', (message) => openRequests.getStore()?.add((message as { request: ClientRequest }).request));
+
+/**
+ * Runs a call, giving up after `ms`: its requests are then destroyed, so HubSpot sees the connection
+ * closed and no late answer (or late write) follows the next try.
+ */
+async function withTimeout<T>(operation: () => Promise<T>, ms: number): Promise<T> {
+  const requests = new Set<ClientRequest>();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => {
+      const error = new Error(`no answer within ${ms} ms`);
+      for (const request of requests) request.destroy(error);
+      reject(error);
+    }, ms);
   });
   try {
-    return await Promise.race([promise, timeout]);
+    return await Promise.race([openRequests.run(requests, operation), timeout]);
   } finally {
     clearTimeout(timer);
   }

@@ -7,7 +7,7 @@ import { HubSpotGateway } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
 import type { Grant } from './rate-budget';
-import { refusedRecords } from './writeback-inputs';
+import { recordVerdicts } from './writeback-inputs';
 
 type Properties = Record<string, string | null>;
 type OwnersPage = Client['crm']['owners']['ownersApi']['getPage'];
@@ -95,11 +95,12 @@ export class JobHubSpotFactory {
       return reads.map(() => failure);
     }
     const found = new Map((answer.results ?? []).map((result) => [String(result.id), result.properties ?? {}]));
-    const refused = refusedRecords(ids, answer);
+    const verdicts = recordVerdicts(ids, answer);
     return reads.map((read): ReadOutcome => {
       const record = found.get(read.id);
       if (!record) {
-        const message = refused.get(read.id) ?? 'not found';
+        const verdict = verdicts.get(read.id);
+        const message = verdict && 'refused' in verdict ? verdict.refused : 'not found';
         return { ok: false, failure: new JobFailure('hubspot_record_not_found', `HubSpot has no ${objectType} record ${read.id}: ${message}`, { retryable: false }) };
       }
       return { ok: true, properties: Object.fromEntries(read.properties.map((name) => [name, record[name] ?? null])) };

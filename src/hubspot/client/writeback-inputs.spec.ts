@@ -1,4 +1,4 @@
-import { mergeWrites, outputProperties, propertyValue, refusedRecords } from './writeback-inputs';
+import { mergeWrites, outputProperties, propertyValue, recordVerdicts, refusal } from './writeback-inputs';
 
 describe('propertyValue', () => {
   it('writes booleans as HubSpot reads them', () => {
@@ -44,42 +44,70 @@ describe('outputProperties', () => {
 });
 
 describe('mergeWrites', () => {
-  it('sends one input per record, the later write winning where two set the same property', () => {
+  it('sends one input per record, traced by its id, the later job winning where two set the same property', () => {
     const inputs = mergeWrites([
-      { recordId: '1', properties: { a: 'first', b: 'kept' } },
-      { recordId: '2', properties: { a: 'other' } },
-      { recordId: '1', properties: { a: 'second', c: 'added' } },
+      { recordId: '1', properties: { a: 'second', c: 'added' }, order: 20 },
+      { recordId: '2', properties: { a: 'other' }, order: 15 },
+      { recordId: '1', properties: { a: 'first', b: 'kept' }, order: 10 },
     ]);
     expect(inputs).toEqual([
-      { id: '1', properties: { a: 'second', b: 'kept', c: 'added' } },
-      { id: '2', properties: { a: 'other' } },
+      { id: '1', objectWriteTraceId: '1', properties: { a: 'second', b: 'kept', c: 'added' } },
+      { id: '2', objectWriteTraceId: '2', properties: { a: 'other' } },
     ]);
+  });
+
+  it('keeps the order the writes came in between jobs created at the same time', () => {
+    const inputs = mergeWrites([
+      { recordId: '1', properties: { a: 'first' }, order: 10 },
+      { recordId: '1', properties: { a: 'second' }, order: 10 },
+    ]);
+    expect(inputs[0].properties).toEqual({ a: 'second' });
   });
 });
 
-describe('refusedRecords', () => {
+describe('recordVerdicts', () => {
   const ids = ['1', '2', '3'];
 
-  it('refuses nothing when HubSpot answered without errors', () => {
-    expect(refusedRecords(ids, { results: [{ id: '1' }, { id: '2' }, { id: '3' }] }).size).toBe(0);
-  });
-
-  it('splits a 207 answer: only the ids HubSpot names fail, each with its message', () => {
-    const refused = refusedRecords(ids, {
-      results: [{ id: '1' }],
-      errors: [
-        { message: 'Could not get some CONTACT objects', context: { ids: ['2'] } },
-        { message: 'Property values were not valid', context: { ids: ['3'] } },
-      ],
-    });
-    expect([...refused]).toEqual([
-      ['2', 'Could not get some CONTACT objects'],
-      ['3', 'Property values were not valid'],
+  it('takes the records in the results as written', () => {
+    expect([...recordVerdicts(ids, { results: [{ id: '1' }, { id: '2' }, { id: '3' }] }).values()]).toEqual([
+      { written: true },
+      { written: true },
+      { written: true },
     ]);
   });
 
+  it('splits a 207 answer: only the ids HubSpot names are refused, each with its message', () => {
+    const verdicts = recordVerdicts(ids, {
+      results: [{ id: '1' }],
+      errors: [
+        { message: 'Could not get some CONTACT objects', context: { ids: ['2'] } },
+        { message: 'Property values were not valid', context: { objectWriteTraceId: ['3'] } },
+      ],
+    });
+    expect(verdicts.get('1')).toEqual({ written: true });
+    expect(verdicts.get('2')).toEqual({ refused: 'Could not get some CONTACT objects', properties: [] });
+    expect(verdicts.get('3')).toEqual({ refused: 'Property values were not valid', properties: [] });
+  });
+
   it('puts an error that names no ids on the records missing from the results', () => {
-    const refused = refusedRecords(ids, { results: [{ id: '1' }, { id: '3' }], errors: [{ message: 'Something failed' }] });
-    expect([...refused]).toEqual([['2', 'Something failed']]);
+    const verdicts = recordVerdicts(ids, { results: [{ id: '1' }, { id: '3' }], errors: [{ message: 'Something failed' }] });
+    expect(verdicts.get('2')).toEqual({ refused: 'Something failed', properties: [] });
+  });
+
+  it('never takes a record left out of the answer without an error as written, with a 200 or a 207', () => {
+    expect(recordVerdicts(ids, { results: [{ id: '1' }] }).get('2')).toEqual({ unconfirmed: true });
+    expect(recordVerdicts(ids, { results: [{ id: '1' }], errors: [{ message: 'gone', context: { ids: ['3'] } }] }).get('2')).toEqual({
+      unconfirmed: true,
+    });
+  });
+});
+
+describe('refusal', () => {
+  it("names the properties HubSpot's message or context names", () => {
+    const invalid = 'Property values were not valid: [{"isValid":false,"message":"Property \\"label\\" does not exist","error":"PROPERTY_DOESNT_EXIST","name":"label"}]';
+    expect(refusal({ message: invalid }).properties).toEqual(['label']);
+    expect(refusal({ message: 'Property "ok" does not exist' }).properties).toEqual(['ok']);
+    expect(refusal({ message: 'Invalid value', context: { propertyName: ['score'] } }).properties).toEqual(['score']);
+    expect(refusal({ message: 'Something failed' })).toEqual({ refused: 'Something failed', properties: [] });
   });
 });

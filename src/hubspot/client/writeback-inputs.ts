@@ -4,19 +4,31 @@ import type { JobOutputs, OutputDeclaration, OutputValue } from '../../registry/
 export interface RecordWrite {
   recordId: string;
   properties: Record<string, string>;
+  /** The job's place among writes to the same record (its creation time): where two set a property, the later one's value is kept. */
+  order: number;
 }
 
-/** An input of HubSpot's batch update. */
+/** An input of HubSpot's batch update; its trace id (the record id) lets an error name the input it is about. */
 export interface BatchUpdateInput {
   id: string;
+  objectWriteTraceId: string;
   properties: Record<string, string>;
 }
 
-/** The part of a batch update answer that tells which records HubSpot refused (a 207 carries errors). */
+/** An error of a batch update answer (a 207 carries them), or the body of a 400 refusing the whole batch. */
+export interface BatchUpdateError {
+  message?: string;
+  context?: { ids?: string[]; objectWriteTraceId?: string[]; propertyName?: string[] };
+}
+
+/** The part of a batch update answer that tells what became of each record. */
 export interface BatchUpdateAnswer {
   results?: Array<{ id: string }>;
-  errors?: Array<{ message?: string; context?: { ids?: string[] } }>;
+  errors?: BatchUpdateError[];
 }
+
+/** What a batch update answer says of one record: written, refused (naming the properties at fault when it does), or nothing. */
+export type RecordVerdict = { written: true } | { refused: string; properties: string[] } | { unconfirmed: true };
 
 /**
  * An output as a HubSpot property value, which is always a string: booleans as "true"/"false",
@@ -51,31 +63,43 @@ export function outputProperties(
 }
 
 /**
- * One input per record, as HubSpot requires in a batch: writes to the same record are merged in
- * order, so where two set the same property the later one wins.
+ * One input per record, as HubSpot requires in a batch: writes to the same record are merged in job
+ * order (the order they came in where jobs tie), so where two set the same property the later job wins.
  */
 export function mergeWrites(writes: RecordWrite[]): BatchUpdateInput[] {
   const merged = new Map<string, Record<string, string>>();
-  for (const write of writes) merged.set(write.recordId, { ...merged.get(write.recordId), ...write.properties });
-  return [...merged].map(([id, properties]) => ({ id, properties }));
+  for (const write of inJobOrder(writes)) merged.set(write.recordId, { ...merged.get(write.recordId), ...write.properties });
+  return [...merged].map(([id, properties]) => ({ id, objectWriteTraceId: id, properties }));
+}
+
+export function inJobOrder(writes: RecordWrite[]): RecordWrite[] {
+  return [...writes].sort((a, b) => a.order - b.order);
 }
 
 /**
- * The records of a batch update HubSpot refused, with its message for each. An error names its
- * records in context.ids; one that names none applies to every record missing from the results.
+ * What the answer says of each record sent. An error names its records in context.ids (or by trace
+ * id); one that names none applies to every record missing from the results. A record neither in the
+ * results nor refused is unconfirmed: HubSpot has been seen leaving records out without an error, so
+ * it is never taken as written.
  */
-export function refusedRecords(ids: string[], answer: BatchUpdateAnswer): Map<string, string> {
-  const refused = new Map<string, string>();
+export function recordVerdicts(ids: string[], answer: BatchUpdateAnswer): Map<string, RecordVerdict> {
+  const verdicts = new Map<string, RecordVerdict>();
   const errors = answer.errors ?? [];
+  for (const result of answer.results ?? []) verdicts.set(String(result.id), { written: true });
   for (const error of errors) {
-    for (const id of error.context?.ids ?? []) refused.set(String(id), error.message ?? 'HubSpot refused the update');
+    for (const id of [...(error.context?.ids ?? []), ...(error.context?.objectWriteTraceId ?? [])]) verdicts.set(String(id), refusal(error));
   }
-  const unattributed = errors.find((error) => !error.context?.ids?.length);
-  if (unattributed) {
-    const updated = new Set((answer.results ?? []).map((result) => String(result.id)));
-    for (const id of ids) {
-      if (!updated.has(id) && !refused.has(id)) refused.set(id, unattributed.message ?? 'HubSpot refused the update');
-    }
+  const unattributed = errors.find((error) => !error.context?.ids?.length && !error.context?.objectWriteTraceId?.length);
+  for (const id of ids) {
+    if (!verdicts.has(id)) verdicts.set(id, unattributed ? refusal(unattributed) : { unconfirmed: true });
   }
-  return refused;
+  return verdicts;
+}
+
+/** A refusal with the properties it names: in context.propertyName, or in its message (`Property "x" does not exist`, or HubSpot's list of invalid values with their `name`). */
+export function refusal(error: BatchUpdateError): { refused: string; properties: string[] } {
+  const message = error.message ?? 'HubSpot refused the update';
+  const properties = new Set(error.context?.propertyName ?? []);
+  for (const match of message.matchAll(/"name":"([^"]+)"|Property \\?"([^"\\]+)\\?"/g)) properties.add(match[1] ?? match[2]);
+  return { refused: message, properties: [...properties] };
 }

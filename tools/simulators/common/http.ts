@@ -99,17 +99,20 @@ export function sendAnswer(res: ServerResponse, answer: HttpAnswer, contentType:
   res.end(payload);
 }
 
-/** Holds the call for `ms`, then drops the connection without an answer, as a timed-out call sees it. */
-export function hangUp(req: IncomingMessage, res: ServerResponse, ms: number): Promise<void> {
+/**
+ * Holds the call for `ms`, then drops the connection without an answer, as a timed-out call sees it.
+ * Answers who closed the connection: the client (it gave up first) or the server.
+ */
+export function hangUp(req: IncomingMessage, res: ServerResponse, ms: number): Promise<'server' | 'client'> {
   return new Promise((resolve) => {
     const timer = setTimeout(() => {
       req.socket.destroy();
-      resolve();
+      resolve('server');
     }, ms);
     timer.unref();
     res.once('close', () => {
       clearTimeout(timer);
-      resolve();
+      resolve('client');
     });
   });
 }

@@ -68,7 +68,7 @@ describe('simulator plumbing', () => {
         async (req, res) => {
           const body = await readBody(req);
           if (req.url === '/throw') throw new Error('broken');
-          if (req.url === '/hang') return hangUp(req, res, 20);
+          if (req.url === '/hang') return void (await hangUp(req, res, 20));
           if (req.url === '/empty') return sendAnswer(res, { status: 204, body: 'ignored' }, 'application/json');
           if (req.url === '/text') return sendAnswer(res, { status: 200, body: 'as is', headers: { 'Content-Type': 'text/plain' } }, 'application/json');
           sendAnswer(res, { status: 200, body: { length: body.length }, headers: { 'X-Extra': 'yes' } }, 'application/json');

@@ -78,6 +78,8 @@ export function validationError(correlationId: string, message: string, context?
 }
 
 const SERVER_ERROR_MESSAGES: Record<number, [string, string]> = {
+  423: ['LOCKED', 'The record is locked by another request; wait at least 2 seconds and try again'],
+  477: ['MIGRATION_IN_PROGRESS', 'The account is being migrated; try again after the time Retry-After gives'],
   500: ['INTERNAL_ERROR', 'internal error'],
   502: ['BAD_GATEWAY', 'Bad Gateway'],
   503: ['SERVICE_UNAVAILABLE', 'Service Unavailable'],

@@ -11,8 +11,13 @@ export interface FaultSettings {
   errorRate?: number;
   /** The next N calls are answered with a 5xx, whatever errorRate says. */
   errorNext?: number;
-  /** The 5xx statuses to use, in turn for errorNext and at random for errorRate. Default [502, 503]. */
+  /**
+   * The statuses to use, in turn for errorNext and at random for errorRate. Default [502, 503]. Besides
+   * 5xx: 423 (Locked: HubSpot asks for a wait of at least 2 s) and 477 (Migration in Progress).
+   */
   errorStatuses?: number[];
+  /** Retry-After (seconds) sent with an injected error; 477s carry 1 unless set. */
+  errorRetryAfterSec?: number;
   /** `json` (HubSpot-like body, the default) or `html` (an edge proxy's page). */
   errorBody?: 'json' | 'html';
   /** When true, an injected 5xx is answered after the call has taken effect (the write is applied). */
@@ -27,6 +32,15 @@ export interface FaultSettings {
   timeoutNext?: number;
   /** How long a timed-out call hangs. Default 30000. */
   timeoutMs?: number;
+  /**
+   * Batch updates answer without these record ids in `results` and with no error for them (HubSpot
+   * has been seen doing so); their writes are not applied.
+   */
+  omitIds?: string[];
+  /** How many answers leave each of omitIds out; after that the record is written. Default: every answer. */
+  omitTimes?: number;
+  /** The status of an answer that leaves records out: 200 (the default) or 207 (with an empty `errors`). */
+  omitStatus?: 200 | 207;
   /** Limit every fault above to the calls of one portal. */
   portalId?: number;
   /** Limit every fault above to calls whose path contains this text (e.g. "/batch/update"). */
@@ -38,7 +52,10 @@ export interface FaultState extends FaultSettings {
   stormUntil?: number;
 }
 
-export type InjectedError = { status: number; body: 'json' | 'html'; applyWrites: boolean };
+export type InjectedError = { status: number; body: 'json' | 'html'; applyWrites: boolean; retryAfterSec?: number };
+
+/** Statuses errorStatuses may hold besides 5xx. */
+const TRANSIENT_4XX = [423, 477];
 
 /** mulberry32: small, fast and the same for the same seed. */
 export function seededRandom(seed: number): () => number {
@@ -52,7 +69,20 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
-const NUMBER_FIELDS = ['latencyMs', 'latencyJitterMs', 'errorRate', 'errorNext', 'stormCalls', 'stormMs', 'timeoutRate', 'timeoutNext', 'timeoutMs', 'portalId'] as const;
+const NUMBER_FIELDS = [
+  'latencyMs',
+  'latencyJitterMs',
+  'errorRate',
+  'errorNext',
+  'errorRetryAfterSec',
+  'stormCalls',
+  'stormMs',
+  'timeoutRate',
+  'timeoutNext',
+  'timeoutMs',
+  'omitTimes',
+  'portalId',
+] as const;
 
 /** Validates settings given as JSON or CLI text; throws with the field's name on a bad value. */
 export function parseFaultSettings(input: unknown): FaultSettings {
@@ -68,14 +98,22 @@ export function parseFaultSettings(input: unknown): FaultSettings {
       (settings as Record<string, number>)[key] = n;
     } else if (key === 'errorStatuses') {
       const list = typeof value === 'string' ? value.split(',').map(Number) : value;
-      if (!Array.isArray(list) || list.length === 0 || list.some((s) => !Number.isInteger(s) || s < 500 || s > 599))
-        throw new Error('errorStatuses must be a non-empty list of 5xx statuses');
+      if (!Array.isArray(list) || list.length === 0 || list.some((s) => !Number.isInteger(s) || ((s < 500 || s > 599) && !TRANSIENT_4XX.includes(s))))
+        throw new Error('errorStatuses must be a non-empty list of 5xx, 423 or 477 statuses');
       settings.errorStatuses = list as number[];
     } else if (key === 'errorBody') {
       if (value !== 'json' && value !== 'html') throw new Error('errorBody must be "json" or "html"');
       settings.errorBody = value;
     } else if (key === 'errorsApplyWrites') {
       settings.errorsApplyWrites = value === true || value === 'true';
+    } else if (key === 'omitIds') {
+      const list = typeof value === 'string' ? value.split(',') : value;
+      if (!Array.isArray(list) || list.some((id) => typeof id !== 'string' && typeof id !== 'number')) throw new Error('omitIds must be a list of record ids');
+      settings.omitIds = list.map(String);
+    } else if (key === 'omitStatus') {
+      const status = Number(value);
+      if (status !== 200 && status !== 207) throw new Error('omitStatus must be 200 or 207');
+      settings.omitStatus = status;
     } else if (key === 'pathIncludes') {
       if (typeof value !== 'string') throw new Error('pathIncludes must be a string');
       settings.pathIncludes = value;
@@ -94,6 +132,7 @@ export interface FaultScope {
 export class FaultInjector {
   private state: FaultState = {};
   private nextErrorIndex = 0;
+  private readonly omittedTimes = new Map<string, number>();
 
   constructor(
     private readonly random: () => number,
@@ -105,11 +144,13 @@ export class FaultInjector {
     this.state = { ...this.state, ...rest };
     // errorNext walks errorStatuses from the start each time it is set, so the statuses are predictable.
     if (rest.errorNext !== undefined || rest.errorStatuses !== undefined) this.nextErrorIndex = 0;
+    if (rest.omitIds !== undefined || rest.omitTimes !== undefined) this.omittedTimes.clear();
     if (stormMs !== undefined) this.state.stormUntil = stormMs > 0 ? this.now() + stormMs : undefined;
   }
 
   clear(): void {
     this.state = {};
+    this.omittedTimes.clear();
   }
 
   describe(): FaultState & { stormRemainingMs?: number } {
@@ -160,13 +201,35 @@ export class FaultInjector {
   error(scope: FaultScope): InjectedError | null {
     if (!this.applies(scope)) return null;
     const statuses = this.state.errorStatuses ?? [502, 503];
-    const shape = { body: this.state.errorBody ?? 'json', applyWrites: this.state.errorsApplyWrites ?? false } as const;
+    let status: number | undefined;
     if ((this.state.errorNext ?? 0) > 0) {
       this.state.errorNext = this.state.errorNext! - 1;
-      return { status: statuses[this.nextErrorIndex++ % statuses.length], ...shape };
+      status = statuses[this.nextErrorIndex++ % statuses.length];
+    } else {
+      const rate = this.state.errorRate ?? 0;
+      if (rate > 0 && this.random() < rate) status = statuses[Math.floor(this.random() * statuses.length)];
     }
-    const rate = this.state.errorRate ?? 0;
-    if (rate > 0 && this.random() < rate) return { status: statuses[Math.floor(this.random() * statuses.length)], ...shape };
-    return null;
+    if (status === undefined) return null;
+    const retryAfterSec = this.state.errorRetryAfterSec ?? (status === 477 ? 1 : undefined);
+    return {
+      status,
+      body: this.state.errorBody ?? 'json',
+      applyWrites: this.state.errorsApplyWrites ?? false,
+      ...(retryAfterSec !== undefined ? { retryAfterSec } : {}),
+    };
+  }
+
+  /** Which of a batch update's records its answer leaves out, and with which status; null when none. */
+  omissions(scope: FaultScope, ids: string[]): { ids: Set<string>; status: 200 | 207 } | null {
+    const { omitIds, omitTimes = Infinity, omitStatus = 200 } = this.state;
+    if (!omitIds?.length || !this.applies(scope)) return null;
+    const omitted = new Set<string>();
+    for (const id of ids) {
+      const times = this.omittedTimes.get(id) ?? 0;
+      if (!omitIds.includes(id) || times >= omitTimes) continue;
+      this.omittedTimes.set(id, times + 1);
+      omitted.add(id);
+    }
+    return omitted.size > 0 ? { ids: omitted, status: omitStatus } : null;
   }
 }

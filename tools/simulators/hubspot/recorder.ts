@@ -21,6 +21,8 @@ export interface RecordedCall {
   policyName?: RateLimitPolicy;
   /** Set when an injected fault decided the answer. */
   fault?: Fault;
+  /** Set when the client closed the connection of a hanging call before the simulator dropped it. */
+  clientClosed?: true;
   /** A short description of the request (ids, counts, callback states). */
   summary?: Record<string, unknown>;
 }

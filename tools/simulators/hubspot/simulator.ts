@@ -193,7 +193,9 @@ export interface InjectApi {
   /** Merges the settings into the current faults. */
   faults(settings: FaultSettings): void;
   latency(ms: number, jitterMs?: number): void;
-  errors(options: { rate?: number; next?: number; statuses?: number[]; body?: 'json' | 'html'; applyWrites?: boolean }): void;
+  errors(options: { rate?: number; next?: number; statuses?: number[]; body?: 'json' | 'html'; applyWrites?: boolean; retryAfterSec?: number }): void;
+  /** Batch updates leave these records out of `results`, with no error, `times` times each (default: always). */
+  omitResults(options: { ids: Array<string | number>; times?: number; status?: 200 | 207 }): void;
   /** 429 TEN_SECONDLY_ROLLING for the next `calls` calls and/or `ms` milliseconds, whatever the budget. */
   storm(options: { calls?: number; ms?: number }): void;
   timeouts(options: { rate?: number; next?: number; ms?: number }): void;
@@ -258,7 +260,7 @@ export class HubSpotSimulator {
     this.inject = {
       faults: (settings) => faults.configure(parseFaultSettings(settings)),
       latency: (ms, jitterMs) => faults.configure({ latencyMs: ms, ...(jitterMs !== undefined ? { latencyJitterMs: jitterMs } : {}) }),
-      errors: ({ rate, next, statuses, body, applyWrites }) =>
+      errors: ({ rate, next, statuses, body, applyWrites, retryAfterSec }) =>
         faults.configure(
           parseFaultSettings({
             ...(rate !== undefined ? { errorRate: rate } : {}),
@@ -266,8 +268,11 @@ export class HubSpotSimulator {
             ...(statuses !== undefined ? { errorStatuses: statuses } : {}),
             ...(body !== undefined ? { errorBody: body } : {}),
             ...(applyWrites !== undefined ? { errorsApplyWrites: applyWrites } : {}),
+            ...(retryAfterSec !== undefined ? { errorRetryAfterSec: retryAfterSec } : {}),
           }),
         ),
+      omitResults: ({ ids, times, status }) =>
+        faults.configure(parseFaultSettings({ omitIds: ids, ...(times !== undefined ? { omitTimes: times } : {}), ...(status !== undefined ? { omitStatus: status } : {}) })),
       storm: ({ calls, ms }) =>
         faults.configure({ ...(calls !== undefined ? { stormCalls: calls } : {}), ...(ms !== undefined ? { stormMs: ms } : {}) }),
       timeouts: ({ rate, next, ms }) =>
@@ -566,6 +571,7 @@ export class HubSpotSimulator {
     let status = 0;
     let policyName: RateLimitPolicy | undefined;
     let fault: Fault | undefined;
+    let clientClosed = false;
     try {
       const auth = route?.authenticated ? this.authenticate(req.headers.authorization) : null;
       if (auth && 'token' in auth) {
@@ -606,7 +612,7 @@ export class HubSpotSimulator {
           const hang = this.faultInjector.active ? this.faultInjector.timeout(scope) : 0;
           if (hang > 0) {
             fault = 'timeout';
-            await hangUp(req, res, hang);
+            clientClosed = (await hangUp(req, res, hang)) === 'client';
             status = 0;
             return;
           }
@@ -617,7 +623,10 @@ export class HubSpotSimulator {
             answer = {
               status: injected.status,
               body: injected.body === 'html' ? serverErrorHtml(injected.status) : serverErrorBody(call.correlationId, injected.status),
-              headers: injected.body === 'html' ? { 'Content-Type': 'text/html; charset=utf-8' } : {},
+              headers: {
+                ...(injected.body === 'html' ? { 'Content-Type': 'text/html; charset=utf-8' } : {}),
+                ...(injected.retryAfterSec !== undefined ? { 'Retry-After': String(injected.retryAfterSec) } : {}),
+              },
             };
           } else {
             answer = this.run(route, call);
@@ -638,6 +647,7 @@ export class HubSpotSimulator {
         durationMs: Math.round((performance.now() - started) * 100) / 100,
         ...(policyName ? { policyName } : {}),
         ...(fault ? { fault } : {}),
+        ...(clientClosed ? { clientClosed } : {}),
         ...(call.summary ? { summary: call.summary } : {}),
       });
     }
@@ -850,7 +860,9 @@ export class HubSpotSimulator {
     const results: SimplePublicObject[] = [];
     const missing: string[] = [];
     const now = this.now();
+    const omitted = this.faultInjector.active ? this.faultInjector.omissions({ portalId: portal.portalId, path: call.path }, ids) : null;
     inputs.forEach((input, i) => {
+      if (omitted?.ids.has(ids[i])) return;
       const idProperty = isObject(input) && typeof input.idProperty === 'string' ? input.idProperty : undefined;
       const record = portal.find(type, ids[i], idProperty);
       if (!record) {
@@ -861,7 +873,10 @@ export class HubSpotSimulator {
       results.push(present(portal, type, record, undefined, checks[i].values.keys()));
     });
     if (missing.length > 0) call.summary.missing = missing.length;
-    return this.batchAnswer(type, results, missing, startedAt);
+    if (omitted) call.summary.omitted = omitted.ids.size;
+    const answer = this.batchAnswer(type, results, missing, startedAt);
+    if (!omitted || answer.status !== 200 || omitted.status === 200) return answer;
+    return { status: 207, body: { ...(answer.body as object), numErrors: 0, errors: [] } };
   }
 
   // --- Owners ---------------------------------------------------------------------------------
