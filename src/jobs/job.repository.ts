@@ -161,8 +161,8 @@ const CLAIM_RUNS: PreparedStatement = {
     )
     SELECT ${JOB_COLUMNS}, NULL::timestamptz AS held_until FROM claimed
     UNION ALL
-    SELECT ${prefixed('j', JOB_COLUMNS)}, j.run_deadline_at FROM jobs j JOIN t ON j.id = t.id
-    WHERE j.status = 'running' AND j.run_deadline_at >= now()`,
+    SELECT ${JOB_COLUMNS}, run_deadline_at FROM jobs
+    WHERE id = ANY($1::uuid[]) AND status = 'running' AND run_deadline_at >= now()`,
 };
 
 const FINISH_RUNS: PreparedStatement = {
