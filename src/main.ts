@@ -3,7 +3,7 @@ import { startTracing } from './telemetry/tracing';
 
 const tracing = startTracing();
 
-/** How long after SHUTDOWN_GRACE_MS (and after the HubSpot writes already sent) a stopping process may take to close its connections. */
+/** How long after SHUTDOWN_GRACE_MS (and the wait for HubSpot writes already sent) a stopping process may take to close its connections. */
 const SHUTDOWN_CLOSE_MS = 4_000;
 
 async function main(): Promise<void> {
@@ -31,30 +31,25 @@ async function main(): Promise<void> {
   }
   await app.listen({ port: config.port, host: '0.0.0.0' });
   const logger = app.get((await import('nestjs-pino')).Logger);
-  const { JobRunner } = await import('./worker/job-runner');
   const { CALL_TIMEOUT_MS } = await import('./hubspot/client/hubspot-gateway');
   logger.log(`Offload (${config.role}) listening on port ${config.port}`);
 
   // On SIGTERM (a deployment rolling) or SIGINT: stop taking work, let running jobs finish or hand
-  // them back (see JobWorkers), close connections, and exit 0 so the stop reads as clean.
+  // them back (see JobWorkers), see through the HubSpot writes already sent, close connections,
+  // and exit 0 so the stop reads as clean.
   let stopping = false;
   const stop = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     logger.log(`${signal} received: shutting down`);
     // A connection stuck reconnecting can keep a close from ever completing; past a deadline the
-    // process exits anyway and BullMQ's stall recovery covers anything left. Runs whose HubSpot
-    // write was already sent put the deadline off, by one call at most: left behind, the write
-    // would be applied and its job run and written again.
-    const forceExit = () => {
+    // process exits anyway. Nothing is lost by it: runs not recorded are claimed again once their
+    // deadline passes, and writes sent but not settled are read back by another writer.
+    const writesSent = config.role === 'api' ? 0 : CALL_TIMEOUT_MS;
+    setTimeout(() => {
       logger.error('Shutdown did not complete in time: exiting');
       process.exit(1);
-    };
-    const runner = config.role === 'api' ? undefined : app.get(JobRunner, { strict: false });
-    setTimeout(() => {
-      if (!runner?.writing) return forceExit();
-      void runner.writesAnswered(CALL_TIMEOUT_MS).then(() => setTimeout(forceExit, SHUTDOWN_CLOSE_MS).unref());
-    }, config.shutdownGraceMs + SHUTDOWN_CLOSE_MS).unref();
+    }, config.shutdownGraceMs + writesSent + SHUTDOWN_CLOSE_MS).unref();
     await app.close();
     await tracing?.shutdown();
     process.exit(0);

@@ -7,10 +7,9 @@ import { expectContactsWrittenOnce } from './support/writeback-count';
 const CONTACTS = 600;
 /**
  * Long enough that a batch call is still on its way to HubSpot when the worker is told to stop, and
- * longer than the grace period plus the few seconds a stopping worker allows itself to close: its
- * writes already sent must be waited for, not abandoned.
+ * far longer than the grace period: its writes already sent must be waited for, not abandoned.
  */
-const HUBSPOT_LATENCY_MS = 6_000;
+const HUBSPOT_LATENCY_MS = 12_000;
 
 describe('write-back when a worker is restarted in the middle of its batches', () => {
   let isolation: Isolation;
@@ -58,11 +57,13 @@ describe('write-back when a worker is restarted in the middle of its batches', (
     }
 
     await eventually(async () => sim.stats().inFlight, (inFlight) => inFlight > 0, 20_000);
-    const exit = await stop(first, 15_000);
+    const exit = await stop(first, 40_000);
     expect(exit).toEqual({ code: 0, signal: null });
     const afterStop = await statuses();
     expect(afterStop.succeeded ?? 0).toBeLessThan(CONTACTS);
     expect(afterStop.running ?? 0).toBe(0);
+    // Every write it sent was answered and settled before it exited: none is left to read back.
+    expect((await db.query(`SELECT count(*)::int AS n FROM writebacks WHERE status = 'sent'`)).rows).toEqual([{ n: 0 }]);
 
     sim.inject.clear();
     await worker();

@@ -109,12 +109,13 @@ describe('write-back to HubSpot (through the official client, against the simula
     expect(sim.stats().propertyValuesNotStrings).toBe(0);
   });
 
-  it('shows a job running until HubSpot has its write, then succeeded with its outputs', async () => {
+  it('shows a job writing, with its outputs, until HubSpot has its write, then succeeded', async () => {
     // A slow HubSpot keeps the write on its way long enough to watch, whichever batch it joins.
     sim.inject.latency(1_500);
     const [id] = await enqueueWritebacks(client, [301]);
-    await eventually(() => client.get(`/v1/jobs/${id}`), (answer) => answer.body.status === 'running');
-    expect(batchUpdates().filter((call) => (call.summary?.ids as string[]).includes('301'))).toHaveLength(0);
+    const writing = await eventually(() => client.get(`/v1/jobs/${id}`), (answer) => answer.body.status === 'writing');
+    expect(writing.body.output).toEqual({ ok: true, attempts: 1 });
+    expect(writing.body.finishedAt).toBeUndefined();
     const [job] = await ended(client, [id]);
     expect(job).toMatchObject({ status: 'succeeded', output: { ok: true, attempts: 1 }, writeback: true, priority: 'live' });
     const write = batchUpdates().find((call) => (call.summary?.ids as string[]).includes('301'));

@@ -6,10 +6,10 @@ import { createPgCluster, PgCluster } from './support/pg-cluster';
 import { firstAnswer, freePort, spawnOffload, START_WITHIN_MS, stop, stopAll } from './support/spawned-offload';
 import { expectContactsWrittenOnce } from './support/writeback-count';
 
-const CONTACTS = 300;
+const CONTACTS = 2_000;
 /** How long HubSpot takes to answer a batch update: long enough that it answers while PostgreSQL is down. */
 const WRITE_LATENCY_MS = 3_000;
-const OUTAGE_MS = 12_000;
+const OUTAGE_MS = 30_000;
 
 describe('runs whose end PostgreSQL could not take while it was down', () => {
   let cluster: PgCluster;
@@ -61,9 +61,9 @@ describe('runs whose end PostgreSQL could not take while it was down', () => {
     await sleep(OUTAGE_MS);
     await cluster.start();
 
-    await eventually(statuses, (counts) => counts.succeeded === CONTACTS, 120_000);
+    await eventually(statuses, (counts) => counts.succeeded === CONTACTS, 180_000);
     expect(await query(`SELECT attempts, count(*)::int AS n FROM jobs GROUP BY attempts`)).toEqual([{ attempts: 1, n: CONTACTS }]);
     expectContactsWrittenOnce(sim, CONTACTS);
     expect((await stop(offload, 30_000)).code).toBe(0);
-  }, 240_000);
+  }, 360_000);
 });

@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MicroBatcher } from '../common/micro-batcher';
+import { persistently } from '../common/persistently';
 import { MetricsService } from '../metrics/metrics.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { JobRecord } from './job-record';
 import { JobRepository, RunOutcome, RunToClaim } from './job.repository';
 import { JobSignals } from './job-signals';
+import { WritebackJournal, WriteSettlement } from './writeback-journal';
 
 /** Told of jobs that have just ended (succeeded, failed or cancelled); called on the job path, so it must return at once. */
 export type JobsEndedListener = (jobs: JobRecord[]) => void;
@@ -14,12 +15,9 @@ export type JobsEndedListener = (jobs: JobRecord[]) => void;
 /** What a claim found: the job is this run's now, another run holds it until a time, or it must not run (cancelled or ended). */
 export type RunClaim = { kind: 'claimed'; job: JobRecord; runId: string } | { kind: 'held'; until: Date } | { kind: 'ended' };
 
-/** Waits between attempts to record a run while PostgreSQL cannot be reached: doubling from the first, capped. */
-const RECORD_RETRY_FIRST_MS = 200;
-const RECORD_RETRY_MAX_MS = 5_000;
 
 /**
- * The changes of state that start a run and end a job, whoever ends it: a run, or a cancellation.
+ * The changes of state that start a run and end a job, whoever ends it: a run, its write-back, or a cancellation.
  * Each change writes its lifecycle event to the outbox in the statement that makes it (see
  * JobRepository); an end is then counted, told to the listeners (workflow step completion is
  * one) and announced to long-polls.
@@ -56,7 +54,7 @@ export class JobLifecycle {
     execute: async (runs) => {
       const changed = await this.jobs.finishRuns(runs.map((run) => run.outcome));
       const ended = runs
-        .filter(({ outcome }) => outcome.status !== 'queued' && changed.has(outcome.id))
+        .filter(({ outcome }) => outcome.status !== 'queued' && outcome.status !== 'writing' && changed.has(outcome.id))
         .map(({ job, outcome }): JobRecord => ({ ...job, status: outcome.status, output: outcome.output, error: outcome.error }));
       await this.ended(ended).catch(() => undefined);
       return runs.map(({ outcome }) => changed.has(outcome.id));
@@ -65,6 +63,7 @@ export class JobLifecycle {
 
   constructor(
     private readonly jobs: JobRepository,
+    private readonly writes: WritebackJournal,
     private readonly signals: JobSignals,
     private readonly queue: JobQueue,
     private readonly metrics: MetricsService,
@@ -81,23 +80,23 @@ export class JobLifecycle {
   }
 
   /**
-   * Records how a run of `job` ended; a final outcome ends the job. False when the run no longer
-   * held the job (it was cancelled meanwhile). An outcome PostgreSQL cannot take now is kept and
-   * tried again until it can: a run that happened is recorded, never run again. Only the death of
-   * this process loses it (its run is then redone once its deadline passes), which a durable journal
-   * of outcomes would cover.
+   * Records how a run of `job` ended; a final outcome ends the job, and a `writing` one journals its
+   * write. False when the run no longer held the job (it was cancelled meanwhile). An outcome
+   * PostgreSQL cannot take now is kept and tried again until it can: a run that happened is
+   * recorded, never run again. Only the death of this process loses it (its run is then redone
+   * once its deadline passes, with nothing written yet).
    */
-  async recordRun(job: JobRecord, outcome: RunOutcome): Promise<boolean> {
-    for (let wait = RECORD_RETRY_FIRST_MS; ; wait = Math.min(wait * 2, RECORD_RETRY_MAX_MS)) {
-      try {
-        return await this.finishes.add({ job, outcome });
-      } catch (error) {
-        if (wait === RECORD_RETRY_FIRST_MS) {
-          this.logger.warn(`The run of job ${job.id} could not be recorded, keeping it to record later: ${(error as Error).message}`);
-        }
-        await sleep(wait);
-      }
-    }
+  recordRun(job: JobRecord, outcome: RunOutcome): Promise<boolean> {
+    return persistently(`Recording the run of job ${job.id}`, () => this.finishes.add({ job, outcome }), this.logger);
+  }
+
+  /**
+   * Settles journaled writes that `writer` holds, ending the jobs whose write is done with, and
+   * keeps trying while PostgreSQL cannot take it: HubSpot's answer is not asked for twice.
+   */
+  async settleWrites(settlements: WriteSettlement[], writer: string): Promise<void> {
+    const ended = await persistently(`Recording HubSpot's answer to ${settlements.length} writes`, () => this.writes.settle(settlements, writer), this.logger);
+    await this.ended(ended).catch(() => undefined);
   }
 
   /** Cancels a live job of the portal and tells its worker to stop; undefined when it is not live (or not the portal's). */

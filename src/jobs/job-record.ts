@@ -4,7 +4,8 @@ export const JOB_PRIORITIES = ['live', 'bulk'] as const;
 /** live: a workflow waits on the job; bulk: a backfill that yields the HubSpot budget and the queue to live work. */
 export type JobPriority = (typeof JOB_PRIORITIES)[number];
 
-export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
+/** writing: the run succeeded and its write to the job's HubSpot record is on its way (old clients read it as running). */
+export const JOB_STATUSES = ['queued', 'running', 'writing', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 export const TERMINAL_STATUSES: readonly JobStatus[] = ['succeeded', 'failed', 'cancelled'];
 

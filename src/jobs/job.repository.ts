@@ -45,12 +45,21 @@ export interface RunOutcome {
   id: string;
   /** The run being recorded: only the run that holds the job may record it. */
   runId: string;
-  /** queued: a retryable failure with runs left, or a run handed back at shutdown. */
-  status: Extract<JobStatus, 'succeeded' | 'failed' | 'queued'>;
+  /** queued: a retryable failure with runs left, or a run handed back at shutdown. writing: succeeded, with `write` to make. */
+  status: Extract<JobStatus, 'succeeded' | 'failed' | 'queued' | 'writing'>;
   output: JobRecord['output'];
   error: JobError | null;
   /** 1 when the run should not count against the job's attempts (handed back, not failed). */
   refund: 0 | 1;
+  /** The write a `writing` run journals in the same statement: the properties to set on the job's record. */
+  write?: RecordWriteIntent;
+}
+
+/** What a succeeded run writes to its job's record: property -> value, as HubSpot takes them. */
+export interface RecordWriteIntent {
+  objectType: string;
+  objectId: string;
+  properties: Record<string, string>;
 }
 
 export interface RunToClaim {
@@ -96,7 +105,7 @@ function keysetPage<T>(rows: Array<Record<string, any>>, limit: number, item: (r
 }
 
 /** The lifecycle event written to the outbox in the same statement as the change it reports. */
-const outboxInsert = (source: string, where = 'TRUE') => `
+export const outboxInsert = (source: string, where = 'TRUE') => `
   INSERT INTO outbox_events (topic, key, payload)
   SELECT '${JOB_EVENTS_TOPIC}', s.id::text, json_build_object(
     'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
@@ -108,14 +117,14 @@ const outboxInsert = (source: string, where = 'TRUE') => `
  * migration that adds a column must not change the result of a statement already prepared on a
  * running instance's connections (PostgreSQL would refuse to run it).
  */
-const JOB_COLUMNS = `id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, output, error,
+export const JOB_COLUMNS = `id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, output, error,
   object_type, object_id, callback_id, writeback, priority, completes_workflow_step, workflow_step_settled_at,
   attempts, max_attempts, trace_id, span_id, created_at, updated_at, started_at, finished_at`;
 
 /** What the outbox event of a change reads of the changed rows. */
 const EVENT_COLUMNS = 'id, status, portal_id, type, attempts, error, trace_id, updated_at';
 
-function prefixed(alias: string, columns: string): string {
+export function prefixed(alias: string, columns: string): string {
   return columns
     .split(',')
     .map((column) => `${alias}.${column.trim()}`)
@@ -165,16 +174,21 @@ const CLAIM_RUNS: PreparedStatement = {
     WHERE id = ANY($1::uuid[]) AND status = 'running' AND run_deadline_at >= now()`,
 };
 
+/** Records run outcomes; a `writing` one journals its write in the same statement, so a recorded success always has its write. */
 const FINISH_RUNS: PreparedStatement = {
   name: 'offload_finish_runs',
   text: `WITH t AS (
-      SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, "runId" uuid, status text, output jsonb, error jsonb, refund int)
+      SELECT * FROM jsonb_to_recordset($1::jsonb) AS t(id uuid, "runId" uuid, status text, output jsonb, error jsonb, refund int, write jsonb)
     ), updated AS (
       UPDATE jobs j SET status = t.status, output = t.output, error = t.error, attempts = j.attempts - t.refund,
-        finished_at = CASE WHEN t.status = 'queued' THEN NULL ELSE now() END,
+        finished_at = CASE WHEN t.status IN ('queued', 'writing') THEN NULL ELSE now() END,
         run_deadline_at = NULL, updated_at = now()
       FROM t WHERE j.id = t.id AND j.status = 'running' AND j.run_id = t."runId"
-      RETURNING ${prefixed('j', EVENT_COLUMNS)}
+      RETURNING ${prefixed('j', EVENT_COLUMNS)}, j.priority, j.created_at, t.write
+    ), writes AS (
+      INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties)
+      SELECT id, portal_id, write->>'objectType', write->>'objectId', priority, created_at, write->'properties'
+      FROM updated WHERE status = 'writing'
     ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
     SELECT id FROM updated`,
 };
@@ -219,14 +233,20 @@ export class JobRepository {
     return job;
   }
 
-  /** Cancels a live job; undefined when it is not live (or not the portal's). */
+  /**
+   * Cancels a live job; undefined when it is not live (or not the portal's). A write not sent yet
+   * is withdrawn; one already on its way to HubSpot cannot be, and lands, but no longer ends the job.
+   */
   async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
     const rows = await this.db.query(
       `WITH updated AS (
          UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), run_deadline_at = NULL,
            error = jsonb_build_object('code', 'cancelled', 'message', 'Cancelled on request', 'retryable', false)
-         WHERE id = $1 AND portal_id = $2 AND status IN ('queued', 'running')
+         WHERE id = $1 AND portal_id = $2 AND status IN ('queued', 'running', 'writing')
          RETURNING *
+       ), withdrawn AS (
+         UPDATE writebacks w SET status = 'withdrawn', settled_at = now()
+         FROM updated WHERE w.job_id = updated.id AND w.status = 'pending'
        ), events AS (${outboxInsert('updated')})
        SELECT * FROM updated`,
       [id, portalId],

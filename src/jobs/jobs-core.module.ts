@@ -5,11 +5,12 @@ import { RedisModule } from '../redis/redis.module';
 import { JobLifecycle } from './job-lifecycle';
 import { JobRepository } from './job.repository';
 import { JobSignals } from './job-signals';
+import { WritebackJournal } from './writeback-journal';
 
-/** What both the API and the workers need of jobs: their SQL, their cross-process signals and their lifecycle. */
+/** What both the API and the workers need of jobs: their SQL, the write-back journal, their cross-process signals and their lifecycle. */
 @Module({
   imports: [RedisModule, MetricsModule, QueueModule],
-  providers: [JobRepository, JobSignals, JobLifecycle],
-  exports: [JobRepository, JobSignals, JobLifecycle],
+  providers: [JobRepository, WritebackJournal, JobSignals, JobLifecycle],
+  exports: [JobRepository, WritebackJournal, JobSignals, JobLifecycle],
 })
 export class JobsCoreModule {}

@@ -1,11 +1,14 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { DomainError } from '../common/domain-errors';
+import { persistently } from '../common/persistently';
+import { HubSpotNotConnectedError } from '../hubspot/client/hubspot-gateway';
+import { hubSpotJobError } from '../hubspot/client/hubspot-job-error';
 import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
-import { CALL_TIMEOUT_MS } from '../hubspot/client/hubspot-gateway';
-import { WritebackBatcher } from '../hubspot/client/writeback-batcher';
+import { WritebackWriter } from '../hubspot/client/writeback-writer';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobError, JobRecord } from '../jobs/job-record';
+import type { RecordWriteIntent } from '../jobs/job.repository';
 import { MetricsService } from '../metrics/metrics.service';
 import { PortalSettingsService } from '../portals/portal-settings.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
@@ -20,30 +23,30 @@ export const STOP_SHUTDOWN = 'shutdown';
 const STOP_TIMEOUT = 'timeout';
 
 /**
- * How long past the handler's timeout a run may still hold its job: for its write-back call and the
- * recording of its end. A run that holds its job longer is taken to be gone (its process died), and
- * the job can be claimed again.
+ * How long past the handler's timeout a run may still hold its job: to read its write and record
+ * its end (the write itself is the writer's, after). A run that holds its job longer is taken to be
+ * gone (its process died), and the job can be claimed again.
  */
-const RUN_DEADLINE_SLACK_MS = CALL_TIMEOUT_MS + 10_000;
+const RUN_DEADLINE_SLACK_MS = 10_000;
 /** How long after its holder's deadline a job delivered while another run held it is looked at again. */
 const HELD_RECHECK_MS = 1_000;
 
 type RunResult =
-  | { kind: 'succeeded'; output: JobOutputs }
+  | { kind: 'succeeded'; output: JobOutputs; write?: RecordWriteIntent }
   | { kind: 'failed'; error: JobError; retryAfterMs?: number }
   | { kind: 'stopped'; reason: string };
 
 /** One run of one job, from claiming it to recording how it ended. */
 @Injectable()
 export class JobRunner {
+  private readonly logger = new Logger(JobRunner.name);
   private readonly egress = new Map<string, Set<string>>();
-  private readonly writesUnderWay = new Set<Promise<RunResult>>();
 
   constructor(
     private readonly registry: HandlerRegistry,
     private readonly lifecycle: JobLifecycle,
     private readonly metrics: MetricsService,
-    private readonly writeback: WritebackBatcher,
+    private readonly writer: WritebackWriter,
     private readonly settings: PortalSettingsService,
     private readonly hubspot: JobHubSpotFactory,
   ) {}
@@ -64,10 +67,7 @@ export class JobRunner {
     const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts };
     const run = await inJobSpan(job, `job.run ${job.type}`, attributes, () => this.run(handler, job, signal));
     const seconds = (performance.now() - started) / 1000;
-    const result =
-      run.kind === 'succeeded' && job.writeback && job.object
-        ? await this.underWay(inJobSpan(job, `job.writeback ${job.type}`, attributes, () => this.writeBack(job, run.output, signal)))
-        : run;
+    const result = run.kind === 'succeeded' && job.writeback && job.object ? await this.withWrite(job, run.output) : run;
 
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
@@ -79,7 +79,11 @@ export class JobRunner {
 
     if (result.kind === 'succeeded') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
-      await this.lifecycle.recordRun(job, { id: job.id, runId, status: 'succeeded', output: result.output, error: null, refund: 0 });
+      const { write } = result;
+      const status = write ? 'writing' : 'succeeded';
+      const recorded = await this.lifecycle.recordRun(job, { id: job.id, runId, status, output: result.output, error: null, refund: 0, write });
+      // The write is journaled with the record; the writer sends it, and this worker slot is free.
+      if (recorded && write) this.writer.journaled({ portalId: job.portalId, objectType: write.objectType, priority: job.priority }, 1);
       return;
     }
 
@@ -98,36 +102,26 @@ export class JobRunner {
     throw new DelayedError();
   }
 
-  /** Whether write-backs are under way. Once runs are told to stop, those left are the ones already sent to HubSpot. */
-  get writing(): boolean {
-    return this.writesUnderWay.size > 0;
-  }
-
-  /** Resolves once the write-backs under way now are answered, or after ms. */
-  async writesAnswered(ms: number): Promise<void> {
-    const timeout = new AbortController();
-    await Promise.race([Promise.allSettled([...this.writesUnderWay]), sleep(ms, undefined, { signal: timeout.signal }).catch(() => undefined)]);
-    timeout.abort();
-  }
-
-  private underWay(write: Promise<RunResult>): Promise<RunResult> {
-    this.writesUnderWay.add(write);
-    const forget = () => this.writesUnderWay.delete(write);
-    write.then(forget, forget);
-    return write;
-  }
-
   /**
-   * Writes a successful run's outputs to the job's object: the job succeeds only once HubSpot has
-   * them. A refusal fails it; a HubSpot outage fails the run retryably, so it is tried again later.
-   * Stopped before its write went out, the run is stopped with nothing written; a write already
-   * sent is seen through, so a job handed back is never written twice.
+   * A successful run of a write-back job, with the write its outputs make. Reading the portal's
+   * mappings is tried until it can be done: a run that happened is not run again for it. A portal
+   * that cannot be written to (gone, or without credentials) fails the job.
    */
-  private async writeBack(job: JobRecord, output: JobOutputs, stop: AbortSignal | undefined): Promise<RunResult> {
-    const outcome = await this.writeback.write(job, output, stop);
-    if (outcome.ok) return { kind: 'succeeded', output };
-    if ('withdrawn' in outcome) return { kind: 'stopped', reason: stop?.reason ?? STOP_CANCELLED };
-    return { kind: 'failed', error: outcome.error, retryAfterMs: outcome.retryAfterMs };
+  private async withWrite(job: JobRecord, output: JobOutputs): Promise<RunResult> {
+    const intent = await persistently(
+      `Reading the write-back of job ${job.id}`,
+      () =>
+        this.writer.intentFor(job, output).then(
+          (write) => ({ write }),
+          (error: unknown) => {
+            if (error instanceof DomainError || error instanceof HubSpotNotConnectedError) return { error };
+            throw error;
+          },
+        ),
+      this.logger,
+    );
+    if ('error' in intent) return { kind: 'failed', error: hubSpotJobError(intent.error, { code: 'writeback_rejected', what: 'the write' }).error };
+    return { kind: 'succeeded', output, write: intent.write };
   }
 
   private async context(handler: RegisteredHandler, job: JobRecord, signal: AbortSignal, logger: Logger): Promise<JobContext<unknown>> {

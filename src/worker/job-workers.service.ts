@@ -3,6 +3,8 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBoo
 import { QueueOptions, Worker } from 'bullmq';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { CALL_TIMEOUT_MS } from '../hubspot/client/hubspot-gateway';
+import { WritebackWriter } from '../hubspot/client/writeback-writer';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobSignals } from '../jobs/job-signals';
 import { queueNameFor } from '../queue/queue-names';
@@ -10,9 +12,10 @@ import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
 
 /**
- * One BullMQ worker per job type. They start only once the whole application is up, and on
- * SIGTERM they take no new work, let running jobs finish for SHUTDOWN_GRACE_MS, then stop the rest
- * and hand them back to the queue; a run whose HubSpot write is already sent is waited for.
+ * One BullMQ worker per job type, and the write-back writer. They start only once the whole
+ * application is up, and on SIGTERM they take no new work, let running jobs finish for
+ * SHUTDOWN_GRACE_MS, then stop the rest and hand them back to the queue; HubSpot writes already
+ * sent are waited for.
  */
 @Injectable()
 export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -25,6 +28,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     @Inject(getSharedConfigToken()) private readonly bull: QueueOptions,
     private readonly registry: HandlerRegistry,
     private readonly runner: JobRunner,
+    private readonly writer: WritebackWriter,
     private readonly lifecycle: JobLifecycle,
     private readonly signals: JobSignals,
   ) {}
@@ -43,6 +47,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
       void worker.run().catch((error: Error) => this.logger.error(`worker ${handler.type} stopped: ${error.message}`));
       return worker;
     });
+    this.writer.start();
     this.logger.log(`Running ${this.workers.length} job types: ${this.registry.list().map((h) => `${h.type}×${h.concurrency}`).join(', ')}`);
   }
 
@@ -57,6 +62,8 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     } finally {
       clearTimeout(grace);
     }
+    // Runs that ended meanwhile journaled their writes; the writer sends none after this, and waits for those it sent.
+    await this.writer.stop(CALL_TIMEOUT_MS);
     await this.lifecycle.drain();
   }
 }

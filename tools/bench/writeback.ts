@@ -18,6 +18,8 @@ const USAGE = `npm run bench:writeback [-- flags]
   --naive-records=300       records the naive one-call-per-record run writes (projected to --jobs)
   --naive-concurrency=10    naive updates in flight at once
   --hubspot-latency-ms=30   latency the simulator adds to every call
+  --starved-jobs=20000      write-backs of a portal whose budget is 10 requests per 10 s, waiting
+                            while a neighbour's 20 write-backs run (the neighbour's delay is measured)
   --topology=split|all      split: ROLE=api + ROLE=worker processes (default); all: one ROLE=all process`;
 
 const FLAGS = {
@@ -26,6 +28,7 @@ const FLAGS = {
   naiveRecords: { fallback: 300, min: 10, max: 100_000 },
   naiveConcurrency: { fallback: 10, min: 1, max: 100 },
   hubspotLatencyMs: { fallback: 30, min: 0, max: 5_000 },
+  starvedJobs: { fallback: 20_000, min: 0, max: 100_000 },
 } satisfies Record<string, FlagSpec>;
 type Flags = ReturnType<typeof parseFlags<keyof typeof FLAGS>>;
 
@@ -33,6 +36,11 @@ const WINDOW_SECONDS = 10;
 const BATCH_RECORDS = 100;
 const OFFLOAD_PORTAL = 4_100_001;
 const NAIVE_PORTAL = 4_100_002;
+const STARVED_PORTAL = 4_100_003;
+const NEIGHBOUR_PORTAL = 4_100_004;
+const STARVED_LIMIT = 10;
+const NEIGHBOUR_JOBS = 20;
+const tokenOf = (portalId: number) => `pat-bench-${portalId}`;
 const PROPERTIES = ['ok', 'attempts'];
 
 interface RunFigures {
@@ -118,11 +126,65 @@ async function naiveRun(flags: Flags): Promise<RunFigures & { projectedCalls: nu
   };
 }
 
+interface NeighbourFigures {
+  starvedJobs: number;
+  /** The starved portal's jobs still waiting for their write when the neighbour's were done. */
+  starvedWaiting: number;
+  neighbourJobs: number;
+  /** From the neighbour's enqueue until its last job succeeded. */
+  neighbourSeconds: number;
+}
+
+/**
+ * A portal with thousands of write-backs and a budget of 10 requests per 10 s, next to a portal
+ * with an idle budget: once the starved portal's runs are done and its writes wait for budget, the
+ * neighbour enqueues 20 write-backs. They must not wait behind the starved portal's writes, and no
+ * worker is held by those. (Waiting behind the starved portal's runs in the queue is the fair
+ * scheduler's matter, so the neighbour comes after them.)
+ */
+async function neighbourRun(session: BenchSession, flags: Flags): Promise<NeighbourFigures> {
+  const starved = await session.newPortal('starved', { hubspotPortalId: STARVED_PORTAL, hubspotAccessToken: tokenOf(STARVED_PORTAL), rateLimit: { requestsPer10s: STARVED_LIMIT } });
+  const neighbour = await session.newPortal('neighbour', { hubspotPortalId: NEIGHBOUR_PORTAL, hubspotAccessToken: tokenOf(NEIGHBOUR_PORTAL), rateLimit: { requestsPer10s: flags.limit } });
+  const enqueue = async (apiKey: string, count: number, tag: string) => {
+    for (let i = 0; i < count; i += BATCH_RECORDS) {
+      const jobs = Array.from({ length: Math.min(BATCH_RECORDS, count - i) }, (_, j) => ({
+        type: 'noop',
+        object: { type: 'contacts', id: String(i + j + 1) },
+        writeback: true,
+        idempotencyKey: `${tag}-${i + j}`,
+      }));
+      const answer = await session.control.json('POST', '/v1/jobs/batch', { jobs }, apiKey);
+      if (answer.status !== 200) throw new Error(`enqueue failed: ${answer.status} ${JSON.stringify(answer.body)}`);
+    }
+  };
+  const counts = async (portalId: string) =>
+    Object.fromEntries(
+      (await session.db.query(`SELECT status, count(*)::int AS n FROM jobs WHERE portal_id = $1 GROUP BY status`, [portalId])).rows.map((row) => [row.status, row.n]),
+    ) as Record<string, number>;
+  const until = async (portalId: string, done: (c: Record<string, number>) => boolean) => {
+    while (!session.shouldStop() && !done(await counts(portalId))) await new Promise((resolve) => setTimeout(resolve, 20));
+  };
+
+  log(`neighbour: ${flags.starvedJobs} write-backs of a portal limited to ${STARVED_LIMIT} requests per ${WINDOW_SECONDS} s`);
+  await enqueue(starved.apiKey, flags.starvedJobs, `starved-${Date.now()}`);
+  await until(starved.id, (c) => (c.queued ?? 0) + (c.running ?? 0) === 0);
+  log(`neighbour: ${NEIGHBOUR_JOBS} write-backs of a portal with an idle budget`);
+  const started = performance.now();
+  await enqueue(neighbour.apiKey, NEIGHBOUR_JOBS, `neighbour-${Date.now()}`);
+  await until(neighbour.id, (c) => c.succeeded === NEIGHBOUR_JOBS);
+  const neighbourSeconds = (performance.now() - started) / 1000;
+  const after = await counts(starved.id);
+  return { starvedJobs: flags.starvedJobs, starvedWaiting: after.writing ?? 0, neighbourJobs: NEIGHBOUR_JOBS, neighbourSeconds };
+}
+
 async function run(session: BenchSession, flags: Flags): Promise<void> {
   const offload = await offloadRun(session, flags);
   log(`  ${offload.succeeded} succeeded in ${offload.seconds.toFixed(2)} s, ${offload.calls} HubSpot calls, ${offload.rateLimited} answered 429`);
   const naive = await naiveRun(flags);
   log(`  naive: ${naive.calls} calls, ${naive.rateLimited} answered 429, ${naive.seconds.toFixed(1)} s`);
+
+  const neighbour = flags.starvedJobs > 0 ? await neighbourRun(session, flags) : undefined;
+  if (neighbour) log(`  neighbour: done in ${neighbour.neighbourSeconds.toFixed(2)} s with ${neighbour.starvedWaiting} starved writes waiting`);
 
   const callRatio = offload.calls / offload.floorCalls;
   const timeRatio = offload.seconds / offload.floorSeconds;
@@ -142,9 +204,14 @@ async function run(session: BenchSession, flags: Flags): Promise<void> {
     `  ${offload.rateLimited === 0 ? 'PASS' : 'MISS'}: ${offload.rateLimited} 429s caused (target 0)`,
     `  ${offload.recordsWritten === flags.jobs && offload.complete ? 'PASS' : 'MISS'}: ${offload.recordsWritten} records written for ${flags.jobs} jobs, ${offload.succeeded} succeeded, ${offload.failed} failed`,
     `  Offload makes ${round(naive.projectedCalls / offload.calls, 1)} x fewer calls and finishes ${round(naive.projectedSeconds / offload.seconds, 1)} x sooner than the naive way`,
+    ...(neighbour
+      ? [
+          `  ${neighbour.neighbourSeconds < 2 ? 'PASS' : 'MISS'}: a neighbour's ${neighbour.neighbourJobs} write-backs took ${round(neighbour.neighbourSeconds, 3)} s next to ${neighbour.starvedWaiting} of ${neighbour.starvedJobs} starved writes waiting for budget (target under 2 s)`,
+        ]
+      : []),
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  process.stdout.write(`${JSON.stringify({ flags, offload, naive, ratios: { calls: callRatio, time: timeRatio } })}\n`);
+  process.stdout.write(`${JSON.stringify({ flags, offload, naive, neighbour, ratios: { calls: callRatio, time: timeRatio } })}\n`);
 }
 
 if (require.main === module) {
@@ -158,7 +225,11 @@ if (require.main === module) {
         seedContacts: flags.jobs,
         portals: [{ portalId: OFFLOAD_PORTAL }, { portalId: NAIVE_PORTAL }],
       });
-      for (const portalId of [OFFLOAD_PORTAL, NAIVE_PORTAL]) sim.defineProperties('contacts', PROPERTIES, portalId);
+      sim.addPortal({ portalId: STARVED_PORTAL, rateLimit: STARVED_LIMIT, privateAppTokens: [tokenOf(STARVED_PORTAL)] });
+      sim.addPortal({ portalId: NEIGHBOUR_PORTAL, privateAppTokens: [tokenOf(NEIGHBOUR_PORTAL)] });
+      for (const portalId of [OFFLOAD_PORTAL, NAIVE_PORTAL, STARVED_PORTAL, NEIGHBOUR_PORTAL]) sim.defineProperties('contacts', PROPERTIES, portalId);
+      sim.seed('contacts', Array.from({ length: flags.starvedJobs }, (_, i) => ({ id: i + 1 })), STARVED_PORTAL);
+      sim.seed('contacts', Array.from({ length: NEIGHBOUR_JOBS }, (_, i) => ({ id: i + 1 })), NEIGHBOUR_PORTAL);
       sim.seedDemoData(NAIVE_PORTAL, { contacts: Math.min(flags.naiveRecords, flags.jobs) });
       sim.inject.latency(flags.hubspotLatencyMs);
       log(`HubSpot simulator ${sim.url}`);

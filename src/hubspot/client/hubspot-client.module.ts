@@ -7,7 +7,7 @@ import { RegistryModule } from '../../registry/registry.module';
 import { HubSpotGateway } from './hubspot-gateway';
 import { JobHubSpotFactory } from './job-hubspot';
 import { WorkflowStepCompleter } from './workflow-step-completer';
-import { WritebackBatcher } from './writeback-batcher';
+import { WritebackWriter } from './writeback-writer';
 
 /**
  * Every call Offload makes to HubSpot: the gateway (client, shared budget, retries), write-back,
@@ -15,7 +15,7 @@ import { WritebackBatcher } from './writeback-batcher';
  */
 @Module({
   imports: [PortalsCoreModule, JobsCoreModule, RedisModule, MetricsModule, RegistryModule],
-  providers: [HubSpotGateway, WritebackBatcher, WorkflowStepCompleter, JobHubSpotFactory],
-  exports: [HubSpotGateway, WritebackBatcher, JobHubSpotFactory],
+  providers: [HubSpotGateway, WritebackWriter, WorkflowStepCompleter, JobHubSpotFactory],
+  exports: [HubSpotGateway, WritebackWriter, JobHubSpotFactory],
 })
 export class HubSpotClientModule {}

@@ -167,9 +167,11 @@ export class HubSpotGateway implements OnModuleInit {
    * the budget (so every process pauses as HubSpot said) and tries again; on a 5xx, a timeout or no
    * answer, tries again after a backoff, a few times. Other errors, and the last of those, are thrown.
    * `operation` must be safe to repeat: a request that timed out here may still have reached HubSpot.
-   * `reserved`: a slot of the budget already taken (see reserve) for the first try.
+   * `reserved`: a slot of the budget already taken (see reserve) for the first try. `stop`: once it
+   * aborts, no further try starts (a wait for the budget ends with its reason, a retry with the
+   * failure before it); a request already on its way is seen through.
    */
-  async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>, reserved?: Grant): Promise<T> {
+  async call<T>(portalId: string, priority: RatePriority, operation: (client: Client) => Promise<T>, reserved?: Grant, stop?: AbortSignal): Promise<T> {
     let connection: HubSpotConnection;
     try {
       connection = await this.connection(portalId);
@@ -182,7 +184,7 @@ export class HubSpotGateway implements OnModuleInit {
     let renewed = false;
     let next = reserved;
     for (;;) {
-      const grant = next ?? (await this.budget.acquire(connection.hubspotPortalId, { priority }));
+      const grant = next ?? (await this.budget.acquire(connection.hubspotPortalId, { priority, signal: stop }));
       next = undefined;
       const answered = () => void this.budget.settle(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
       try {
@@ -203,21 +205,22 @@ export class HubSpotGateway implements OnModuleInit {
           this.metrics.hubspotCalls.inc({ outcome: 'rate_limited' });
           const recorded = await this.budget.recordRateLimited(connection.hubspotPortalId, rateLimitAnswer(error));
           if (recorded.daily) throw new DailyBudgetExhaustedError(connection.hubspotPortalId, recorded.resetsAt);
-          if (++rateLimited <= RATE_LIMITED_RETRIES) continue;
+          if (++rateLimited <= RATE_LIMITED_RETRIES && !stop?.aborted) continue;
           throw error;
         }
         this.metrics.hubspotCalls.inc({ outcome: failure.transient ? 'unavailable' : 'refused' });
-        if (!failure.transient || ++transientFailures >= TRANSIENT_ATTEMPTS) throw error;
+        if (!failure.transient || ++transientFailures >= TRANSIENT_ATTEMPTS || stop?.aborted) throw error;
         this.logger.warn(`HubSpot call for portal ${portalId} failed (${failure.message}); trying again`);
-        await sleep(transientWaitMs(failure, transientFailures));
+        await sleep(transientWaitMs(failure, transientFailures), undefined, { signal: stop }).catch(() => undefined);
+        if (stop?.aborted) throw error;
       }
     }
   }
 
   /** Waits for a slot of the portal's budget without using it yet: for a caller that decides what to send once it has one. */
-  async reserve(portalId: string, priority: RatePriority): Promise<Grant> {
+  async reserve(portalId: string, priority: RatePriority, signal?: AbortSignal): Promise<Grant> {
     const connection = await this.connection(portalId);
-    return this.budget.acquire(connection.hubspotPortalId, { priority });
+    return this.budget.acquire(connection.hubspotPortalId, { priority, signal });
   }
 
   /** Gives back a reserved slot that found nothing to send. */

@@ -103,3 +103,18 @@ export function refusal(error: BatchUpdateError): { refused: string; properties:
   for (const match of message.matchAll(/"name":"([^"]+)"|Property \\?"([^"\\]+)\\?"/g)) properties.add(match[1] ?? match[2]);
   return { refused: message, properties: [...properties] };
 }
+
+/**
+ * Whether a record's property, as HubSpot reads it back, holds a value that was written to it.
+ * HubSpot keeps values in its own form: numbers without trailing zeros, datetimes (written as Unix
+ * milliseconds) as ISO text. A value it holds in a form not recognised here is taken as not
+ * written, which costs one more write of the same value, never a lost one.
+ */
+export function sameValue(written: string, read: string | null | undefined): boolean {
+  if (read === null || read === undefined) return written === '';
+  if (read === written) return true;
+  const number = Number(written);
+  if (written.trim() === '' || !Number.isFinite(number)) return false;
+  if (Number(read) === number && read.trim() !== '') return true;
+  return /^\d{4}-\d{2}-\d{2}/.test(read) && Date.parse(read) === number;
+}

@@ -107,7 +107,7 @@ describe('the local custom code runtime', () => {
     const report = await runStub({ file: stub('echo.js'), event: { object: { objectId: 17 } } });
     expect(report).toMatchObject({ outcome: 'returned', ok: true, outputFields: { id: 17 }, logs: 'seen 17\n', callbackStyle: false });
     expect(report.runtime).toBe(`Node.js ${process.version}`);
-    expect(report.durationMs).toBeGreaterThan(0);
+    expect(report.durationMs).toBeGreaterThanOrEqual(0); // whole milliseconds: a quick run rounds to 0
     expect(report.peakMemoryMb).toBeGreaterThan(10);
     expect(reportText(report)).toMatch(/echo\.js on Node\.js v\d+[\s\S]*outputFields:\n {2}id {2}17\n[\s\S]*\| seen 17/);
   });

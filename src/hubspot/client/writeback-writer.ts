@@ -1,0 +1,488 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { JobRecord } from '../../jobs/job-record';
+import { JobLifecycle } from '../../jobs/job-lifecycle';
+import type { RecordWriteIntent } from '../../jobs/job.repository';
+import { ClaimedWrite, WriteLane, WriteSettlement, WritebackJournal } from '../../jobs/writeback-journal';
+import { HandlerRegistry } from '../../registry/handler-registry';
+import type { JobOutputs } from '../../registry/job-handler';
+import { retryDelayMs } from '../../worker/backoff';
+import { HubSpotGateway, hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
+import { hubSpotJobError } from './hubspot-job-error';
+import { normaliseObjectType } from './object-types';
+import type { Grant } from './rate-budget';
+import { BatchUpdateError, inJobOrder, mergeWrites, outputProperties, RecordVerdict, recordVerdicts, refusal, RecordWrite, sameValue } from './writeback-inputs';
+
+/** HubSpot's batch endpoints take at most this many inputs. */
+const MAX_BATCH_RECORDS = 100;
+/** How long the first write a lane learns of waits for others to share its call (a full batch goes at once). */
+const LINGER_MS = 1_000;
+/** Batch calls of one lane on their way at once. */
+const MAX_IN_FLIGHT = 4;
+/** Sends of a write HubSpot's answers leave out before its job fails: never counted as written without HubSpot saying so. */
+const WRITE_TRIES = 3;
+/**
+ * How long a writer holds the writes it sent without renewing its lease. It renews every third of
+ * this while alive; past it, another writer takes them over and reads their records back.
+ */
+const LEASE_MS = 30_000;
+const RENEW_EVERY_MS = LEASE_MS / 3;
+/** How often a writer looks for writes no writer is on: journaled by other processes, or left by a dead one. */
+const SWEEP_EVERY_MS = 5_000;
+/** How long a write keeps being retried through HubSpot outages before its job fails. */
+const GIVE_UP_AFTER_MS = 24 * 60 * 60_000;
+/** Between sends of a write that met an outage (after the gateway's own tries): from a second, doubling, to five minutes. */
+const RETRY_POLICY = { attempts: Infinity, backoffMs: 1_000, maxBackoffMs: 5 * 60_000 };
+const WRITE = { code: 'writeback_rejected', what: 'the write' };
+
+/** The reason a stopping writer gives the calls it withdraws: nothing went out for them. */
+class WriterStopped extends Error {}
+
+interface LaneState {
+  lane: WriteLane;
+  /** Writes known to be due (journaled here, or found by a sweep) and not yet claimed. */
+  known: number;
+  /** When the oldest of them became due here. */
+  since: number;
+  driving: boolean;
+  sends: Set<Promise<void>>;
+  /** Cuts the linger short: a full batch is known. */
+  full?: () => void;
+  /** A later wake (a retry's due time), and when. */
+  wakeTimer?: NodeJS.Timeout;
+  wakeAt?: number;
+}
+
+/** One job's write as it goes into a batch: the claimed write, with the properties it still sets. */
+interface Sendable {
+  claimed: ClaimedWrite;
+  write: RecordWrite;
+}
+
+/**
+ * Sends the write-back journal's writes to HubSpot. Each portal's writes of one object type and
+ * priority (a lane) share batch update calls of up to 100 records, each cut once the portal's
+ * budget has a slot for it, so ten thousand jobs cost about a hundred calls, and a portal short
+ * of budget holds no worker and delays no other portal.
+ *
+ * A write is claimed (marked sent, under this writer's lease) before its call and settled after
+ * it. Writes to one record go one call at a time, in job order; where two jobs set one property,
+ * the later job's value is the one sent and the earlier is recorded as superseded. Each job stands
+ * alone: a refusal fails the job whose property HubSpot refused, and the others are sent again.
+ */
+@Injectable()
+export class WritebackWriter {
+  private readonly logger = new Logger(WritebackWriter.name);
+  /** This writer's identity in the journal's leases. */
+  readonly id = randomUUID();
+  private readonly lanes = new Map<string, LaneState>();
+  private readonly stopping = new AbortController();
+  private timers: NodeJS.Timeout[] = [];
+  /** Since when this writer has reached PostgreSQL without a break: it takes over others' writes only after a whole lease of it. */
+  private reachableSince?: number;
+
+  constructor(
+    private readonly gateway: HubSpotGateway,
+    private readonly journal: WritebackJournal,
+    private readonly lifecycle: JobLifecycle,
+    private readonly registry: HandlerRegistry,
+  ) {}
+
+  /**
+   * The write a job's outputs make to its record: each output to its property (as the portal maps
+   * it); undefined when they set none. Throws what the portal's settings could not be read with.
+   */
+  async intentFor(job: JobRecord, outputs: JobOutputs): Promise<RecordWriteIntent | undefined> {
+    if (!job.object) return undefined;
+    const objectType = normaliseObjectType(job.object.type);
+    const { propertyMappings } = await this.gateway.connection(job.portalId);
+    const properties = outputProperties(outputs, propertyMappings[objectType], this.registry.get(job.type)?.outputs);
+    return Object.keys(properties).length === 0 ? undefined : { objectType, objectId: job.object.id, properties };
+  }
+
+  /** Starts sending: the writes journaled before this process started, and any that others leave. */
+  start(): void {
+    this.timers = [setInterval(() => void this.renew(), RENEW_EVERY_MS), setInterval(() => void this.sweep(), SWEEP_EVERY_MS)];
+    this.timers.forEach((timer) => timer.unref());
+    void this.renew().then(() => this.sweep());
+  }
+
+  /** `count` writes were journaled in this process for the lane: they go after the linger, or at once when they fill a batch. */
+  journaled(lane: WriteLane, count: number): void {
+    this.due(lane, count, Date.now());
+  }
+
+  /**
+   * Stops: no new call starts, a wait for the budget ends, and calls already sent are waited for,
+   * `ms` at most (their answers settle the writes; left unanswered, the lease lapses and another
+   * writer reads the records back). Unsent writes stay in the journal for the next writer.
+   */
+  async stop(ms: number): Promise<void> {
+    this.stopping.abort(new WriterStopped('stopping'));
+    this.timers.forEach(clearInterval);
+    for (const state of this.lanes.values()) clearTimeout(state.wakeTimer);
+    const timeout = new AbortController();
+    const waited = sleep(ms, undefined, { signal: timeout.signal }).catch(() => undefined);
+    let timedOut = false;
+    void waited.then(() => (timedOut = true));
+    for (let sends = this.allSends(); sends.length > 0 && !timedOut; sends = this.allSends()) {
+      await Promise.race([Promise.allSettled(sends), waited]);
+    }
+    timeout.abort();
+  }
+
+  /** Counts a send (or settlement) as on its way until it is done; then the lane's writes it held back are due. */
+  private track(state: LaneState, send: Promise<void>): void {
+    const tracked = send
+      .catch((error: Error) => this.logger.error(`A write-back send failed unexpectedly: ${error.stack ?? error}`))
+      .finally(() => {
+        state.sends.delete(tracked);
+        this.due(state.lane, 0, Date.now() - LINGER_MS);
+      });
+    state.sends.add(tracked);
+  }
+
+  private allSends(): Promise<void>[] {
+    return [...this.lanes.values()].flatMap((state) => [...state.sends]);
+  }
+
+  private laneState(lane: WriteLane): LaneState {
+    const key = laneKey(lane);
+    let state = this.lanes.get(key);
+    if (!state) {
+      state = { lane, known: 0, since: Date.now(), driving: false, sends: new Set() };
+      this.lanes.set(key, state);
+    }
+    return state;
+  }
+
+  /** `count` more writes of the lane are due, the oldest since `since`: drive the lane if nothing does. */
+  private due(lane: WriteLane, count: number, since: number): void {
+    if (this.stopping.signal.aborted) return;
+    const state = this.laneState(lane);
+    if (state.known === 0 || since < state.since) state.since = since;
+    state.known += count;
+    if (state.known >= MAX_BATCH_RECORDS) state.full?.();
+    if (!state.driving) void this.drive(state);
+  }
+
+  /** Wakes the lane at `at` (a retry's due time); an earlier wake already set stands. */
+  private dueAt(lane: WriteLane, at: number): void {
+    const state = this.laneState(lane);
+    if (state.wakeAt !== undefined && state.wakeAt <= at) return;
+    clearTimeout(state.wakeTimer);
+    state.wakeAt = at;
+    state.wakeTimer = setTimeout(() => {
+      state.wakeAt = state.wakeTimer = undefined;
+      this.due(lane, 0, Date.now() - LINGER_MS);
+    }, Math.max(0, at - Date.now()));
+    state.wakeTimer.unref();
+  }
+
+  /** Waits out the lane's linger, or less once a full batch is known. */
+  private async linger(state: LaneState): Promise<void> {
+    const wait = state.known >= MAX_BATCH_RECORDS ? 0 : state.since + LINGER_MS - Date.now();
+    if (wait <= 0) return;
+    const cut = new AbortController();
+    state.full = () => cut.abort();
+    await sleep(wait, undefined, { signal: AbortSignal.any([cut.signal, this.stopping.signal]) }).catch(() => undefined);
+    state.full = undefined;
+  }
+
+  /**
+   * Claims and sends the lane's due writes while there are any: each batch after the linger (or at
+   * once when full), with a slot of the budget in hand first, so writes that come while it waits
+   * share the call.
+   */
+  private async drive(state: LaneState): Promise<void> {
+    state.driving = true;
+    const { lane } = state;
+    const stop = this.stopping.signal;
+    try {
+      while (!stop.aborted) {
+        await this.linger(state);
+        while (state.sends.size >= MAX_IN_FLIGHT) await Promise.race(state.sends);
+        if (stop.aborted) return;
+        const grant = await this.gateway.reserve(lane.portalId, lane.priority, stop);
+        let verifications: ClaimedWrite[] = [];
+        let writes: ClaimedWrite[] = [];
+        try {
+          verifications = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, true);
+          if (verifications.length === 0) writes = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, false);
+        } catch (error) {
+          this.gateway.release(grant);
+          throw error;
+        }
+        const claimed = verifications.length + writes.length;
+        if (stop.aborted) {
+          // Stopped while claiming: the writes go back, unsent, for the next writer.
+          this.gateway.release(grant);
+          const back = [...verifications, ...writes].map((write): WriteSettlement => ({ id: write.id, outcome: 'retry', retryInMs: 0, verify: verifications.includes(write) }));
+          this.track(state, this.lifecycle.settleWrites(back, this.id));
+          return;
+        }
+        if (claimed === 0) {
+          this.gateway.release(grant);
+          state.known = 0;
+          // An idle lane is forgotten, so ten thousand portals that wrote once cost nothing here.
+          if (state.sends.size === 0 && state.wakeTimer === undefined) this.lanes.delete(laneKey(lane));
+          return;
+        }
+        state.known = Math.max(0, state.known - claimed);
+        state.since = Date.now() - LINGER_MS; // the rest have waited their linger already
+        this.track(state, verifications.length > 0 ? this.verify(lane, verifications, grant) : this.send(lane, writes, grant));
+      }
+    } catch (error) {
+      if (stop.aborted) return;
+      await this.unsendable(state, error);
+    } finally {
+      state.driving = false;
+    }
+  }
+
+  /**
+   * The budget or the journal failed the lane. A portal HubSpot cannot be called for (no
+   * credentials) fails its writes' jobs; anything else (Redis, PostgreSQL, the day's budget spent)
+   * is waited out and the lane tried again.
+   */
+  private async unsendable(state: LaneState, error: unknown): Promise<void> {
+    const { error: jobError, retryAfterMs } = hubSpotJobError(error, WRITE);
+    try {
+      if (error instanceof HubSpotNotConnectedError) {
+        const claimed = [
+          ...(await this.journal.claim(state.lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, false)),
+          ...(await this.journal.claim(state.lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, true)),
+        ];
+        await this.lifecycle.settleWrites(
+          claimed.map((write): WriteSettlement => ({ id: write.id, outcome: 'failed', error: jobError })),
+          this.id,
+        );
+        if (claimed.length > 0) return this.due(state.lane, 0, Date.now() - LINGER_MS);
+        return;
+      }
+    } catch {
+      // Waited out below, like any other failure of the journal.
+    }
+    this.logger.warn(`Write-back for portal ${state.lane.portalId} waits: ${(error as Error)?.message ?? error}`);
+    this.dueAt(state.lane, Date.now() + Math.max(retryAfterMs ?? 0, SWEEP_EVERY_MS));
+  }
+
+  /** One batch update of claimed writes, settled with HubSpot's answer. */
+  private async send(lane: WriteLane, claimed: ClaimedWrite[], grant: Grant): Promise<void> {
+    const settlements: WriteSettlement[] = [];
+    const sendable: Sendable[] = [];
+    for (const write of claimed) {
+      const properties = Object.fromEntries(Object.entries(write.properties).filter(([name]) => !write.overtaken.includes(name)));
+      if (Object.keys(properties).length === 0) settlements.push({ id: write.id, outcome: 'superseded', superseded: Object.keys(write.properties) });
+      else sendable.push({ claimed: write, write: { recordId: write.objectId, properties, order: write.jobOrder } });
+    }
+    if (sendable.length === 0) this.gateway.release(grant);
+    else settlements.push(...(await this.update(lane, sendable, grant)));
+    await this.lifecycle.settleWrites(settlements, this.id);
+    this.scheduleRetries(lane, settlements);
+  }
+
+  private scheduleRetries(lane: WriteLane, settlements: WriteSettlement[]): void {
+    const waits = settlements.flatMap((settlement) => (settlement.outcome === 'retry' && settlement.retryInMs > 0 ? [settlement.retryInMs] : []));
+    if (waits.length > 0) this.dueAt(lane, Date.now() + Math.min(...waits));
+  }
+
+  /**
+   * One batch update of the writes (those to one record merged into one input, in job order). Each job stands alone:
+   * - a record HubSpot's answer leaves out is sent again, and after WRITE_TRIES sends its jobs fail unconfirmed;
+   * - a record refused for properties it names fails only the jobs whose values those were, and
+   *   the other jobs' writes to it go again without them; a refusal that names none sends each
+   *   job's write to the record alone, so it falls on the job at fault;
+   * - a batch refused as a whole (400: one bad value fails them all) is halved until the records at
+   *   fault are found, so the others are still written.
+   * `grant`: the budget slot for the first call; the calls that follow take their own.
+   */
+  private async update(lane: WriteLane, writes: Sendable[], grant?: Grant): Promise<WriteSettlement[]> {
+    const inputs = mergeWrites(writes.map((sendable) => sendable.write));
+    let verdicts: Map<string, RecordVerdict>;
+    try {
+      const answer = await this.gateway.call(
+        lane.portalId,
+        lane.priority,
+        (client) => client.crm.objects.batchApi.update(lane.objectType, { inputs }),
+        grant,
+        this.stopping.signal,
+      );
+      verdicts = recordVerdicts(
+        inputs.map((input) => input.id),
+        answer,
+      );
+    } catch (error) {
+      if (hubSpotFailure(error).status !== 400) return writes.map((sendable) => unsent(sendable.claimed, error));
+      if (inputs.length > 1) {
+        const firstHalf = new Set(inputs.slice(0, Math.ceil(inputs.length / 2)).map((input) => input.id));
+        const parts = await Promise.all([
+          this.update(lane, writes.filter((sendable) => firstHalf.has(sendable.write.recordId))),
+          this.update(lane, writes.filter((sendable) => !firstHalf.has(sendable.write.recordId))),
+        ]);
+        return parts.flat();
+      }
+      verdicts = new Map([[inputs[0].id, refusal({ message: hubSpotFailure(error).message, ...((error as { body?: BatchUpdateError }).body ?? {}) })]]);
+    }
+    const settlements: WriteSettlement[] = [];
+    const again: Sendable[] = [];
+    const alone: Sendable[][] = [];
+    for (const { id, properties } of inputs) {
+      const verdict = verdicts.get(id)!;
+      const toRecord = inJobOrderOf(writes.filter((sendable) => sendable.write.recordId === id));
+      if ('written' in verdict) settlements.push(...toRecord.map((sendable) => written(sendable, toRecord)));
+      else if ('unconfirmed' in verdict) settlements.push(...toRecord.map((sendable) => unanswered(sendable.claimed)));
+      else {
+        // The job at fault for a property is the one whose value was sent: the last in job order to set it.
+        const atFault = toRecord.filter((sendable) =>
+          verdict.properties.some((property) => Object.hasOwn(properties, property) && lastToSet(toRecord, property) === sendable),
+        );
+        if (atFault.length === 0 && toRecord.length > 1) alone.push(toRecord);
+        else if (atFault.length === 0) settlements.push(refused(toRecord[0].claimed, verdict.refused));
+        else {
+          settlements.push(...atFault.map((sendable) => refused(sendable.claimed, verdict.refused)));
+          again.push(...toRecord.filter((sendable) => !atFault.includes(sendable)));
+        }
+      }
+    }
+    const resent = await Promise.all([again.length > 0 ? this.update(lane, again) : [], this.eachAlone(lane, alone)]);
+    return [...settlements, ...resent.flat()];
+  }
+
+  /** Sends each record's writes one per call, in job order (the n-th write of every record shares the n-th call). */
+  private async eachAlone(lane: WriteLane, writesByRecord: Sendable[][]): Promise<WriteSettlement[]> {
+    const settlements: WriteSettlement[] = [];
+    for (let round = 0; writesByRecord.some((writes) => writes.length > round); round++) {
+      settlements.push(...(await this.update(lane, writesByRecord.flatMap((toRecord) => toRecord.slice(round, round + 1)))));
+    }
+    return settlements;
+  }
+
+  /**
+   * Reads back the records of writes whose writer's lease lapsed: a write whose values the record
+   * holds was made (its call went out before the writer died) and is settled written; the others
+   * are sent again.
+   */
+  private async verify(lane: WriteLane, claimed: ClaimedWrite[], grant: Grant): Promise<void> {
+    const ids = [...new Set(claimed.map((write) => write.objectId))];
+    const properties = [...new Set(claimed.flatMap((write) => Object.keys(write.properties)))];
+    let settlements: WriteSettlement[];
+    try {
+      const answer = await this.gateway.call(
+        lane.portalId,
+        lane.priority,
+        (client) => client.crm.objects.batchApi.read(lane.objectType, { inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] }),
+        grant,
+        this.stopping.signal,
+      );
+      const records = new Map((answer.results ?? []).map((record) => [String(record.id), record.properties ?? {}]));
+      settlements = claimed.map((write): WriteSettlement => {
+        const record = records.get(write.objectId);
+        const holds =
+          record !== undefined &&
+          Object.entries(write.properties).every(([name, value]) => write.overtaken.includes(name) || sameValue(value, record[name]));
+        return holds ? { id: write.id, outcome: 'written' } : { id: write.id, outcome: 'retry', retryInMs: 0 };
+      });
+    } catch (error) {
+      settlements = claimed.map((write) => readBackLater(unsent(write, error)));
+    }
+    await this.lifecycle.settleWrites(settlements, this.id);
+    this.scheduleRetries(lane, settlements);
+  }
+
+  /** Keeps this writer's leases alive, and notes whether PostgreSQL has been reachable throughout. */
+  private async renew(): Promise<void> {
+    try {
+      await this.journal.renew(this.id, LEASE_MS);
+      this.reachableSince ??= Date.now();
+    } catch {
+      this.reachableSince = undefined;
+    }
+  }
+
+  /**
+   * Finds work no writer here is on: lanes with due writes (journaled by another process, or
+   * retries), and writes whose writer's lease lapsed. A lease is judged lapsed only after this
+   * writer has reached PostgreSQL for a whole lease: after an outage, live writers get the time to
+   * renew theirs first.
+   */
+  private async sweep(): Promise<void> {
+    if (this.stopping.signal.aborted) return;
+    try {
+      if (this.reachableSince !== undefined && Date.now() - this.reachableSince >= LEASE_MS) {
+        for (const lane of await this.journal.reclaimLapsed()) {
+          this.logger.warn(`Writes of portal ${lane.portalId} were left by a writer whose lease lapsed: reading their records back`);
+          this.due(lane, 0, Date.now() - LINGER_MS);
+        }
+      }
+      for (const lane of await this.journal.dueLanes(10_000)) {
+        const state = this.lanes.get(laneKey(lane));
+        if (state?.driving) continue;
+        if (lane.dueAt.getTime() <= Date.now()) this.due(lane, lane.pending, Date.now() - LINGER_MS);
+        else this.dueAt(lane, lane.dueAt.getTime());
+      }
+    } catch (error) {
+      this.logger.warn(`Write-back sweep failed: ${(error as Error).message}`);
+    }
+  }
+}
+
+function laneKey(lane: WriteLane): string {
+  return `${lane.portalId}\u0000${lane.objectType}\u0000${lane.priority}`;
+}
+
+/** A read-back that failed: still to be read back, unless the failure failed the job. */
+function readBackLater(settlement: WriteSettlement): WriteSettlement {
+  return settlement.outcome === 'retry' ? { ...settlement, verify: true } : settlement;
+}
+
+function inJobOrderOf(writes: Sendable[]): Sendable[] {
+  const order = new Map(writes.map((sendable) => [sendable.write, sendable]));
+  return inJobOrder(writes.map((sendable) => sendable.write)).map((write) => order.get(write)!);
+}
+
+function lastToSet(inOrder: Sendable[], property: string): Sendable | undefined {
+  return inOrder.findLast((sendable) => Object.hasOwn(sendable.write.properties, property));
+}
+
+/** Written: with the properties a later job's write in the same call set instead. */
+function written(sendable: Sendable, toRecord: Sendable[]): WriteSettlement {
+  const superseded = [
+    ...sendable.claimed.overtaken.filter((name) => Object.hasOwn(sendable.claimed.properties, name)),
+    ...Object.keys(sendable.write.properties).filter((name) => lastToSet(toRecord, name) !== sendable),
+  ];
+  return { id: sendable.claimed.id, outcome: 'written', ...(superseded.length > 0 ? { superseded } : {}) };
+}
+
+function refused(write: ClaimedWrite, message: string): WriteSettlement {
+  return { id: write.id, outcome: 'refused', error: { code: WRITE.code, message: `HubSpot refused ${WRITE.what}: ${message}`, retryable: false } };
+}
+
+/** Left out of HubSpot's answer: sent again, and after WRITE_TRIES sends its job fails, never counted as written. */
+function unanswered(write: ClaimedWrite): WriteSettlement {
+  if (write.unanswered + 1 < WRITE_TRIES) return { id: write.id, outcome: 'retry', retryInMs: 0, unanswered: 1 };
+  return {
+    id: write.id,
+    outcome: 'unconfirmed',
+    error: {
+      code: 'writeback_unconfirmed',
+      message: `HubSpot did not confirm the write to record ${write.objectId}: its answers to ${write.unanswered + 1} batch updates left the record out without an error`,
+      retryable: false,
+    },
+  };
+}
+
+/**
+ * A call that brought no verdict. Transient (an outage, a 429 past its retries, 423, 477, no
+ * answer): tried again after the wait HubSpot asks for or a backoff, for a day at most; a call
+ * that may have reached HubSpot (no answer came) is read back first. Anything else fails the job.
+ */
+function unsent(write: ClaimedWrite, error: unknown): WriteSettlement {
+  if (error instanceof WriterStopped) return { id: write.id, outcome: 'retry', retryInMs: 0 };
+  const { error: jobError, retryAfterMs } = hubSpotJobError(error, WRITE);
+  if (!jobError.retryable || Date.now() - write.createdAt.getTime() > GIVE_UP_AFTER_MS) return { id: write.id, outcome: 'failed', error: jobError };
+  const failure = hubSpotFailure(error);
+  const wait = retryDelayMs(Math.max(1, write.sends), RETRY_POLICY, retryAfterMs ?? failure.retryAfterMs);
+  return { id: write.id, outcome: 'retry', retryInMs: wait, verify: failure.status === undefined };
+}
