@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox';
+import { Client } from 'pg';
 import { NoopHandler } from '../src/handlers/noop/noop.handler';
 import { createHubSpotSimulator, HubSpotSimulator } from '../tools/simulators/hubspot';
 import { JobHandlerOf } from '../src/registry/job-handler';
@@ -26,11 +27,12 @@ function stamper(type: string) {
     version: '1.0.0',
     owner: 'tests',
     description: 'outputs the stamp it is given',
-    input: Type.Object({ stamp: Type.String() }),
+    input: Type.Object({ stamp: Type.String(), sleepMs: Type.Optional(Type.Integer({ minimum: 0, maximum: 10_000 })) }),
     outputs: { stamp: { hubspotType: 'string', description: 'the stamp' } },
   })
   class StamperHandler {
-    async run({ input }: { input: { stamp: string } }) {
+    async run({ input }: { input: { stamp: string; sleepMs?: number } }) {
+      if (input.sleepMs) await new Promise((resolve) => setTimeout(resolve, input.sleepMs));
       return { stamp: input.stamp };
     }
   }
@@ -231,6 +233,34 @@ describe('write-back to HubSpot (through the official client, against the simula
     const jobs = await ended(client, [first, second]);
     expect(jobs.map((job) => job.status)).toEqual(['succeeded', 'succeeded']);
     expect(sim.getObject('contacts', 667)?.properties.stamp).toBe('second');
+  });
+
+  it('never lets an earlier job’s late write undo a later job’s, and the journal shows both', async () => {
+    const stamp = async (type: string, value: string, sleepMs: number) => {
+      const answer = await client.post('/v1/jobs', { type, input: { stamp: value, sleepMs }, object: { type: 'CONTACT', id: 669 }, writeback: true });
+      expect(answer.status).toBe(202);
+      return answer.body.id as string;
+    };
+    // The earlier job's run ends last, after the later job's write is made.
+    const first = await stamp('stamper', 'first', 3_000);
+    const second = await stamp('restamper', 'second', 0);
+    const [secondJob] = await ended(client, [second]);
+    expect(secondJob.status).toBe('succeeded');
+    expect(sim.getObject('contacts', 669)?.properties.stamp).toBe('second');
+    const [firstJob] = await ended(client, [first]);
+    expect(firstJob).toMatchObject({ status: 'succeeded', output: { stamp: 'first' } });
+    expect(sim.getObject('contacts', 669)?.properties.stamp).toBe('second');
+    const db = new Client({ connectionString: isolation.databaseUrl });
+    await db.connect();
+    try {
+      const journal = await db.query(`SELECT job_id, properties, status, superseded FROM writebacks WHERE job_id = ANY($1::uuid[])`, [[first, second]]);
+      expect(Object.fromEntries(journal.rows.map((row) => [row.job_id, row]))).toEqual({
+        [first]: { job_id: first, properties: { stamp: 'first' }, status: 'superseded', superseded: ['stamp'] },
+        [second]: { job_id: second, properties: { stamp: 'second' }, status: 'written', superseded: [] },
+      });
+    } finally {
+      await db.end();
+    }
   });
 
   it('closes a call it gave up on before it sends the next try, so no late write can follow', async () => {

@@ -1,4 +1,4 @@
-import { mergeWrites, outputProperties, propertyValue, recordVerdicts, refusal } from './writeback-inputs';
+import { mergeWrites, outputProperties, propertyValue, recordVerdicts, refusal, sameValue } from './writeback-inputs';
 
 describe('propertyValue', () => {
   it('writes booleans as HubSpot reads them', () => {
@@ -109,5 +109,24 @@ describe('refusal', () => {
     expect(refusal({ message: 'Property "ok" does not exist' }).properties).toEqual(['ok']);
     expect(refusal({ message: 'Invalid value', context: { propertyName: ['score'] } }).properties).toEqual(['score']);
     expect(refusal({ message: 'Something failed' })).toEqual({ refused: 'Something failed', properties: [] });
+  });
+});
+
+describe('sameValue: whether a record read back holds a value written to it', () => {
+  it('matches values HubSpot keeps as written, or in its own form of the same number or time', () => {
+    expect(sameValue('true', 'true')).toBe(true);
+    expect(sameValue('3', '3.0')).toBe(true);
+    expect(sameValue('1735689600000', '2025-01-01T00:00:00Z')).toBe(true);
+    expect(sameValue('1735689600000', '2025-01-01T00:00:00.000Z')).toBe(true);
+    expect(sameValue('', null)).toBe(true);
+  });
+
+  it('takes anything else as not written, so the write goes again rather than being lost', () => {
+    expect(sameValue('true', 'false')).toBe(false);
+    expect(sameValue('3', '4')).toBe(false);
+    expect(sameValue('3', '')).toBe(false);
+    expect(sameValue('vip', null)).toBe(false);
+    expect(sameValue('1735689600000', '2025-01-02T00:00:00Z')).toBe(false);
+    expect(sameValue('', '0')).toBe(false);
   });
 });
