@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { closedPort, forwardPort, KafkaMock, startKafkaMock } from './support/kafka-mock';
 import { configFor, eventually, HttpClient, isolate, Isolation, loggingErrors, newPortal, RunningOffload, startOffload } from './support/offload-harness';
+import { jobEventProblems } from './support/job-event-schema';
 
 const TOPIC = 'offload.job-events';
 
@@ -58,6 +59,7 @@ describe('outbox relay to Kafka', () => {
   let consumer: Consumer;
   const received: Received[] = [];
   const eventsFor = (jobId: string) => received.filter((message) => message.key === jobId);
+  const schemaProblems: string[] = [];
 
   beforeAll(async () => {
     kafka = await startKafkaMock();
@@ -71,7 +73,9 @@ describe('outbox relay to Kafka', () => {
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]));
-        received.push({ partition, key: message.key!.toString(), event: JSON.parse(message.value!.toString()), headers });
+        const event = JSON.parse(message.value!.toString());
+        for (const problem of jobEventProblems(event)) schemaProblems.push(`${message.key}: ${problem}`);
+        received.push({ partition, key: message.key!.toString(), event, headers });
       },
     });
   });
@@ -219,5 +223,10 @@ describe('outbox relay to Kafka', () => {
         await api.close();
       }
     });
+  });
+
+  it('published only events that keep to docs/events/job-event.v1.schema.json', () => {
+    expect(received.length).toBeGreaterThan(0);
+    expect(schemaProblems).toEqual([]);
   });
 });

@@ -104,11 +104,17 @@ function keysetPage<T>(rows: Array<Record<string, any>>, limit: number, item: (r
   return { items: rows.map(item), next: rows.length === limit ? { at: last.keyset_at, id: last.id } : undefined };
 }
 
-/** The lifecycle event written to the outbox in the same statement as the change it reports. */
+/** The version of the lifecycle events' shape: docs/events/job-event.v<N>.schema.json. */
+export const JOB_EVENT_SCHEMA_VERSION = 1;
+
+/**
+ * The lifecycle event written to the outbox in the same statement as the change it reports. Its
+ * eventId is made here, once, so a redelivery carries the same one and consumers can drop repeats.
+ */
 export const outboxInsert = (source: string, where = 'TRUE') => `
   INSERT INTO outbox_events (topic, key, payload)
   SELECT '${JOB_EVENTS_TOPIC}', s.id::text, json_build_object(
-    'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
+    'eventId', gen_random_uuid(), 'schemaVersion', ${JOB_EVENT_SCHEMA_VERSION}, 'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
     'attempts', s.attempts, 'error', s.error, 'traceId', s.trace_id, 'occurredAt', s.updated_at)
   FROM ${source} s WHERE ${where}`;
 
