@@ -12,6 +12,7 @@ import { answerClientError, drainUnreadBody } from './common/http-connections';
 import { bindRequestLogContext } from './common/request-log-context';
 import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
+import { quietBullMqEvictionWarning } from './health/redis-eviction-policy';
 import { MetricsService } from './metrics/metrics.service';
 import { mountQueueDashboard } from './ops/queue-dashboard';
 import { RequestRateLimiter } from './request-limits/request-rate-limiter';
@@ -53,6 +54,7 @@ function limitRequestRates(fastify: FastifyInstance, limiter: RequestRateLimiter
 
 /** Builds the application for config.role, ready to listen. Tests call it with their own config. */
 export async function createApp(config: AppConfig, handlerClasses?: Type[]): Promise<NestFastifyApplication> {
+  quietBullMqEvictionWarning();
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: true,
