@@ -107,7 +107,7 @@ describe('requests too large, or in a form the API does not read', () => {
             headers: { authorization: `Bearer ${client.token}`, 'content-type': 'application/json' },
             body,
           }).then(
-            async (response) => `${response.status} ${(await response.json()).error?.code}`,
+            async (response) => `${response.status} ${((await response.json()) as { error?: { code?: string } }).error?.code}`,
             (error: Error & { cause?: { code?: string } }) => error.cause?.code ?? error.message,
           );
           outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
@@ -139,7 +139,7 @@ describe('requests too large, or in a form the API does not read', () => {
         headers: { authorization: `Bearer ${client.token}`, 'content-type': 'application/json', 'content-encoding': encoding },
         body,
       });
-      const answer = { status: response.status, code: (await response.json()).error?.code };
+      const answer = { status: response.status, code: ((await response.json()) as { error?: { code?: string } }).error?.code };
       expect({ encoding, ...answer }).toEqual({ encoding, status: 415, code: 'unsupported_media_type' });
     }
     expect(await jobCount()).toBe(before);

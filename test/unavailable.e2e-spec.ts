@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { connect, Socket } from 'node:net';
+import { AddressInfo, connect, Socket } from 'node:net';
 import { Client } from 'pg';
 import { configFor, envFor, eventually, HttpClient, isolate, Isolation, loggingErrors, newPortal, startOffload } from './support/offload-harness';
 import { createPgCluster, PgCluster } from './support/pg-cluster';
@@ -100,7 +100,7 @@ describe('a request that arrives while the server is closing', () => {
     const { client } = await newPortal(api.url);
     const server = api.app.getHttpServer();
     // A connection in the middle of sending its request: not idle, so closing waits for it.
-    const socket: Socket = connect(server.address().port, '127.0.0.1');
+    const socket: Socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
     await new Promise((resolve) => socket.once('connect', resolve));
     socket.write(`GET /v1/handlers HTTP/1.1\r\nHost: offload\r\nAuthorization: Bearer ${client.token}\r\n`);
     let received = '';
