@@ -9,9 +9,10 @@ import { RedisService } from '../redis/redis.service';
 export const REQUIRED_POLICY = 'noeviction';
 export const POLICY_FIX = `maxmemory-policy ${REQUIRED_POLICY}`;
 
-/** What Redis said of its maxmemory-policy; undefined when it refuses both ways of asking. */
+/** What Redis said of its maxmemory-policy (undefined when it refuses both ways of asking), and whether that lets Offload be ready. */
 export interface EvictionPolicy {
   policy: string | undefined;
+  /** noeviction, or a policy Redis would not tell. */
   ok: boolean;
 }
 
