@@ -66,7 +66,7 @@ export interface RunToClaim {
   id: string;
   /** This run's identity, which it records its outcome with. */
   runId: string;
-  /** How long the run may hold the job; past that its holder counts as gone and the job can be claimed again. */
+  /** The run's first lease on the job; unless its process renews it, the holder counts as gone after it and the job can be claimed again. */
   deadlineMs: number;
 }
 
@@ -286,6 +286,17 @@ export class JobRepository {
       claimed: rows.filter((row) => row.held_until === null).map(jobFromRow),
       heldUntil: new Map(rows.filter((row) => row.held_until !== null).map((row) => [row.id as string, row.held_until as Date])),
     };
+  }
+
+  /** Extends the leases of runs still held by their runs: `run_deadline_at` is in no index, so this is a HOT update. */
+  async renewRuns(runs: Array<{ id: string; runId: string }>, leaseMs: number): Promise<void> {
+    if (runs.length === 0) return;
+    await this.db.query(
+      `UPDATE jobs SET run_deadline_at = now() + $3 * interval '1 millisecond'
+       FROM unnest($1::uuid[], $2::uuid[]) AS t(id, run_id)
+       WHERE jobs.id = t.id AND jobs.run_id = t.run_id AND jobs.status = 'running'`,
+      [runs.map((run) => run.id), runs.map((run) => run.runId), leaseMs],
+    );
   }
 
   /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile, or held by another run, keeps its state). */
