@@ -7,11 +7,14 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
-import { bindRequestLogContext } from './common/request-log-context';
+import { bindRequestLogContext, requestIdOf } from './common/request-log-context';
 import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
 import { MetricsService } from './metrics/metrics.service';
+import { requireAdminToken } from './ops/admin-auth';
+import { mountOpsPage } from './ops/ops-page';
 import { mountQueueDashboard } from './ops/queue-dashboard';
+import { continueCallerTraces } from './telemetry/request-trace';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -37,6 +40,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: true,
+    genReqId: requestIdOf,
     // Raised before routing (a malformed percent-encoding in the path, say): answered in the contract's shape too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const problem = ApiError.validation([{ path: 'url', message: `is malformed: ${error.message}` }]);
@@ -49,11 +53,13 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     // Reject instead of exiting, so the caller decides (main exits with the reason; tests assert it).
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
+  const logger = app.get(Logger);
+  app.useLogger(logger);
 
   app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();
-  bindRequestLogContext(fastify);
+  continueCallerTraces(fastify);
+  bindRequestLogContext(fastify, (fields, message) => logger.log(fields, message));
 
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   // JSON only: any other media type is answered 415 rather than parsed as text.
@@ -99,6 +105,10 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
 
   if (config.role !== 'worker') {
     await mountQueueDashboard(app, config.adminToken!);
+    await mountOpsPage(app, config.adminToken!);
+    if (!config.docsPublic) {
+      requireAdminToken(fastify, config.adminToken!, 'The API documentation', '/docs');
+    }
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()

@@ -47,3 +47,12 @@ export function text(env: Env, name: string, fallback: string, pattern: RegExp, 
   if (!pattern.test(value)) throw new ConfigError(name, `${shape} (got "${value}")`);
   return value;
 }
+
+/** A yes/no setting: true or false (1 and 0 too). */
+export function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false (got "${raw}")`);
+}

@@ -101,10 +101,15 @@ export class JobLifecycle {
 
   /** Cancels a live job of the portal and tells its worker to stop; undefined when it is not live (or not the portal's). */
   async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
-    const job = await this.jobs.cancel(portalId, id);
-    if (!job) return undefined;
-    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.ended([job])]);
+    const [job] = await this.cancelMany([id], portalId);
     return job;
+  }
+
+  /** Cancels the live jobs among `ids` (of the portal, when given) and tells their workers to stop; answers those it cancelled. */
+  async cancelMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
+    const jobs = await this.jobs.cancelMany(ids, portalId);
+    await Promise.all([...jobs.flatMap((job) => [this.signals.requestCancel(job.id), this.queue.remove(job.type, job.id)]), this.ended(jobs)]);
+    return jobs;
   }
 
   async drain(): Promise<void> {

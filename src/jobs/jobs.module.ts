@@ -3,6 +3,10 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { PortalsModule } from '../portals/portals.module';
 import { QueueModule } from '../queue/queue.module';
 import { RegistryModule } from '../registry/registry.module';
+import { AdminAudit } from './admin-audit';
+import { AdminJobsController } from './admin-jobs.controller';
+import { AdminJobsService } from './admin-jobs.service';
+import { JobSearch } from './job-search';
 import { JobWaiter } from './job-waiter';
 import { JobsController } from './jobs.controller';
 import { JobsCoreModule } from './jobs-core.module';
@@ -10,8 +14,8 @@ import { JobsService } from './jobs.service';
 
 @Module({
   imports: [JobsCoreModule, PortalsModule, QueueModule, RegistryModule, MetricsModule],
-  controllers: [JobsController],
-  providers: [JobsService, JobWaiter],
-  exports: [JobsService],
+  controllers: [JobsController, AdminJobsController],
+  providers: [JobsService, JobWaiter, JobSearch, AdminAudit, AdminJobsService],
+  exports: [JobsService, AdminJobsService, AdminAudit],
 })
 export class JobsModule {}
