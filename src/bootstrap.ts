@@ -59,7 +59,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();
   continueCallerTraces(fastify);
-  bindRequestLogContext(fastify, (fields, message) => logger.log(fields, message));
+  bindRequestLogContext(fastify, (fields, message) => logger.log(fields, message, 'HTTP'));
 
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   // JSON only: any other media type is answered 415 rather than parsed as text.

@@ -31,6 +31,9 @@ async function main(): Promise<void> {
   }
   await app.listen({ port: config.port, host: config.host });
   const logger = app.get((await import('nestjs-pino')).Logger);
+  // Node prints process warnings (a library's negative timeout, say) as plain text on stderr: they go to the JSON log instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => logger.warn({ event: 'process.warning', name: warning.name, err: warning }, warning.message, 'process'));
   const { CALL_TIMEOUT_MS } = await import('./hubspot/client/hubspot-gateway');
   logger.log(`Offload (${config.role}) listening on ${config.host}:${config.port}`);
 

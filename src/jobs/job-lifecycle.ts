@@ -116,9 +116,21 @@ export class JobLifecycle {
     await Promise.all([this.starts.drain(), this.finishes.drain()]);
   }
 
+  /** The one line of a job's final failure, however it failed (its runs, its write-back). */
+  private failed(job: JobRecord): void {
+    const errorCode = job.error?.code ?? 'unknown';
+    this.logger.error(
+      { event: 'job.failed', jobId: job.id, type: job.type, portalId: job.portalId, attempt: job.attempts, errorCode, traceId: job.traceId },
+      `Job ${job.id} (${job.type}) failed after ${job.attempts} attempts with ${errorCode}`,
+    );
+  }
+
   private ended(jobs: JobRecord[]): Promise<void> {
     if (jobs.length === 0) return Promise.resolve();
-    for (const job of jobs) this.metrics.jobsFinished.inc({ type: job.type, status: job.status });
+    for (const job of jobs) {
+      this.metrics.jobsFinished.inc({ type: job.type, status: job.status });
+      if (job.status === 'failed') this.failed(job);
+    }
     for (const listener of this.listeners) {
       try {
         listener(jobs);
