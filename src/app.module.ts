@@ -16,6 +16,7 @@ import { discoverHandlerClasses } from './registry/handler-discovery';
 import { checkHandlerClasses } from './registry/handler-registry';
 import { readHandlerSettings } from './registry/handler-settings';
 import { HandlersApiModule } from './registry/handlers-api.module';
+import { RecordPurgeModule, RetentionModule } from './retention/retention.module';
 import { WorkerModule } from './worker/worker.module';
 
 /**
@@ -43,8 +44,8 @@ export class AppModule {
         HealthModule,
         // Step completion listens to every job end, whichever role ends it.
         HubSpotClientModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule]),
-        ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RecordPurgeModule]),
+        ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule, RetentionModule]),
       ],
     };
   }

@@ -73,7 +73,7 @@ const KEY_HEX = /^[0-9a-fA-F]{64}$/;
  * ENCRYPTION_KEYS (comma-separated, newest first) when set, else ENCRYPTION_KEY alone. Both set:
  * ENCRYPTION_KEY must be one of the list, so a deployment that names both cannot disagree with itself.
  */
-function encryptionKeys(env: Env): Buffer[] {
+export function encryptionKeys(env: Env): Buffer[] {
   const list = read(env, 'ENCRYPTION_KEYS');
   const single = read(env, 'ENCRYPTION_KEY');
   if (list === undefined) {

@@ -2,6 +2,7 @@ import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ApiError } from '../common/api-error';
+import { CredentialCheck } from '../portals/credential-check';
 import { RedisService } from '../redis/redis.service';
 
 const PROBE_TIMEOUT_MS = 1_500;
@@ -14,6 +15,7 @@ export class HealthController {
     private readonly postgres: TypeOrmHealthIndicator,
     private readonly indicators: HealthIndicatorService,
     private readonly redis: RedisService,
+    private readonly credentials: CredentialCheck,
   ) {}
 
   @Get('live')
@@ -29,12 +31,24 @@ export class HealthController {
       return await this.health.check([
         () => this.postgres.pingCheck('postgres', { timeout: PROBE_TIMEOUT_MS }),
         () => this.pingRedis(),
+        () => this.checkCredentials(),
       ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {
         throw new ApiError(503, 'unavailable', 'Not ready: a backing service does not answer', error.getResponse());
       }
       throw error;
+    }
+  }
+
+  /** Stored credentials decrypt with the configured keys (checked once PostgreSQL answers; see CredentialCheck). */
+  private async checkCredentials() {
+    const indicator = this.indicators.check('credentials');
+    try {
+      const problem = await this.credentials.problem();
+      return problem === undefined ? indicator.up() : indicator.down({ message: problem });
+    } catch (error) {
+      return indicator.down({ message: `not checked yet: ${(error as Error).message}` });
     }
   }
 

@@ -3,7 +3,6 @@ import { MetricsModule } from '../metrics/metrics.module';
 import { PortalsModule } from '../portals/portals.module';
 import { QueueModule } from '../queue/queue.module';
 import { RegistryModule } from '../registry/registry.module';
-import { AdminAudit } from './admin-audit';
 import { AdminJobsController } from './admin-jobs.controller';
 import { AdminJobsService } from './admin-jobs.service';
 import { JobSearch } from './job-search';
@@ -15,7 +14,7 @@ import { JobsService } from './jobs.service';
 @Module({
   imports: [JobsCoreModule, PortalsModule, QueueModule, RegistryModule, MetricsModule],
   controllers: [JobsController, AdminJobsController],
-  providers: [JobsService, JobWaiter, JobSearch, AdminAudit, AdminJobsService],
-  exports: [JobsService, AdminJobsService, AdminAudit],
+  providers: [JobsService, JobWaiter, JobSearch, AdminJobsService],
+  exports: [JobsService, AdminJobsService],
 })
 export class JobsModule {}
