@@ -10,6 +10,7 @@ import { HubSpotClientModule } from './hubspot/client/hubspot-client.module';
 import { HubSpotEntryPointsModule } from './hubspot/entry-points/hubspot-entry-points.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OpsModule } from './ops/ops.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { PortalsModule } from './portals/portals.module';
 import { discoverHandlerClasses } from './registry/handler-discovery';
@@ -44,7 +45,7 @@ export class AppModule {
         HealthModule,
         // Step completion listens to every job end, whichever role ends it.
         HubSpotClientModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RecordPurgeModule]),
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RecordPurgeModule, OpsModule]),
         ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule, RetentionModule]),
       ],
     };

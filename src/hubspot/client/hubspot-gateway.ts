@@ -14,7 +14,7 @@ import { CredentialKeyError } from '../../portals/credential-cipher';
 import { RedisService } from '../../redis/redis.service';
 import { tracedHubSpotCall } from '../../telemetry/hubspot-trace';
 import { retryDelayMs } from '../../worker/backoff';
-import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
+import { BudgetUsage, DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
 export interface HubSpotConnection {
@@ -241,6 +241,13 @@ export class HubSpotGateway implements OnModuleInit {
       this.logger.log({ event: 'hubspot.budget_wait', portalId, priority, waitedMs: grant.waitedMs }, `A ${priority} HubSpot call for portal ${portalId} waited ${grant.waitedMs} ms for its budget`);
     }
     return grant;
+  }
+
+  /** The portal's use of its HubSpot budget, shared by every process. */
+  async budgetUse(portalId: string): Promise<BudgetUsage> {
+    const portal = await this.portals.findById(portalId);
+    this.limitsByHubSpotId.set(portal.hubspotPortalId, limitsOf(portal));
+    return this.budget.usage(portal.hubspotPortalId);
   }
 
   /** Gives back a reserved slot that found nothing to send. */
