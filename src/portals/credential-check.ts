@@ -1,7 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { MetricsService } from '../metrics/metrics.service';
 import { CredentialCipher } from './credential-cipher';
 import { undecryptable } from './stored-credentials';
 
@@ -15,12 +17,19 @@ export class CredentialCheck implements OnApplicationBootstrap {
   private readonly logger = new Logger(CredentialCheck.name);
   private readonly cipher: CredentialCipher;
   private outcome?: Promise<string | undefined>;
+  private readonly undecryptable: Gauge;
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly db: DataSource,
+    metrics: MetricsService,
   ) {
     this.cipher = new CredentialCipher(config.encryptionKeys);
+    this.undecryptable = new Gauge({
+      name: 'offload_credentials_undecryptable',
+      help: 'Stored credentials the configured ENCRYPTION_KEYS cannot decrypt, as found at start-up (readiness fails while above 0)',
+      registers: [metrics.registry],
+    });
   }
 
   onApplicationBootstrap(): void {
@@ -38,6 +47,7 @@ export class CredentialCheck implements OnApplicationBootstrap {
 
   private async check(): Promise<string | undefined> {
     const { total, failing } = await undecryptable(this.db, this.cipher);
+    this.undecryptable.set(failing.length);
     if (failing.length === 0) return undefined;
     const problem =
       `${failing.length} of ${total} stored credentials cannot be decrypted with ENCRYPTION_KEYS (or ENCRYPTION_KEY): ` +
