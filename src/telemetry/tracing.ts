@@ -39,7 +39,12 @@ export function startTracing(env = process.env, options: Partial<NodeSDKConfigur
   env.OTEL_TRACES_EXPORTER ??= env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'otlp' : 'none';
   env.OTEL_METRICS_EXPORTER ??= 'none';
   env.OTEL_LOGS_EXPORTER ??= 'none';
-  const sdk = new NodeSDK({ serviceName: env.OTEL_SERVICE_NAME ?? `offload-${env.ROLE ?? 'all'}`, instrumentations: instrumentations(), ...options });
+  // Built only when used: an instrumentation patches its module as soon as it is constructed.
+  const sdk = new NodeSDK({
+    serviceName: env.OTEL_SERVICE_NAME ?? `offload-${env.ROLE ?? 'all'}`,
+    ...options,
+    instrumentations: options.instrumentations ?? instrumentations(),
+  });
   sdk.start();
   return sdk;
 }
