@@ -33,7 +33,8 @@ export class CredentialCheck implements OnApplicationBootstrap {
   }
 
   onApplicationBootstrap(): void {
-    void this.problem();
+    // PostgreSQL not answering yet: readiness asks again.
+    this.problem().catch(() => undefined);
   }
 
   /** Why the stored credentials cannot be used, or undefined when they all decrypt. PostgreSQL not answering leaves it to be asked again. */
