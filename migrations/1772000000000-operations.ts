@@ -4,8 +4,10 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  * Operations: what an operator did to jobs in bulk (retry, cancel, purge), who asked and why, in
  * `admin_actions`; and the indexes the operator's queries walk. Both indexes are partial, so the
  * jobs path pays for them only when a job fails or ends:
- * - failed and cancelled jobs, newest first, for the failure lists and bulk retries;
+ * - ended jobs with an error (failed and cancelled ones), newest first, for the failure lists and
+ *   bulk retries;
  * - ended jobs by end time, for the retention purge (JOB_RETENTION_DAYS).
+ * Neither names `status` (nor any column a claim changes): a claim stays a HOT update.
  */
 export class Operations1772000000000 implements MigrationInterface {
   name = 'Operations1772000000000';
@@ -23,7 +25,7 @@ export class Operations1772000000000 implements MigrationInterface {
         created_at timestamptz NOT NULL DEFAULT now()
       )`);
     await db.query(`CREATE INDEX admin_actions_created ON admin_actions (created_at DESC)`);
-    await db.query(`CREATE INDEX jobs_failed ON jobs (created_at DESC, id DESC) WHERE status IN ('failed', 'cancelled')`);
+    await db.query(`CREATE INDEX jobs_failed ON jobs (created_at DESC, id DESC) WHERE finished_at IS NOT NULL AND error IS NOT NULL`);
     await db.query(`CREATE INDEX jobs_finished ON jobs (finished_at) WHERE finished_at IS NOT NULL`);
   }
 
