@@ -10,6 +10,7 @@ import { HubSpotClientModule } from './hubspot/client/hubspot-client.module';
 import { HubSpotEntryPointsModule } from './hubspot/entry-points/hubspot-entry-points.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
+import { OpsModule } from './ops/ops.module';
 import { OutboxModule } from './outbox/outbox.module';
 import { PortalsModule } from './portals/portals.module';
 import { discoverHandlerClasses } from './registry/handler-discovery';
@@ -17,6 +18,7 @@ import { checkHandlerClasses } from './registry/handler-registry';
 import { readHandlerSettings } from './registry/handler-settings';
 import { HandlersApiModule } from './registry/handlers-api.module';
 import { RequestLimitsModule } from './request-limits/request-limits.module';
+import { RecordPurgeModule, RetentionModule } from './retention/retention.module';
 import { WorkerModule } from './worker/worker.module';
 
 /**
@@ -44,8 +46,8 @@ export class AppModule {
         HealthModule,
         // Step completion listens to every job end, whichever role ends it.
         HubSpotClientModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RequestLimitsModule]),
-        ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RequestLimitsModule, RecordPurgeModule, OpsModule]),
+        ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule, RetentionModule]),
       ],
     };
   }

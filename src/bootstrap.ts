@@ -9,13 +9,16 @@ import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { bearerToken } from './common/bearer-token';
 import { answerClientError, drainUnreadBody } from './common/http-connections';
-import { bindRequestLogContext } from './common/request-log-context';
+import { bindRequestLogContext, requestIdOf } from './common/request-log-context';
 import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
 import { quietBullMqEvictionWarning } from './health/redis-eviction-policy';
 import { MetricsService } from './metrics/metrics.service';
+import { requireAdminToken } from './ops/admin-auth';
+import { mountOpsPage } from './ops/ops-page';
 import { mountQueueDashboard } from './ops/queue-dashboard';
 import { RequestRateLimiter } from './request-limits/request-rate-limiter';
+import { continueCallerTraces } from './telemetry/request-trace';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -61,6 +64,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     // Answered by the hook below instead, in the contract's shape.
     return503OnClosing: false,
     clientErrorHandler: answerClientError,
+    genReqId: requestIdOf,
     // Raised before routing (a malformed percent-encoding in the path, say): answered in the contract's shape too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const problem = ApiError.validation([{ path: 'url', message: `is malformed: ${error.message}` }]);
@@ -73,11 +77,13 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     // Reject instead of exiting, so the caller decides (main exits with the reason; tests assert it).
     abortOnError: false,
   });
-  app.useLogger(app.get(Logger));
+  const logger = app.get(Logger);
+  app.useLogger(logger);
 
   app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();
-  bindRequestLogContext(fastify);
+  continueCallerTraces(fastify);
+  bindRequestLogContext(fastify, (fields, message) => logger.log(fields, message, 'HTTP'));
 
   // close() waits for every open connection. One whose request was still being answered when
   // closing began would stay open, idle, for the whole keep-alive timeout: its answer ends it. A
@@ -138,6 +144,10 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
 
   if (config.role !== 'worker') {
     await mountQueueDashboard(app, config.adminToken!);
+    await mountOpsPage(app, config.adminToken!);
+    if (!config.docsPublic) {
+      requireAdminToken(fastify, config.adminToken!, 'The API documentation', '/docs');
+    }
     const document = SwaggerModule.createDocument(
       app,
       new DocumentBuilder()

@@ -29,10 +29,13 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  await app.listen({ port: config.port, host: '0.0.0.0' });
+  await app.listen({ port: config.port, host: config.host });
   const logger = app.get((await import('nestjs-pino')).Logger);
+  // Node prints process warnings (a library's negative timeout, say) as plain text on stderr: they go to the JSON log instead.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => logger.warn({ event: 'process.warning', name: warning.name, err: warning }, warning.message, 'process'));
   const { CALL_TIMEOUT_MS } = await import('./hubspot/client/hubspot-gateway');
-  logger.log(`Offload (${config.role}) listening on port ${config.port}`);
+  logger.log(`Offload (${config.role}) listening on ${config.host}:${config.port}`);
 
   // On SIGTERM (a deployment rolling) or SIGINT: stop taking work, let running jobs finish or hand
   // them back (see JobWorkers), see through the HubSpot writes already sent, close connections,

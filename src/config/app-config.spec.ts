@@ -45,8 +45,7 @@ describe('loadConfig', () => {
     });
 
     it('decodes the encryption key to 32 bytes and keeps the admin token', () => {
-      expect(config.encryptionKey).toEqual(Buffer.from(KEY, 'hex'));
-      expect(config.encryptionKey).toHaveLength(32);
+      expect(config.encryptionKeys).toEqual([Buffer.from(KEY, 'hex')]);
       expect(config.adminToken).toBe(REQUIRED.ADMIN_TOKEN);
     });
 
@@ -104,6 +103,17 @@ describe('loadConfig', () => {
       });
     });
 
+    it('binds every interface, keeps jobs 30 days, serves /docs openly and /metrics without a token', () => {
+      expect(loadConfig({ ...REQUIRED })).toMatchObject({ host: '0.0.0.0', jobRetentionDays: 30, docsPublic: true, metricsToken: undefined });
+    });
+
+    it('takes ENCRYPTION_KEYS newest first, alone or beside the ENCRYPTION_KEY it lists', () => {
+      const newKey = 'b'.repeat(64);
+      const expected = [Buffer.from(newKey, 'hex'), Buffer.from(KEY, 'hex')];
+      expect(loadConfig({ ...REQUIRED, ENCRYPTION_KEYS: `${newKey}, ${KEY}` }).encryptionKeys).toEqual(expected);
+      expect(loadConfig({ ADMIN_TOKEN: REQUIRED.ADMIN_TOKEN, ENCRYPTION_KEYS: `${newKey},${KEY}` }).encryptionKeys).toEqual(expected);
+    });
+
     it('lets a worker run without ADMIN_TOKEN, but not api or all', () => {
       expect(loadConfig({ ENCRYPTION_KEY: KEY, ROLE: 'worker' }).adminToken).toBeUndefined();
       expect(refusal({ ENCRYPTION_KEY: KEY, ROLE: 'api' }).variable).toBe('ADMIN_TOKEN');
@@ -139,6 +149,13 @@ describe('loadConfig', () => {
       ['HUBSPOT_BASE_URL', 'no scheme', { ...REQUIRED, HUBSPOT_BASE_URL: 'api.hubapi.com' }],
       ['PUBLIC_BASE_URL', 'ftp:', { ...REQUIRED, PUBLIC_BASE_URL: 'ftp://offload.example.com' }],
       ['REDIS_PREFIX', 'a colon', { ...REQUIRED, REDIS_PREFIX: 'off:load' }],
+      ['ENCRYPTION_KEYS', 'a short key', { ...REQUIRED, ENCRYPTION_KEYS: `${KEY},abc` }],
+      ['ENCRYPTION_KEYS', 'a key twice', { ...REQUIRED, ENCRYPTION_KEYS: `${KEY},${KEY}` }],
+      ['ENCRYPTION_KEY', 'not among ENCRYPTION_KEYS', { ...REQUIRED, ENCRYPTION_KEYS: 'b'.repeat(64) }],
+      ['METRICS_TOKEN', 'short', { ...REQUIRED, METRICS_TOKEN: 'short' }],
+      ['DOCS_PUBLIC', 'maybe', { ...REQUIRED, DOCS_PUBLIC: 'maybe' }],
+      ['JOB_RETENTION_DAYS', '-1', { ...REQUIRED, JOB_RETENTION_DAYS: '-1' }],
+      ['HOST', 'a space', { ...REQUIRED, HOST: 'a b' }],
     ])('names %s when it is invalid (%s)', (variable, _label, env) => {
       const error = refusal(env);
       expect(error.variable).toBe(variable);

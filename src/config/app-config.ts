@@ -17,6 +17,8 @@ export interface RedisEndpoint {
 
 export interface AppConfig {
   role: Role;
+  /** The address the HTTP server binds; 0.0.0.0 (every interface) unless HOST narrows it. */
+  host: string;
   port: number;
   databaseUrl: string;
   redis: RedisEndpoint;
@@ -30,7 +32,17 @@ export interface AppConfig {
   /** How long events stay in the outbox once Kafka has them; 0 keeps them for good. */
   outboxRetentionHours: number;
   adminToken: string | undefined;
-  encryptionKey: Buffer;
+  /**
+   * The keys of portal credentials at rest, newest first: the first encrypts, every one decrypts
+   * (a key rotation: ENCRYPTION_KEYS lists the new key before the old, then keys:reencrypt).
+   */
+  encryptionKeys: Buffer[];
+  /** The bearer token /metrics asks for; unset, it answers anyone who reaches the port. */
+  metricsToken: string | undefined;
+  /** Whether /docs (the OpenAPI UI and document) answers without the admin token. */
+  docsPublic: boolean;
+  /** How long ended jobs (inputs, outputs, write-back journal and events) are kept; 0 keeps them for good. */
+  jobRetentionDays: number;
   hubspotBaseUrl: string;
   hubspotClientSecret: string | undefined;
   /** The app's OAuth client id: with the client secret, renews the access tokens of OAuth portals. */
@@ -62,6 +74,31 @@ function brokerList(env: Env, name: string): string[] | undefined {
   return brokers;
 }
 
+const KEY_HEX = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * ENCRYPTION_KEYS (comma-separated, newest first) when set, else ENCRYPTION_KEY alone. Both set:
+ * ENCRYPTION_KEY must be one of the list, so a deployment that names both cannot disagree with itself.
+ */
+export function encryptionKeys(env: Env): Buffer[] {
+  const list = read(env, 'ENCRYPTION_KEYS');
+  const single = read(env, 'ENCRYPTION_KEY');
+  if (list === undefined) {
+    if (single === undefined) throw new ConfigError('ENCRYPTION_KEY', 'is required (32 bytes as 64 hex characters), or ENCRYPTION_KEYS');
+    if (!KEY_HEX.test(single)) throw new ConfigError('ENCRYPTION_KEY', 'must be 32 bytes written as 64 hex characters');
+    return [Buffer.from(single, 'hex')];
+  }
+  const keys = list.split(',').map((key) => key.trim());
+  if (keys.some((key) => !KEY_HEX.test(key))) {
+    throw new ConfigError('ENCRYPTION_KEYS', 'must be a comma-separated list of keys of 64 hex characters, the newest first');
+  }
+  if (new Set(keys.map((key) => key.toLowerCase())).size !== keys.length) throw new ConfigError('ENCRYPTION_KEYS', 'lists a key twice');
+  if (single !== undefined && !keys.some((key) => key.toLowerCase() === single.toLowerCase())) {
+    throw new ConfigError('ENCRYPTION_KEY', 'is not one of ENCRYPTION_KEYS; drop it, or list it there');
+  }
+  return keys.map((key) => Buffer.from(key, 'hex'));
+}
+
 export function redisOptionsFromUrl(raw: string, name = 'REDIS_URL'): RedisEndpoint {
   const parsed = new URL(raw);
   const dbPath = parsed.pathname.replace(/^\//, '');
@@ -91,17 +128,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN', 'must be at least 16 characters');
   }
 
-  const keyHex = read(env, 'ENCRYPTION_KEY');
-  if (keyHex === undefined) throw new ConfigError('ENCRYPTION_KEY', 'is required (32 bytes as 64 hex characters)');
-  if (!/^[0-9a-fA-F]{64}$/.test(keyHex)) {
-    throw new ConfigError('ENCRYPTION_KEY', 'must be 32 bytes written as 64 hex characters');
-  }
+  const metricsToken = read(env, 'METRICS_TOKEN');
+  if (metricsToken !== undefined && metricsToken.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
 
   const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
   const redisPrefix = text(env, 'REDIS_PREFIX', 'offload', /^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, "_", "." and "-"');
 
   return {
     role,
+    host: text(env, 'HOST', '0.0.0.0', /^[A-Za-z0-9.:_-]+$/, 'must be an IP address or a host name'),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:'])!,
     redis: redisOptionsFromUrl(redisUrl),
@@ -111,7 +146,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     outboxBatchSize: integer(env, 'OUTBOX_BATCH_SIZE', 500, 1, 10_000),
     outboxRetentionHours: integer(env, 'OUTBOX_RETENTION_HOURS', 168, 0, 87_600),
     adminToken,
-    encryptionKey: Buffer.from(keyHex, 'hex'),
+    encryptionKeys: encryptionKeys(env),
+    metricsToken,
+    docsPublic: flag(env, 'DOCS_PUBLIC', true),
+    jobRetentionDays: integer(env, 'JOB_RETENTION_DAYS', 30, 0, 36_500),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
     hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
@@ -123,7 +161,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       perKey: integer(env, 'RATE_LIMIT_KEY_PER_10S', 50_000, 0, 100_000_000),
       perIp: integer(env, 'RATE_LIMIT_IP_PER_10S', 100_000, 0, 100_000_000),
     },
-    redisEvictionAllowed: flag(env, 'REDIS_EVICTION_ALLOWED'),
+    redisEvictionAllowed: flag(env, 'REDIS_EVICTION_ALLOWED', false),
     environment: env,
   };
 }

@@ -26,14 +26,6 @@ export function integer(env: Env, name: string, fallback: number, min: number, m
   return value;
 }
 
-/** true or false; unset is false. */
-export function flag(env: Env, name: string): boolean {
-  const raw = read(env, name);
-  if (raw === undefined || raw === 'false') return false;
-  if (raw === 'true') return true;
-  throw new ConfigError(name, `must be true or false (got "${raw}")`);
-}
-
 export function url(env: Env, name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
   const raw = read(env, name) ?? fallback;
   if (raw === undefined) return undefined;
@@ -54,4 +46,13 @@ export function text(env: Env, name: string, fallback: string, pattern: RegExp, 
   const value = read(env, name) ?? fallback;
   if (!pattern.test(value)) throw new ConfigError(name, `${shape} (got "${value}")`);
   return value;
+}
+
+/** A yes/no setting: true or false (1 and 0 too). */
+export function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name)?.toLowerCase();
+  if (raw === undefined) return fallback;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new ConfigError(name, `must be true or false (got "${raw}")`);
 }

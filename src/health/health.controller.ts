@@ -2,6 +2,7 @@ import { Controller, Get, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheckService, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { ApiError } from '../common/api-error';
+import { CredentialCheck } from '../portals/credential-check';
 import { RedisService } from '../redis/redis.service';
 import { POLICY_FIX, RedisEvictionPolicy, REQUIRED_POLICY } from './redis-eviction-policy';
 import { SchemaVersion } from './schema-version';
@@ -27,6 +28,7 @@ export class HealthController {
     private readonly redis: RedisService,
     private readonly schema: SchemaVersion,
     private readonly evictionPolicy: RedisEvictionPolicy,
+    private readonly credentials: CredentialCheck,
   ) {}
 
   @Get('live')
@@ -48,6 +50,7 @@ export class HealthController {
         () => this.pingRedis(),
         () => this.checkSchema(),
         () => this.checkEvictionPolicy(),
+        () => this.checkCredentials(),
       ]);
     } catch (error) {
       if (error instanceof ServiceUnavailableException) {
@@ -77,6 +80,17 @@ export class HealthController {
       return indicator.down({ message: `Redis may evict Offload's keys: set ${POLICY_FIX}`, policy, required: REQUIRED_POLICY });
     } catch (error) {
       return indicator.down({ message: `The maxmemory-policy cannot be read: ${(error as Error).message}` });
+    }
+  }
+
+  /** Stored credentials decrypt with the configured keys (checked once PostgreSQL answers; see CredentialCheck). */
+  private async checkCredentials() {
+    const indicator = this.indicators.check('credentials');
+    try {
+      const problem = await this.credentials.problem();
+      return problem === undefined ? indicator.up() : indicator.down({ message: problem });
+    } catch (error) {
+      return indicator.down({ message: `not checked yet: ${(error as Error).message}` });
     }
   }
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { MetricsModule } from '../metrics/metrics.module';
+import { PortalsCoreModule } from '../portals/portals-core.module';
 import { RedisModule } from '../redis/redis.module';
 import { HealthController } from './health.controller';
 import { RedisEvictionPolicy } from './redis-eviction-policy';
@@ -11,4 +12,5 @@ import { SchemaVersion } from './schema-version';
   controllers: [HealthController],
   providers: [SchemaVersion, RedisEvictionPolicy],
 })
+@Module({ imports: [TerminusModule.forRoot({ logger: false }), RedisModule, PortalsCoreModule], controllers: [HealthController] })
 export class HealthModule {}

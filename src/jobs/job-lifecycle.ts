@@ -138,19 +138,36 @@ export class JobLifecycle {
 
   /** Cancels a live job of the portal and tells its worker to stop; undefined when it is not live (or not the portal's). */
   async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
-    const job = await this.jobs.cancel(portalId, id);
-    if (!job) return undefined;
-    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.ended([job])]);
+    const [job] = await this.cancelMany([id], portalId);
     return job;
+  }
+
+  /** Cancels the live jobs among `ids` (of the portal, when given) and tells their workers to stop; answers those it cancelled. */
+  async cancelMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
+    const jobs = await this.jobs.cancelMany(ids, portalId);
+    await Promise.all([...jobs.flatMap((job) => [this.signals.requestCancel(job.id), this.queue.remove(job.type, job.id)]), this.ended(jobs)]);
+    return jobs;
   }
 
   async drain(): Promise<void> {
     await Promise.all([this.starts.drain(), this.finishes.drain()]);
   }
 
+  /** The one line of a job's final failure, however it failed (its runs, its write-back). */
+  private failed(job: JobRecord): void {
+    const errorCode = job.error?.code ?? 'unknown';
+    this.logger.error(
+      { event: 'job.failed', jobId: job.id, type: job.type, portalId: job.portalId, attempt: job.attempts, errorCode, traceId: job.traceId },
+      `Job ${job.id} (${job.type}) failed after ${job.attempts} attempts with ${errorCode}`,
+    );
+  }
+
   private ended(jobs: JobRecord[]): Promise<void> {
     if (jobs.length === 0) return Promise.resolve();
-    for (const job of jobs) this.metrics.jobsFinished.inc({ type: job.type, status: job.status });
+    for (const job of jobs) {
+      this.metrics.jobsFinished.inc({ type: job.type, status: job.status });
+      if (job.status === 'failed') this.failed(job);
+    }
     for (const listener of this.listeners) {
       try {
         listener(jobs);

@@ -110,10 +110,11 @@ export const JOB_EVENT_SCHEMA_VERSION = 1;
 /**
  * The lifecycle event written to the outbox in the same statement as the change it reports. Its
  * eventId is made here, once, so a redelivery carries the same one and consumers can drop repeats.
+ * Its headers carry the job's trace context (W3C traceparent), which the relay sends with it.
  */
 export const outboxInsert = (source: string, where = 'TRUE') => `
-  INSERT INTO outbox_events (topic, key, payload)
-  SELECT '${JOB_EVENTS_TOPIC}', s.id::text, json_build_object(
+  INSERT INTO outbox_events (topic, key, headers, payload)
+  SELECT '${JOB_EVENTS_TOPIC}', s.id::text, jsonb_build_object('traceparent', '00-' || s.trace_id || '-' || s.span_id || '-01'), json_build_object(
     'eventId', gen_random_uuid(), 'schemaVersion', ${JOB_EVENT_SCHEMA_VERSION}, 'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
     'attempts', s.attempts, 'error', s.error, 'traceId', s.trace_id, 'occurredAt', s.updated_at)
   FROM ${source} s WHERE ${where}`;
@@ -128,7 +129,7 @@ export const JOB_COLUMNS = `id, portal_id, type, handler_version, status, idempo
   attempts, max_attempts, trace_id, span_id, created_at, updated_at, started_at, finished_at`;
 
 /** What the outbox event of a change reads of the changed rows. */
-const EVENT_COLUMNS = 'id, status, portal_id, type, attempts, error, trace_id, updated_at';
+const EVENT_COLUMNS = 'id, status, portal_id, type, attempts, error, trace_id, span_id, updated_at';
 
 export function prefixed(alias: string, columns: string): string {
   return columns
@@ -244,35 +245,49 @@ export class JobRepository {
    * is withdrawn; one already on its way to HubSpot cannot be, and lands, but no longer ends the job.
    */
   async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
+    const [job] = await this.cancelMany([id], portalId);
+    return job;
+  }
+
+  /** Cancels the live jobs among `ids` (of the portal, when given), as cancel does one; answers those it cancelled. */
+  async cancelMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
     const rows = await this.db.query(
       `WITH updated AS (
          UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), run_deadline_at = NULL,
            error = jsonb_build_object('code', 'cancelled', 'message', 'Cancelled on request', 'retryable', false)
-         WHERE id = $1 AND portal_id = $2 AND status IN ('queued', 'running', 'writing')
+         WHERE id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR portal_id = $2) AND status IN ('queued', 'running', 'writing')
          RETURNING *
        ), withdrawn AS (
          UPDATE writebacks w SET status = 'withdrawn', settled_at = now()
          FROM updated WHERE w.job_id = updated.id AND w.status = 'pending'
        ), events AS (${outboxInsert('updated')})
        SELECT * FROM updated`,
-      [id, portalId],
+      [ids, portalId ?? null],
     );
-    return rows[0] ? jobFromRow(rows[0]) : undefined;
+    return rows.map(jobFromRow);
   }
 
   /** Puts a failed or cancelled job back in the queue for a fresh series of runs. */
   async requeue(portalId: string, id: string): Promise<JobRecord | undefined> {
+    const [job] = await this.requeueMany([id], portalId);
+    return job;
+  }
+
+  /** Puts the failed or cancelled jobs among `ids` (of the portal, when given) back in the queue; answers those it requeued. */
+  async requeueMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
+    if (ids.length === 0) return [];
     const rows = await this.db.query(
       `WITH updated AS (
          UPDATE jobs SET status = 'queued', attempts = 0, output = NULL, error = NULL, started_at = NULL,
            finished_at = NULL, run_deadline_at = NULL, updated_at = now()
-         WHERE id = $1 AND portal_id = $2 AND status IN ('failed', 'cancelled')
+         WHERE id = ANY($1::uuid[]) AND ($2::uuid IS NULL OR portal_id = $2) AND status IN ('failed', 'cancelled')
          RETURNING *
        ), events AS (${outboxInsert('updated')})
        SELECT * FROM updated`,
-      [id, portalId],
+      [ids, portalId ?? null],
     );
-    return rows[0] ? jobFromRow(rows[0]) : undefined;
+    return rows.map(jobFromRow);
   }
 
   /**

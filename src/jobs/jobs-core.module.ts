@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
 import { QueueModule } from '../queue/queue.module';
 import { RedisModule } from '../redis/redis.module';
+import { AdminAudit } from './admin-audit';
 import { JobLifecycle } from './job-lifecycle';
 import { JobRepository } from './job.repository';
 import { JobSignals } from './job-signals';
@@ -10,7 +11,7 @@ import { WritebackJournal } from './writeback-journal';
 /** What both the API and the workers need of jobs: their SQL, the write-back journal, their cross-process signals and their lifecycle. */
 @Module({
   imports: [RedisModule, MetricsModule, QueueModule],
-  providers: [JobRepository, WritebackJournal, JobSignals, JobLifecycle],
-  exports: [JobRepository, WritebackJournal, JobSignals, JobLifecycle],
+  providers: [JobRepository, WritebackJournal, JobSignals, JobLifecycle, AdminAudit],
+  exports: [JobRepository, WritebackJournal, JobSignals, JobLifecycle, AdminAudit],
 })
 export class JobsCoreModule {}

@@ -147,11 +147,17 @@ export class JobsService {
 
   async retry(portal: AuthenticatedPortal, id: string): Promise<JobView> {
     if (!isUuid(id)) throw new NotFoundError('Job');
-    const job = await this.jobs.requeue(portal.id, id);
+    const [job] = await this.retryMany([id], portal.id);
     if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
-    await this.queue.remove(job.type, id);
-    await this.queue.add([{ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority }]);
     return jobView(job);
+  }
+
+  /** Runs the failed or cancelled jobs among `ids` (of the portal, when given) again; answers those put back in the queue. */
+  async retryMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
+    const jobs = await this.jobs.requeueMany(ids, portalId);
+    await Promise.all(jobs.map((job) => this.queue.remove(job.type, job.id)));
+    await this.queue.add(jobs.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority })));
+    return jobs;
   }
 
   private async find(portal: AuthenticatedPortal, id: string): Promise<JobRecord> {
@@ -191,7 +197,7 @@ export class JobsService {
     };
     const hash = requestHash(identity);
     const idempotencyKey = request.idempotencyKey ?? deriveIdempotencyKey(portal.id, identity, hash);
-    const trace = startJobTrace(request.type, { 'offload.portal.id': portal.id, 'offload.idempotency_key': idempotencyKey });
+    const trace = startJobTrace(request.type, { 'offload.portal.id': portal.id });
     return {
       id: randomUUID(),
       portal_id: portal.id,

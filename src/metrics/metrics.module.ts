@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
 import { QueueModule } from '../queue/queue.module';
+import { RedisModule } from '../redis/redis.module';
 import { MetricsController } from './metrics.controller';
 import { MetricsService } from './metrics.service';
 
-@Module({ imports: [QueueModule], controllers: [MetricsController], providers: [MetricsService], exports: [MetricsService] })
+@Module({ imports: [QueueModule, RedisModule], controllers: [MetricsController], providers: [MetricsService], exports: [MetricsService] })
 export class MetricsModule {}

@@ -1,6 +1,21 @@
 import { Injectable } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { JobQueue } from '../queue/job-queue.service';
+import { RedisService } from '../redis/redis.service';
+import { BoundedLabel } from './bounded-label';
+
+/** Portals with a series of their own in the per-portal metrics; the others are summed as `other`. */
+export const MAX_PORTAL_SERIES = 200;
+/**
+ * How long the process that reports queue depth keeps the role without a scrape. Every process
+ * can report it, so one lease decides which does: a sum across pods counts each job once.
+ */
+const DEPTH_REPORTER_LEASE_MS = 60_000;
+const HOLD_LEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
+return 0`;
 
 @Injectable()
 export class MetricsService {
@@ -30,8 +45,38 @@ export class MetricsService {
 
   readonly hubspotCalls = new Counter({
     name: 'offload_hubspot_calls_total',
-    help: 'HubSpot API calls by outcome: ok, rate_limited (429), unavailable (5xx or no answer), refused (other 4xx)',
-    labelNames: ['outcome'],
+    help: `HubSpot API calls by portal (the first ${MAX_PORTAL_SERIES} seen, then "other") and outcome: ok, rate_limited (429), unavailable (5xx or no answer), refused (other 4xx)`,
+    labelNames: ['portal', 'outcome'],
+    registers: [this.registry],
+  });
+
+  /** The portal label of per-portal metrics: bounded, see BoundedLabel. */
+  readonly portalLabel = new BoundedLabel(MAX_PORTAL_SERIES);
+
+  readonly hubspotBudgetWaitSeconds = new Histogram({
+    name: 'offload_hubspot_budget_wait_seconds',
+    help: "How long a HubSpot call waited for a slot of its portal's API budget (a 429's pause included)",
+    labelNames: ['priority'],
+    buckets: [0.01, 0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+
+  readonly jobQueueWaitSeconds = new Histogram({
+    name: 'offload_job_queue_wait_seconds',
+    help: 'How long a job waited for a worker once due: from enqueue (or its retry coming due) to its run starting',
+    labelNames: ['type'],
+    buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+
+  /**
+   * Portals (or portal and job type pairs) paused by the kill switch. The pause state is read by
+   * the function given to reportPausedPortals; until one is given, nothing is reported.
+   */
+  readonly portalsPaused = new Gauge({
+    name: 'offload_portals_paused',
+    help: 'Portals whose work is paused (kill switch), by scope: all job types, or some',
+    labelNames: ['scope'],
     registers: [this.registry],
   });
 
@@ -50,20 +95,43 @@ export class MetricsService {
     registers: [this.registry],
   });
 
-  constructor(queue: JobQueue) {
+  private readonly reporterId = randomUUID();
+
+  constructor(queue: JobQueue, redis: RedisService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'offload_' });
+    const reporterKey = redis.key('metrics', 'queue-depth-reporter');
+    const reporterId = this.reporterId;
     new Gauge({
       name: 'offload_queue_jobs',
-      help: 'Jobs in BullMQ by job type and queue state',
+      help: 'Jobs in BullMQ by job type and queue state; reported by one process at a time (sum across pods)',
       labelNames: ['type', 'state'],
       registers: [this.registry],
       async collect() {
+        const reporting = await redis.client.eval(HOLD_LEASE, 1, reporterKey, reporterId, DEPTH_REPORTER_LEASE_MS).catch(() => 0);
+        this.reset();
+        if (!reporting) return;
         await Promise.all(
           queue.entries().map(async ([type, q]) => {
             const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
             for (const [state, count] of Object.entries(counts)) this.set({ type, state }, count);
           }),
         );
+      },
+    });
+  }
+
+  /**
+   * The hook of the kill switch: `read` answers how many portals are paused, by scope (`all` job
+   * types, or `types`), from wherever the pause state is kept. Read at each scrape.
+   */
+  reportPausedPortals(read: () => Promise<Record<string, number>>): void {
+    const gauge = this.portalsPaused;
+    Object.assign(gauge, {
+      async collect() {
+        const counts = await read().catch(() => undefined);
+        if (!counts) return;
+        gauge.reset();
+        for (const [scope, count] of Object.entries(counts)) gauge.set({ scope }, count);
       },
     });
   }

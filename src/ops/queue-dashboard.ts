@@ -2,42 +2,35 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../common/api-error';
-import { secretsEqual } from '../common/bearer-token';
+import type { FastifyInstance } from 'fastify';
 import { JobQueue } from '../queue/job-queue.service';
+import { requireAdminToken } from './admin-auth';
+import { SAME_ORIGIN_ONLY } from './ops-page';
 
 export const DASHBOARD_PATH = '/ops/queues';
 
-/**
- * The admin token, as a bearer token (scripts) or as the password of HTTP Basic auth, which lets a
- * browser open the dashboard with its own login prompt.
- */
-function adminTokenOf(request: FastifyRequest): string | undefined {
-  const [scheme, value] = (request.headers.authorization ?? '').split(/\s+/, 2);
-  if (/^bearer$/i.test(scheme)) return value;
-  if (/^basic$/i.test(scheme) && value) {
-    const decoded = Buffer.from(value, 'base64').toString('utf8');
-    return decoded.slice(decoded.indexOf(':') + 1);
-  }
-  return undefined;
-}
+/** Bull Board's page asks a font host for its typeface; the page keeps to what Offload serves. */
+const OUTSIDE_STYLESHEET = /<link[^>]+href="https?:\/\/[^"]*"[^>]*>/g;
 
-/** Mounts the BullMQ dashboard of every job type's queue at /ops/queues, behind the admin token. */
+/**
+ * Mounts the BullMQ dashboard of every job type's queue at /ops/queues, behind the admin token and
+ * read-only: PostgreSQL holds the truth about jobs, so a retry or removal made in BullMQ behind its
+ * back would be undone or lost, and unaudited. Operators act through /ops and the admin API.
+ */
 export async function mountQueueDashboard(app: NestFastifyApplication, adminToken: string): Promise<void> {
   const serverAdapter = new FastifyAdapter().setBasePath(DASHBOARD_PATH);
   createBullBoard({
-    queues: app.get(JobQueue).entries().map(([, queue]) => new BullMQAdapter(queue)),
+    queues: app.get(JobQueue).entries().map(([, queue]) => new BullMQAdapter(queue, { readOnlyMode: true, allowRetries: false })),
     serverAdapter,
-    options: { uiConfig: { boardTitle: 'Offload queues' } },
+    options: { uiConfig: { boardTitle: 'Offload queues', miscLinks: [{ text: 'Failed jobs', url: '/ops' }] } },
   });
   await app.register(
     async (scope: FastifyInstance) => {
-      scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-        const token = adminTokenOf(request);
-        if (token && secretsEqual(token, adminToken)) return;
-        const error = ApiError.unauthorized('The queue dashboard needs the admin token (as bearer token or Basic password)');
-        await reply.status(401).header('www-authenticate', 'Basic realm="Offload ops"').send(error.toBody());
+      requireAdminToken(scope, adminToken, 'The queue dashboard');
+      scope.addHook('onSend', async (_request, reply, payload) => {
+        void reply.header('content-security-policy', SAME_ORIGIN_ONLY);
+        const html = String(reply.getHeader('content-type') ?? '').startsWith('text/html');
+        return html && typeof payload === 'string' ? payload.replace(OUTSIDE_STYLESHEET, '') : payload;
       });
       await scope.register(serverAdapter.registerPlugin() as never);
     },

@@ -1,4 +1,5 @@
 import type { IHeaders, TopicMessages } from 'kafkajs';
+import { tracedMessage } from '../telemetry/kafka-trace';
 
 /** An outbox row on its way to Kafka; `value` is the payload's JSON text as stored. */
 export interface OutboxEvent {
@@ -56,7 +57,7 @@ export function toTopicMessages(events: OutboxEvent[]): TopicMessages[] {
       entry = { topic: event.topic, messages: [] };
       byTopic.set(event.topic, entry);
     }
-    entry.messages.push({ key: event.key, value: event.value, headers: kafkaHeaders(event.headers) });
+    entry.messages.push(tracedMessage({ key: event.key, value: event.value, headers: kafkaHeaders(event.headers) }));
   }
   return [...byTopic.values()];
 }

@@ -95,4 +95,13 @@ export class OutboxRepository {
     );
     return rows[0]?.age ?? 0;
   }
+
+  /** What waits for Kafka: unpublished events and the age of the oldest; and published ones not yet pruned. */
+  async backlog(): Promise<{ unpublished: number; oldestUnpublishedSeconds: number; publishedKept: number }> {
+    const [row] = await this.db.query(
+      `SELECT (SELECT count(*) FROM outbox_events WHERE published_at IS NULL)::int AS unpublished,
+              (SELECT count(*) FROM outbox_events WHERE published_at IS NOT NULL)::int AS published_kept`,
+    );
+    return { unpublished: row.unpublished, oldestUnpublishedSeconds: await this.oldestUnpublishedAgeSeconds(), publishedKept: row.published_kept };
+  }
 }

@@ -1,7 +1,7 @@
 import { CanActivate, createParamDecorator, ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../common/api-error';
-import { bearerToken, secretsEqual } from '../common/bearer-token';
+import { ADMIN_CHALLENGE, adminTokenOf, bearerToken, secretsEqual } from '../common/bearer-token';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { AuthenticatedPortal, PortalsService } from './portals.service';
@@ -13,8 +13,11 @@ export class AdminGuard implements CanActivate {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const token = bearerToken(context.switchToHttp().getRequest<FastifyRequest>());
+    const http = context.switchToHttp();
+    const token = adminTokenOf(http.getRequest<FastifyRequest>());
     if (!token || !this.config.adminToken || !secretsEqual(token, this.config.adminToken)) {
+      // The ops page calls the admin API from a browser, which answers this with the Basic login it used for the page.
+      void http.getResponse<FastifyReply>().header('www-authenticate', ADMIN_CHALLENGE);
       throw ApiError.unauthorized('The admin bearer token is missing or wrong');
     }
     return true;

@@ -34,7 +34,7 @@ export class PortalSettingsService implements OnModuleInit {
     private readonly registry: HandlerRegistry,
     private readonly redis: RedisService,
   ) {
-    this.cipher = new CredentialCipher(config.encryptionKey);
+    this.cipher = new CredentialCipher(config.encryptionKeys);
     this.changedChannel = redis.key('portal-settings-changed');
   }
 

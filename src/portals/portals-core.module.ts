@@ -1,9 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { MetricsModule } from '../metrics/metrics.module';
 import { RedisModule } from '../redis/redis.module';
 import { RegistryModule } from '../registry/registry.module';
 import { ApiKey } from './api-key.entity';
 import { AdminGuard, PortalKeyGuard } from './auth.guards';
+import { CredentialCheck } from './credential-check';
 import { Portal } from './portal.entity';
 import { PortalHandlerConfig } from './portal-handler-config.entity';
 import { PortalSecret } from './portal-secret.entity';
@@ -12,8 +14,8 @@ import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule],
-  providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
-  exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
+  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, MetricsModule],
+  providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard, CredentialCheck],
+  exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard, CredentialCheck],
 })
 export class PortalsCoreModule {}

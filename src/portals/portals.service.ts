@@ -67,7 +67,7 @@ export class PortalsService implements OnModuleInit {
     private readonly dataSource: DataSource,
     private readonly redis: RedisService,
   ) {
-    this.cipher = new CredentialCipher(config.encryptionKey);
+    this.cipher = new CredentialCipher(config.encryptionKeys);
     this.revokedChannel = redis.key('api-key-revoked');
     this.changedChannel = redis.key('portal-changed');
   }

@@ -19,8 +19,10 @@ export interface TraceIds {
 
 /**
  * Opens the trace that a job keeps for life: the enqueue is its root span, and every run, retry and
- * write-back is a child of it, in whichever process it happens. Without an SDK the ids are still
- * minted, so the job's traceId ties its log lines together.
+ * write-back is a child of it, in whichever process it happens. A caller that sent a `traceparent`
+ * has its trace continued (the enqueue span is a child of the caller's span). Without an SDK the
+ * ids are still minted, so the job's traceId ties its log lines together. Attributes name only
+ * what Offload decided (type, portal): never text a client supplied.
  */
 export function startJobTrace(type: string, attributes: Record<string, string>): TraceIds {
   const span = tracer.startSpan(`job ${type}`, { kind: SpanKind.PRODUCER, attributes: { 'offload.job.type': type, ...attributes } });
@@ -30,6 +32,22 @@ export function startJobTrace(type: string, attributes: Record<string, string>):
   return { traceId: randomHex(16), spanId: randomHex(8) };
 }
 
+function jobContext(ids: TraceIds) {
+  return trace.setSpanContext(context.active(), { traceId: ids.traceId, spanId: ids.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+}
+
+/** Records a span of the job's trace that has already happened: from `start` to `end` (ms since the epoch). */
+export function recordJobSpan(ids: TraceIds, name: string, attributes: Record<string, string | number>, start: number, end: number): void {
+  tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime: start }, jobContext(ids)).end(end);
+}
+
+/** Marks a span failed with a job's error: ERROR status, the error as an exception, and its code. */
+export function markFailed(span: Span, error: { code: string; message: string; retryable: boolean }): void {
+  span.setAttributes({ 'error.type': error.code, 'offload.error.code': error.code, 'offload.error.retryable': error.retryable });
+  span.recordException({ name: error.code, message: error.message });
+  span.setStatus({ code: SpanStatusCode.ERROR, message: error.code });
+}
+
 /** Runs fn in a span that belongs to the job's trace. */
 export async function inJobSpan<T>(
   ids: TraceIds,
@@ -37,13 +55,7 @@ export async function inJobSpan<T>(
   attributes: Record<string, string | number>,
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
-  const parent = trace.setSpanContext(context.active(), {
-    traceId: ids.traceId,
-    spanId: ids.spanId,
-    traceFlags: TraceFlags.SAMPLED,
-    isRemote: true,
-  });
-  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+  return tracer.startActiveSpan(name, { kind: SpanKind.CONSUMER, attributes }, jobContext(ids), async (span) => {
     try {
       return await fn(span);
     } catch (error) {

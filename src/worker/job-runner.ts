@@ -13,7 +13,7 @@ import { MetricsService } from '../metrics/metrics.service';
 import { PortalSettingsService } from '../portals/portal-settings.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
 import { JobContext, JobFailure, JobOutputs } from '../registry/job-handler';
-import { inJobSpan } from '../telemetry/job-trace';
+import { inJobSpan, markFailed, recordJobSpan } from '../telemetry/job-trace';
 import { retryDelayMs } from './backoff';
 import { egressHttp, egressOrigins } from './egress-http';
 
@@ -24,6 +24,12 @@ const STOP_TIMEOUT = 'timeout';
 
 /** How long after its holder's deadline a job delivered while another run held it is looked at again. */
 const HELD_RECHECK_MS = 1_000;
+
+/** What a job's BullMQ entry carries beside its portal: when a retry put back in the queue came due. */
+interface QueuedData {
+  portalId: string;
+  dueAt?: number;
+}
 
 type RunResult =
   | { kind: 'succeeded'; output: JobOutputs; write?: RecordWriteIntent }
@@ -56,20 +62,34 @@ export class JobRunner {
       throw new DelayedError();
     }
     const { job, runId } = claim;
+    const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.portal.id': job.portalId, 'offload.job.attempt': job.attempts };
+    this.queueWait(bullJob, job, attributes);
     try {
-      await this.runHeld(handler, bullJob, token, signal, job, runId);
+      await this.runHeld(handler, bullJob, token, signal, job, runId, attributes);
     } finally {
       this.lifecycle.release(job.id);
     }
   }
 
   /** A run of a job this process holds, from the handler to the record of how it ended. */
-  private async runHeld(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined, job: JobRecord, runId: string): Promise<void> {
+  private async runHeld(
+    handler: RegisteredHandler,
+    bullJob: Job,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+    job: JobRecord,
+    runId: string,
+    attributes: Record<string, string | number>,
+  ): Promise<void> {
     const started = performance.now();
-    const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts };
-    const run = await inJobSpan(job, `job.run ${job.type}`, attributes, () => this.run(handler, job, signal));
+    const result = await inJobSpan(job, `job.run ${job.type}`, attributes, async (span) => {
+      const run = await this.run(handler, job, signal);
+      const outcome = run.kind === 'succeeded' && job.writeback && job.object ? await this.withWrite(job, run.output) : run;
+      if (outcome.kind === 'failed') markFailed(span, outcome.error);
+      if (outcome.kind === 'stopped') span.setAttribute('offload.job.stopped', outcome.reason);
+      return outcome;
+    });
     const seconds = (performance.now() - started) / 1000;
-    const result = run.kind === 'succeeded' && job.writeback && job.object ? await this.withWrite(job, run.output) : run;
 
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
@@ -99,9 +119,42 @@ export class JobRunner {
       error: result.error,
       refund: 0,
     });
-    if (!recorded || !retry) return;
-    await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
+    const retryInMs = retry ? retryDelayMs(job.attempts, handler.retry, result.retryAfterMs) : undefined;
+    if (recorded) this.attemptFailed(job, result.error, retryInMs);
+    if (!recorded || retryInMs === undefined) return;
+    const dueAt = Date.now() + retryInMs;
+    await bullJob.updateData({ ...(bullJob.data as QueuedData), dueAt });
+    await bullJob.moveToDelayed(dueAt, token);
     throw new DelayedError();
+  }
+
+  /**
+   * The job's wait for a worker, from when it was due (queued, or its retry's backoff over) to its
+   * run's claim: a span of its trace, and the queue wait histogram.
+   */
+  private queueWait(bullJob: Job, job: JobRecord, attributes: Record<string, string | number>): void {
+    const claimedAt = Date.now();
+    const dueAt = Math.min(claimedAt, (bullJob.data as QueuedData | undefined)?.dueAt ?? bullJob.timestamp);
+    this.metrics.jobQueueWaitSeconds.observe({ type: job.type }, (claimedAt - dueAt) / 1000);
+    recordJobSpan(job, 'job.queue_wait', attributes, dueAt, claimedAt);
+  }
+
+  /** One line per failed run: a final failure is told again, once, where every job end is (JobLifecycle). */
+  private attemptFailed(job: JobRecord, error: JobError, retryInMs: number | undefined): void {
+    const fields = {
+      event: 'job.attempt_failed',
+      jobId: job.id,
+      type: job.type,
+      portalId: job.portalId,
+      attempt: job.attempts,
+      maxAttempts: job.maxAttempts,
+      errorCode: error.code,
+      retryable: error.retryable,
+      ...(retryInMs === undefined ? {} : { retryInMs }),
+      traceId: job.traceId,
+    };
+    const next = retryInMs === undefined ? 'no retry' : `retry in ${retryInMs} ms`;
+    this.logger.warn(fields, `Job ${job.id} (${job.type}) attempt ${job.attempts}/${job.maxAttempts} failed with ${error.code}; ${next}`);
   }
 
   /**

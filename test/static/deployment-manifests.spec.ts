@@ -78,6 +78,7 @@ const isKnownMigrateVar = (name: string): boolean => MIGRATE_VARS.has(name) || n
 const SAMPLE_VALUES: Env = {
   ENCRYPTION_KEY: 'ab'.repeat(32),
   ADMIN_TOKEN: 'sample-admin-token-0123456789',
+  METRICS_TOKEN: 'sample-metrics-token-0123456789',
   DATABASE_URL: 'postgres://offload:secret@db.internal:5432/offload',
   REDIS_URL: 'redis://:secret@redis.internal:6379/0',
   HUBSPOT_CLIENT_SECRET: 'sample-client-secret',

@@ -29,7 +29,24 @@ export const PYTHON: Prerequisite = {
   why: '3.10 or newer, with requests: the Python workflow stubs and the Python action checks run on it',
 };
 
-export const TEST_PREREQUISITES: Prerequisite[] = [KCAT, PYTHON];
+export const PROMTOOL: Prerequisite = {
+  binary: 'promtool',
+  probe: ['--version'],
+  debianPackages: ['prometheus'],
+  brewInstall: 'brew install prometheus',
+  why: "Prometheus' checker of the alert rules in monitoring/",
+};
+
+/** Debian's own build: the browser tests never download one. */
+export const CHROMIUM: Prerequisite = {
+  binary: 'chromium',
+  probe: ['--headless', '--no-sandbox', '--disable-gpu', '--version'],
+  debianPackages: ['chromium'],
+  brewInstall: 'brew install --cask chromium',
+  why: 'the browser tests of /ops and /ops/queues drive it headless',
+};
+
+export const TEST_PREREQUISITES: Prerequisite[] = [KCAT, PYTHON, PROMTOOL, CHROMIUM];
 
 /** What providing prerequisites touches, injected so that a test can play any machine. */
 export interface Machine {

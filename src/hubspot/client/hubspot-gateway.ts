@@ -10,9 +10,11 @@ import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService } from '../../metrics/metrics.service';
 import { Portal, PropertyMappings } from '../../portals/portal.entity';
 import { PortalsService } from '../../portals/portals.service';
+import { CredentialKeyError } from '../../portals/credential-cipher';
 import { RedisService } from '../../redis/redis.service';
+import { tracedHubSpotCall } from '../../telemetry/hubspot-trace';
 import { retryDelayMs } from '../../worker/backoff';
-import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
+import { BudgetUsage, DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
 export interface HubSpotConnection {
@@ -55,6 +57,8 @@ const LOCKED_WAIT_MS = 2_000;
 export function hubSpotFailure(error: unknown): HubSpotFailure {
   if (error instanceof DailyBudgetExhaustedError) return { status: 429, message: error.message, transient: true };
   if (error instanceof HubSpotNotConnectedError) return { message: error.message, transient: false };
+  // The key is wrong, not HubSpot: waited out (the key can be fixed), and said as it is.
+  if (error instanceof CredentialKeyError) return { message: error.message, transient: true };
   const status = apiStatus(error);
   if (status === undefined) return { message: `HubSpot did not answer: ${(error as Error)?.message ?? error}`, transient: true };
   const body = (error as { body?: unknown }).body;
@@ -101,6 +105,8 @@ export const CALL_TIMEOUT_MS = 20_000;
 /** Runs for answers that may be transient (5xx, none at all), the first included; bounded so a caller hears back. */
 const TRANSIENT_ATTEMPTS = 5;
 const TRANSIENT_BACKOFF = { attempts: TRANSIENT_ATTEMPTS, backoffMs: 500, maxBackoffMs: 8_000 };
+/** A wait for the budget this long or longer is logged (shorter ones only counted). */
+const BUDGET_WAIT_LOGGED_MS = 1_000;
 /** 429s waited out per call before the caller is told HubSpot is unavailable (and retries later). */
 const RATE_LIMITED_RETRIES = 10;
 
@@ -183,14 +189,15 @@ export class HubSpotGateway implements OnModuleInit {
     let rateLimited = 0;
     let renewed = false;
     let next = reserved;
-    for (;;) {
-      const grant = next ?? (await this.budget.acquire(connection.hubspotPortalId, { priority, signal: stop }));
+    const portal = this.metrics.portalLabel.of(portalId);
+    for (let tries = 1; ; tries++) {
+      const grant = next ?? this.waited(portalId, priority, await this.budget.acquire(connection.hubspotPortalId, { priority, signal: stop }));
       next = undefined;
       const answered = () => void this.budget.settle(grant).catch((error: Error) => this.logger.warn(`Rate budget: ${error.message}`));
       try {
-        const result = await withTimeout(() => operation(connection.client), CALL_TIMEOUT_MS);
+        const result = await tracedHubSpotCall(portalId, tries, () => withTimeout(() => operation(connection.client), CALL_TIMEOUT_MS), hubSpotFailure);
         answered();
-        this.metrics.hubspotCalls.inc({ outcome: 'ok' });
+        this.metrics.hubspotCalls.inc({ portal, outcome: 'ok' });
         return result;
       } catch (error) {
         answered();
@@ -202,13 +209,17 @@ export class HubSpotGateway implements OnModuleInit {
           continue;
         }
         if (failure.status === 429) {
-          this.metrics.hubspotCalls.inc({ outcome: 'rate_limited' });
+          this.metrics.hubspotCalls.inc({ portal, outcome: 'rate_limited' });
           const recorded = await this.budget.recordRateLimited(connection.hubspotPortalId, rateLimitAnswer(error));
+          this.logger.warn(
+            { event: 'hubspot.rate_limited', portalId, hubspotPortalId: connection.hubspotPortalId, daily: recorded.daily, until: recorded.daily ? recorded.resetsAt : recorded.pausedUntil, retry: rateLimited + 1 },
+            `HubSpot answered 429 for portal ${portalId}: every process waits until ${(recorded.daily ? recorded.resetsAt : recorded.pausedUntil).toISOString()}`,
+          );
           if (recorded.daily) throw new DailyBudgetExhaustedError(connection.hubspotPortalId, recorded.resetsAt);
           if (++rateLimited <= RATE_LIMITED_RETRIES && !stop?.aborted) continue;
           throw error;
         }
-        this.metrics.hubspotCalls.inc({ outcome: failure.transient ? 'unavailable' : 'refused' });
+        this.metrics.hubspotCalls.inc({ portal, outcome: failure.transient ? 'unavailable' : 'refused' });
         if (!failure.transient || ++transientFailures >= TRANSIENT_ATTEMPTS || stop?.aborted) throw error;
         this.logger.warn(`HubSpot call for portal ${portalId} failed (${failure.message}); trying again`);
         await sleep(transientWaitMs(failure, transientFailures), undefined, { signal: stop }).catch(() => undefined);
@@ -220,7 +231,23 @@ export class HubSpotGateway implements OnModuleInit {
   /** Waits for a slot of the portal's budget without using it yet: for a caller that decides what to send once it has one. */
   async reserve(portalId: string, priority: RatePriority, signal?: AbortSignal): Promise<Grant> {
     const connection = await this.connection(portalId);
-    return this.budget.acquire(connection.hubspotPortalId, { priority, signal });
+    return this.waited(portalId, priority, await this.budget.acquire(connection.hubspotPortalId, { priority, signal }));
+  }
+
+  /** Counts how long a grant was waited for; a wait long enough to notice is logged with its portal. */
+  private waited(portalId: string, priority: RatePriority, grant: Grant): Grant {
+    this.metrics.hubspotBudgetWaitSeconds.observe({ priority }, grant.waitedMs / 1000);
+    if (grant.waitedMs >= BUDGET_WAIT_LOGGED_MS) {
+      this.logger.log({ event: 'hubspot.budget_wait', portalId, priority, waitedMs: grant.waitedMs }, `A ${priority} HubSpot call for portal ${portalId} waited ${grant.waitedMs} ms for its budget`);
+    }
+    return grant;
+  }
+
+  /** The portal's use of its HubSpot budget, shared by every process. */
+  async budgetUse(portalId: string): Promise<BudgetUsage> {
+    const portal = await this.portals.findById(portalId);
+    this.limitsByHubSpotId.set(portal.hubspotPortalId, limitsOf(portal));
+    return this.budget.usage(portal.hubspotPortalId);
   }
 
   /** Gives back a reserved slot that found nothing to send. */
@@ -276,10 +303,10 @@ export class HubSpotGateway implements OnModuleInit {
     } catch (error) {
       const failure = hubSpotFailure(error);
       if (failure.transient) throw error;
-      this.metrics.hubspotCalls.inc({ outcome: 'refused' });
+      this.metrics.hubspotCalls.inc({ portal: this.metrics.portalLabel.of(portal.id), outcome: 'refused' });
       throw new HubSpotNotConnectedError(portal.id, `has an OAuth refresh token HubSpot refused (${failure.message}); connect the app again`);
     }
-    this.metrics.hubspotCalls.inc({ outcome: 'ok' });
+    this.metrics.hubspotCalls.inc({ portal: this.metrics.portalLabel.of(portal.id), outcome: 'ok' });
     const expiresAt = new Date(Date.now() + answer.expiresIn * 1000);
     await this.portals.saveRefreshedTokens(portal.id, { accessToken: answer.accessToken, refreshToken: answer.refreshToken, expiresAt });
     this.logger.log(`Renewed the OAuth access token of portal ${portal.id}; it expires at ${expiresAt.toISOString()}`);

@@ -42,6 +42,16 @@ import type Redis from 'ioredis';
 
 export type RatePriority = 'live' | 'bulk';
 
+/** A portal's use of its budget, as operators read it. */
+export interface BudgetUsage {
+  limits: PortalRateLimits;
+  effective: ReturnType<typeof effectiveLimits>;
+  window: { ms: number; used: number };
+  day: { key: string; used: number; exhausted: boolean; resetsAt: Date };
+  /** Every process waits until then: HubSpot answered 429. */
+  pausedUntil?: Date;
+}
+
 export interface PortalRateLimits {
   /** HubSpot's stated limit per rolling window (10 s) for this portal's app. */
   requestsPer10s: number;
@@ -457,6 +467,28 @@ export class RateBudget {
       [this.key(portal, 'day', day.key), this.key(portal, 'exhausted', day.key)],
       [Math.max(0, limit - remaining), remaining, day.resetsAt - this.now() + DAY_KEY_LINGER_MS],
     );
+  }
+
+  /** What the portal has used of its budget: requests in the current window, today's count, and any pause or spent day. */
+  async usage(portalId: string | number): Promise<BudgetUsage> {
+    const portal = portalKey(portalId);
+    const limits = await this.options.limits(portal);
+    const day = utcDay(this.now());
+    const [[, inWindow], [, today], [, pausedUntil], [, exhausted]] = (await this.redis
+      .multi()
+      .zcount(this.key(portal, 'window'), Date.now() - this.windowMs, '+inf')
+      .get(this.key(portal, 'day', day.key))
+      .get(this.key(portal, 'paused'))
+      .exists(this.key(portal, 'exhausted', day.key))
+      .exec()) as Array<[unknown, unknown]>;
+    const paused = Number(pausedUntil ?? 0);
+    return {
+      limits,
+      effective: effectiveLimits(limits, this.safetyMargin, this.liveReserve),
+      window: { ms: this.windowMs, used: Number(inWindow) },
+      day: { key: day.key, used: Number(today ?? 0), exhausted: exhausted === 1, resetsAt: new Date(day.resetsAt) },
+      ...(paused > Date.now() ? { pausedUntil: new Date(paused) } : {}),
+    };
   }
 
   private key(portal: string, ...parts: string[]): string {

@@ -6,6 +6,7 @@ import { JobLifecycle } from '../../jobs/job-lifecycle';
 import type { RecordWriteIntent } from '../../jobs/job.repository';
 import { ClaimedWrite, WriteLane, WriteSettlement, WritebackJournal } from '../../jobs/writeback-journal';
 import { MetricsService } from '../../metrics/metrics.service';
+import { inWritebackBatchSpan, settledInBatch } from '../../telemetry/writeback-trace';
 import { HandlerRegistry } from '../../registry/handler-registry';
 import type { JobOutputs } from '../../registry/job-handler';
 import { retryDelayMs } from '../../worker/backoff';
@@ -233,7 +234,9 @@ export class WritebackWriter {
         }
         state.known = Math.max(0, state.known - claimed);
         state.since = Date.now() - LINGER_MS; // the rest have waited their linger already
-        this.track(state, verifications.length > 0 ? this.verify(lane, verifications, grant) : this.send(lane, writes, grant));
+        const kind = verifications.length > 0 ? 'verify' : 'send';
+        const batch = { ...lane, kind, jobIds: (kind === 'verify' ? verifications : writes).map((write) => write.jobId) } as const;
+        this.track(state, inWritebackBatchSpan(batch, () => (kind === 'verify' ? this.verify(lane, verifications, grant) : this.send(lane, writes, grant))));
       }
     } catch (error) {
       if (stop.aborted) return;
@@ -288,6 +291,7 @@ export class WritebackWriter {
   private async settle(lane: WriteLane, settlements: WriteSettlement[]): Promise<void> {
     await this.lifecycle.settleWrites(settlements, this.id);
     for (const settlement of settlements) this.metrics.writebackWrites.inc({ outcome: settlement.outcome });
+    settledInBatch(settlements.map((settlement) => settlement.outcome));
     const waits = settlements.flatMap((settlement) => (settlement.outcome === 'retry' && settlement.retryInMs > 0 ? [settlement.retryInMs] : []));
     if (waits.length > 0) this.dueAt(lane, Date.now() + Math.min(...waits));
   }
