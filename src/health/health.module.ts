@@ -8,9 +8,8 @@ import { RedisEvictionPolicy } from './redis-eviction-policy';
 import { SchemaVersion } from './schema-version';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), RedisModule, MetricsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), RedisModule, MetricsModule, PortalsCoreModule],
   controllers: [HealthController],
   providers: [SchemaVersion, RedisEvictionPolicy],
 })
-@Module({ imports: [TerminusModule.forRoot({ logger: false }), RedisModule, PortalsCoreModule], controllers: [HealthController] })
 export class HealthModule {}
