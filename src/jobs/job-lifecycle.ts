@@ -103,7 +103,7 @@ export class JobLifecycle {
   async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
     const job = await this.jobs.cancel(portalId, id);
     if (!job) return undefined;
-    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job.type, id), this.ended([job])]);
+    await Promise.all([this.signals.requestCancel(id), this.queue.remove(job), this.ended([job])]);
     return job;
   }
 

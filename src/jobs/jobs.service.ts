@@ -149,8 +149,9 @@ export class JobsService {
     if (!isUuid(id)) throw new NotFoundError('Job');
     const job = await this.jobs.requeue(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
-    await this.queue.remove(job.type, id);
-    await this.queue.add([{ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority }]);
+    const queued = { id: job.id, type: job.type, portalId: job.portalId, priority: job.priority };
+    await this.queue.remove(queued);
+    await this.queue.add([queued]);
     return jobView(job);
   }
 

@@ -7,7 +7,7 @@ import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
 import { PortalSettingsService } from './portal-settings.service';
-import { PortalsService } from './portals.service';
+import { PortalsService, schedulingOf } from './portals.service';
 
 const propertyMappingsBody = requestSchema(
   Type.Record(
@@ -52,6 +52,19 @@ const rateLimit = Type.Object(
   { additionalProperties: false },
 );
 const name = Type.String({ minLength: 1, maxLength: 200 });
+const scheduling = Type.Object(
+  {
+    weight: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1_000, description: "The portal's share of the workers against other portals with waiting jobs (1 when unset)" }),
+    ),
+    maxConcurrency: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()], {
+        description: 'Runs of one job type at once for this portal, across every worker; null (the default) for no limit but the fair share',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: "The portal's share of each job type's workers when several portals have jobs waiting" },
+);
 
 const createPortalBody = requestSchema(
   Type.Object(
@@ -61,6 +74,7 @@ const createPortalBody = requestSchema(
       hubspotAccessToken: Type.Optional(accessToken),
       hubspotOAuth: Type.Optional(oauthTokens),
       rateLimit: Type.Optional(rateLimit),
+      scheduling: Type.Optional(scheduling),
     },
     { additionalProperties: false },
   ),
@@ -73,6 +87,7 @@ const changePortalBody = requestSchema(
       hubspotAccessToken: Type.Optional(Type.Union([accessToken, Type.Null()])),
       hubspotOAuth: Type.Optional(oauthTokens),
       rateLimit: Type.Optional(Type.Union([rateLimit, Type.Null()], { description: 'null: back to the Free/Starter default' })),
+      scheduling: Type.Optional(scheduling),
     },
     { additionalProperties: false, minProperties: 1 },
   ),
@@ -99,6 +114,7 @@ function portalView(portal: Portal) {
       ? { requestsPer10s: portal.rateLimitPer10s, ...(portal.rateLimitDaily ? { daily: portal.rateLimitDaily } : {}) }
       : null,
     propertyMappings: portal.propertyMappings,
+    scheduling: schedulingOf(portal),
     createdAt: portal.createdAt,
   };
 }
@@ -130,7 +146,7 @@ export class AdminController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: "Change a portal's name, HubSpot credentials or rate limit; every process picks it up at once" })
+  @ApiOperation({ summary: "Change a portal's name, HubSpot credentials, rate limit or scheduling; every process picks it up at once" })
   @ApiBody({ schema: changePortalBody.openApi })
   async change(@Param('id') id: string, @Body() body: unknown) {
     const change = changePortalBody.parse(body);

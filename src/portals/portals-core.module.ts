@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { QueueModule } from '../queue/queue.module';
 import { RedisModule } from '../redis/redis.module';
 import { RegistryModule } from '../registry/registry.module';
 import { ApiKey } from './api-key.entity';
@@ -12,7 +13,7 @@ import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule],
+  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, QueueModule],
   providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
   exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
 })

@@ -10,12 +10,14 @@ import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobError, JobRecord } from '../jobs/job-record';
 import type { RecordWriteIntent } from '../jobs/job.repository';
 import { MetricsService } from '../metrics/metrics.service';
+import type { QueuedJob } from '../queue/job-queue.service';
 import { PortalSettingsService } from '../portals/portal-settings.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
 import { JobContext, JobFailure, JobOutputs } from '../registry/job-handler';
 import { inJobSpan } from '../telemetry/job-trace';
 import { retryDelayMs } from './backoff';
 import { egressHttp, egressOrigins } from './egress-http';
+import { QueueFeeder } from './queue-feeder';
 
 /** Why a run was told to stop; passed as the abort reason. */
 export const STOP_CANCELLED = 'cancelled';
@@ -30,6 +32,16 @@ const STOP_TIMEOUT = 'timeout';
 const RUN_DEADLINE_SLACK_MS = 10_000;
 /** How long after its holder's deadline a job delivered while another run held it is looked at again. */
 const HELD_RECHECK_MS = 1_000;
+
+/** What a run asks of the schedule once BullMQ has let go of its job: to put the job back in its portal's share, due at `dueAt`. */
+export interface HandBack {
+  dueAt: number;
+}
+
+/** The job a BullMQ job stands for, as the schedule knows it. */
+function queuedJobOf(type: string, bullJob: Job): QueuedJob {
+  return { id: bullJob.id!, type, portalId: bullJob.data.portalId, priority: bullJob.opts.priority ? 'bulk' : 'live' };
+}
 
 type RunResult =
   | { kind: 'succeeded'; output: JobOutputs; write?: RecordWriteIntent }
@@ -49,26 +61,58 @@ export class JobRunner {
     private readonly writer: WritebackWriter,
     private readonly settings: PortalSettingsService,
     private readonly hubspot: JobHubSpotFactory,
+    private readonly feeder: QueueFeeder,
   ) {}
 
-  /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
-  async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const claim = await this.lifecycle.claim(bullJob.id!, handler.timeoutMs + RUN_DEADLINE_SLACK_MS);
-    if (claim.kind === 'ended') return;
-    if (claim.kind === 'held') {
-      // Delivered again while a run elsewhere still holds it: that run records it, or, if its
-      // holder is gone, this delivery runs it once the deadline has passed.
-      await bullJob.moveToDelayed(claim.until.getTime() + HELD_RECHECK_MS, token);
-      throw new DelayedError();
+  /**
+   * The BullMQ processor. It throws only to hand the BullMQ job back (held elsewhere, shutdown) or
+   * on infrastructure failure. It answers a HandBack when the job must run again later, in its
+   * portal's share (see completed).
+   */
+  async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<HandBack | undefined> {
+    this.feeder.started(handler.type);
+    const scheduled = queuedJobOf(handler.type, bullJob);
+    const deadlineMs = handler.timeoutMs + RUN_DEADLINE_SLACK_MS;
+    // A job of a capped portal runs only on one of the portal's slots; without one, it waits its portal's turn again.
+    if (bullJob.data.capped && !(await this.feeder.confirm(scheduled, deadlineMs))) return { dueAt: Date.now() };
+    let holdsSlot = bullJob.data.capped === true;
+    try {
+      const claim = await this.lifecycle.claim(bullJob.id!, deadlineMs);
+      if (claim.kind === 'ended') return;
+      if (claim.kind === 'held') {
+        // Delivered again while a run elsewhere still holds it (and its portal's slot): that run
+        // records it, or, if its holder is gone, this delivery runs it once the deadline has passed.
+        holdsSlot = false;
+        await bullJob.moveToDelayed(claim.until.getTime() + HELD_RECHECK_MS, token);
+        throw new DelayedError();
+      }
+      return await this.runClaimed(handler, claim.job, claim.runId, bullJob, token, signal);
+    } finally {
+      if (holdsSlot) this.feeder.ended(scheduled);
     }
-    const { job, runId } = claim;
+  }
 
+  /** Once BullMQ has let go of a job, puts it back in its portal's share when its run asked to (a retry). */
+  completed(handler: RegisteredHandler, bullJob: Job, handBack: HandBack | undefined): void {
+    if (handBack) void this.feeder.back(queuedJobOf(handler.type, bullJob), handBack.dueAt);
+  }
+
+  private async runClaimed(
+    handler: RegisteredHandler,
+    job: JobRecord,
+    runId: string,
+    bullJob: Job,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<HandBack | undefined> {
+    if (job.attempts === 1 && job.startedAt) {
+      this.metrics.jobScheduleDelaySeconds.observe({ type: job.type, priority: job.priority }, (job.startedAt.getTime() - job.createdAt.getTime()) / 1000);
+    }
     const started = performance.now();
     const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts };
     const run = await inJobSpan(job, `job.run ${job.type}`, attributes, () => this.run(handler, job, signal));
     const seconds = (performance.now() - started) / 1000;
     const result = run.kind === 'succeeded' && job.writeback && job.object ? await this.withWrite(job, run.output) : run;
-
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
       if (result.reason !== STOP_SHUTDOWN) return; // cancelled: the API already recorded it
@@ -76,7 +120,6 @@ export class JobRunner {
       await bullJob.moveToWait(token);
       throw new WaitingError();
     }
-
     if (result.kind === 'succeeded') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
       const { write } = result;
@@ -86,7 +129,6 @@ export class JobRunner {
       if (recorded && write) this.writer.journaled({ portalId: job.portalId, objectType: write.objectType, priority: job.priority }, 1);
       return;
     }
-
     const retry = result.error.retryable && job.attempts < job.maxAttempts;
     this.metrics.jobRunSeconds.observe({ type: job.type, outcome: retry ? 'retry' : 'failed' }, seconds);
     const recorded = await this.lifecycle.recordRun(job, {
@@ -98,8 +140,7 @@ export class JobRunner {
       refund: 0,
     });
     if (!recorded || !retry) return;
-    await bullJob.moveToDelayed(Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs), token);
-    throw new DelayedError();
+    return { dueAt: Date.now() + retryDelayMs(job.attempts, handler.retry, result.retryAfterMs) };
   }
 
   /**
