@@ -1,8 +1,9 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../common/api-error';
 import { hubspotAccountId } from '../common/hubspot-id-schemas';
+import { JobRepository } from '../jobs/job.repository';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
@@ -93,6 +94,8 @@ const changePortalBody = requestSchema(
   ),
 );
 
+const waitingQuery = requestSchema(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000 })) }, { additionalProperties: false }));
+
 const secretBody = requestSchema(
   Type.Object({ value: Type.String({ minLength: 1, maxLength: 4096, description: 'Stored encrypted, never returned' }) }, { additionalProperties: false }),
 );
@@ -127,6 +130,7 @@ export class AdminController {
   constructor(
     private readonly portals: PortalsService,
     private readonly settings: PortalSettingsService,
+    private readonly jobs: JobRepository,
   ) {}
 
   @Post()
@@ -137,6 +141,14 @@ export class AdminController {
     oneCredential(input);
     const { portal, apiKey } = await this.portals.create(input);
     return { ...portalView(portal), apiKey };
+  }
+
+  @Get('waiting')
+  @ApiOperation({ summary: 'Jobs waiting to run, by portal and job type, the longest waiting first' })
+  @ApiQuery({ name: 'limit', required: false, description: 'At most this many portal and type pairs (1 to 1000, 100 by default)' })
+  async waiting(@Query('limit') limit?: string) {
+    const { limit: count } = waitingQuery.parse({ limit: limit === undefined ? undefined : Number(limit) });
+    return { waiting: await this.jobs.waitingByPortal(count ?? 100, 'oldest') };
   }
 
   @Get(':id')

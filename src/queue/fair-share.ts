@@ -11,6 +11,12 @@ export interface PortalScheduling {
 
 export const DEFAULT_SCHEDULING: PortalScheduling = { weight: 1, maxConcurrency: null };
 
+/** How many jobs of a type may wait in the executor's queue: about a quarter second of starts, within these bounds. */
+export interface Lookahead {
+  least: number;
+  most: number;
+}
+
 /** A job on its way to the scheduler. */
 export interface ScheduledJob {
   id: string;
@@ -42,14 +48,24 @@ export interface Settlement {
  *   delayed   ZSET  "class|portal|job" -> when a job put back (a retry) joins its portal's backlog again
  *   seq       STRING order of arrival, so each backlog is first in, first out within its class
  *   parked    ZSET  portal -> when to look again: portals with jobs waiting but every slot taken
+ *   pace      HASH  runs started lately (n, decayed since `at`): what sizes the lookahead
  *   q:<portal> ZSET job -> class * 2^52 + arrival: the portal's backlog, live jobs before bulk ones
  *   f:<portal> ZSET job -> lease end: the portal's runs holding a slot (capped portals only)
  * A ring portal's turn is `weight` jobs; a cost per job that does not depend on how many portals wait.
  */
 const PRELUDE = `
-local ring, credit, conf, admittedKey, delayed, seqKey, parked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local ring, credit, conf, admittedKey, delayed, seqKey, parked, paceKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local base = ARGV[1]
 local BULK = 4503599627370496
+local PACE_MS = 250
+
+-- The lookahead holds about PACE_MS of starts (runs started, decayed with that time constant), within [least, most].
+local function lookahead(now, started, least, most)
+  local pace = redis.call('hmget', paceKey, 'n', 'at')
+  local n = (tonumber(pace[1]) or 0) * math.exp(-math.max(0, now - (tonumber(pace[2]) or now)) / PACE_MS) + started
+  if started > 0 then redis.call('hset', paceKey, 'n', n, 'at', now) end
+  return math.max(least, math.min(most, math.ceil(n)))
+end
 
 local function settings(p)
   local s = redis.call('hget', conf, p)
@@ -135,31 +151,32 @@ local function feed(now, lookahead, lease)
 end
 `;
 
-/** ARGV: base, now, lookahead, lease, then (portal, class, job) per job. New jobs join their portal's backlog; answers the feed. */
+/** ARGV: base, now, least, most, lease, then (portal, class, job) per job. New jobs join their portal's backlog; answers the feed. */
 const PUSH = `${PRELUDE}
-local n = (#ARGV - 4) / 3
+local now = tonumber(ARGV[2])
+local n = (#ARGV - 5) / 3
 if n > 0 then
   local seq = redis.call('incrby', seqKey, n) - n
-  for i = 0, n - 1 do enqueue(ARGV[5 + 3 * i], ARGV[6 + 3 * i], ARGV[7 + 3 * i], seq + i + 1) end
+  for i = 0, n - 1 do enqueue(ARGV[6 + 3 * i], ARGV[7 + 3 * i], ARGV[8 + 3 * i], seq + i + 1) end
 end
-return feed(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))`;
+return feed(now, lookahead(now, 0, tonumber(ARGV[3]), tonumber(ARGV[4])), tonumber(ARGV[5]))`;
 
 /**
- * ARGV: base, now, lookahead, lease, started, waiting ('' when not counted), ended count, then
+ * ARGV: base, now, least, most, lease, started, waiting ('' when not counted), ended count, then
  * (portal, job) per ended run, then (due, "class|portal|job") per job put back. Answers the feed.
  */
 const SETTLE = `${PRELUDE}
-local started, waiting, ended = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local now, started, waiting, ended = tonumber(ARGV[2]), tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local admitted = waiting or math.max(0, tonumber(redis.call('get', admittedKey) or '0') - started)
 redis.call('set', admittedKey, admitted)
-for i = 0, ended - 1 do release(ARGV[8 + 2 * i], ARGV[9 + 2 * i]) end
-for i = 8 + 2 * ended, #ARGV, 2 do
+for i = 0, ended - 1 do release(ARGV[9 + 2 * i], ARGV[10 + 2 * i]) end
+for i = 9 + 2 * ended, #ARGV, 2 do
   local member = ARGV[i + 1]
   local p, id = string.match(member, '^%a|([^|]+)|(.+)$')
   release(p, id)
   redis.call('zadd', delayed, ARGV[i], member)
 end
-return feed(tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]))`;
+return feed(now, lookahead(now, started, tonumber(ARGV[3]), tonumber(ARGV[4])), tonumber(ARGV[5]))`;
 
 /** ARGV: base, now, lease, portal, job. 1 when the job's run may go: it holds one of its portal's slots (kept, or free and taken). */
 const CONFIRM = `${PRELUDE}
@@ -207,7 +224,7 @@ return 0`;
 
 const SCRIPTS = { fairPush: PUSH, fairSettle: SETTLE, fairConfirm: CONFIRM, fairWithdraw: WITHDRAW, fairUnknown: UNKNOWN, fairConfigure: CONFIGURE };
 type ScriptName = keyof typeof SCRIPTS;
-const KEY_NAMES = ['ring', 'credit', 'conf', 'admitted', 'delayed', 'seq', 'parked'];
+const KEY_NAMES = ['ring', 'credit', 'conf', 'admitted', 'delayed', 'seq', 'parked', 'pace'];
 
 /**
  * Weighted fair share of each job type's workers across portals (deficit round-robin), kept in
@@ -222,17 +239,18 @@ export class FairShare {
   }
 
   /** New jobs join their portal's backlog; answers the jobs the lookahead now has room for, fairly chosen. */
-  async push(type: string, lookahead: number, leaseMs: number, jobs: ScheduledJob[]): Promise<Admission[]> {
+  async push(type: string, lookahead: Lookahead, leaseMs: number, jobs: ScheduledJob[]): Promise<Admission[]> {
     const args = jobs.flatMap((job) => [job.portalId, classOf(job.priority), job.id]);
-    return admissions(await this.run('fairPush', type, [Date.now(), lookahead, leaseMs, ...args]));
+    return admissions(await this.run('fairPush', type, [Date.now(), lookahead.least, lookahead.most, leaseMs, ...args]));
   }
 
   /** Records what workers report (see Settlement) and answers the jobs the lookahead now has room for. */
-  async settle(type: string, lookahead: number, leaseMs: number, settlement: Settlement): Promise<Admission[]> {
+  async settle(type: string, lookahead: Lookahead, leaseMs: number, settlement: Settlement): Promise<Admission[]> {
     const { started, ended, back, waiting } = settlement;
     const args = [
       Date.now(),
-      lookahead,
+      lookahead.least,
+      lookahead.most,
       leaseMs,
       started,
       waiting ?? '',

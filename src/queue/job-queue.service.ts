@@ -3,7 +3,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationShu
 import { Queue, QueueOptions } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
 import { HandlerRegistry } from '../registry/handler-registry';
-import { Admission, FairShare, PortalScheduling, ScheduledJob, Settlement } from './fair-share';
+import { Admission, FairShare, Lookahead, PortalScheduling, ScheduledJob, Settlement } from './fair-share';
 import { queueNameFor } from './queue-names';
 
 export interface QueuedJob extends ScheduledJob {
@@ -25,11 +25,12 @@ const INFRASTRUCTURE_RETRIES = { attempts: 8, backoff: { type: 'exponential', de
 const BULK_QUEUE_PRIORITY = 1;
 
 /**
- * How many jobs of a type may wait in BullMQ, as a share of the type's concurrency: every job
- * beyond it waits in its portal's backlog, where the fair share orders it. A job of a portal that
- * was idle starts behind this many at most (docs/scheduling.md has the measurements).
+ * How many jobs of a type may wait in BullMQ, per slot of the type's concurrency: every job beyond
+ * the lookahead waits in its portal's backlog, where the fair share orders it. Within these bounds
+ * the lookahead holds about a quarter second of starts, so a job of a portal that was idle starts
+ * within about that, however long the runs (docs/scheduling.md has the measurements).
  */
-const LOOKAHEAD_PER_SLOT = 0.5;
+const LOOKAHEAD_PER_SLOT = { least: 0.25, most: 2 };
 
 /** How long a capped portal's slot is held for a job let into BullMQ that has not started (its run then holds it until its deadline). */
 const ADMISSION_LEASE_MS = 10 * 60_000;
@@ -42,7 +43,7 @@ const ADMISSION_LEASE_MS = 10 * 60_000;
 export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger(JobQueue.name);
   private readonly queues: Map<string, Queue>;
-  private readonly lookaheads: Map<string, number>;
+  private readonly lookaheads: Map<string, Lookahead>;
   private readonly adds = new MicroBatcher<QueuedJob, void>({
     maxBatchSize: 1000,
     maxInFlight: 2,
@@ -58,7 +59,12 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
     private readonly fairShare: FairShare,
   ) {
     this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bull)]));
-    this.lookaheads = new Map(registry.list().map((handler) => [handler.type, Math.max(1, Math.ceil(handler.concurrency * LOOKAHEAD_PER_SLOT))]));
+    this.lookaheads = new Map(
+      registry.list().map(({ type, concurrency }) => [
+        type,
+        { least: Math.ceil(concurrency * LOOKAHEAD_PER_SLOT.least), most: Math.ceil(concurrency * LOOKAHEAD_PER_SLOT.most) },
+      ]),
+    );
     // Connection errors (Redis going away) are logged; each command that fails says so to its caller.
     for (const [type, queue] of this.queues) queue.on('error', (error) => this.logger.warn(`queue ${type}: ${error.message}`));
   }
@@ -146,7 +152,7 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
     return (await Promise.all([...byType].map(([type, group]) => this.fairShare.unknown(type, group)))).flat();
   }
 
-  private lookahead(type: string): number {
+  private lookahead(type: string): Lookahead {
     const lookahead = this.lookaheads.get(type);
     if (lookahead === undefined) throw new Error(`no queue for job type ${type}`);
     return lookahead;

@@ -47,7 +47,7 @@ export class QueueFeeder implements OnApplicationBootstrap, OnApplicationShutdow
   }
 
   onApplicationBootstrap(): void {
-    this.ticker = setInterval(() => void this.tick(), TICK_MS);
+    this.ticker = setInterval(() => void this.tick(), TICK_MS).unref();
   }
 
   onApplicationShutdown(): void {
@@ -104,7 +104,7 @@ export class QueueFeeder implements OnApplicationBootstrap, OnApplicationShutdow
     const timer = setTimeout(() => {
       this.wakeups.delete(type);
       void this.report(type, { started: 0 });
-    }, Math.max(0, dueAt - Date.now()));
+    }, Math.max(0, dueAt - Date.now())).unref();
     this.wakeups.set(type, { at: dueAt, timer });
   }
 }
