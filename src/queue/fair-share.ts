@@ -24,9 +24,15 @@ export interface ScheduledJob {
   priority: JobPriority;
 }
 
-/** A job the scheduler let into the executor's queue; `capped` when its portal has a maxConcurrency, so its run holds one of the portal's slots. */
+/**
+ * A job the scheduler let into the executor's queue: `capped` when its portal has a
+ * maxConcurrency, so its run holds one of the portal's slots; `front` when it is the first of a
+ * portal that had nothing waiting, which starts ahead of the lookahead (one slot at most per
+ * portal, so a trickle is never held behind a backlog, and takes no more than its one slot).
+ */
 export interface Admission extends ScheduledJob {
   capped: boolean;
+  front: boolean;
 }
 
 /** What a worker reports to the scheduler for one job type, with a feed: runs started, capped runs ended, jobs to put back in their portal's share. */
@@ -49,12 +55,13 @@ export interface Settlement {
  *   seq       STRING order of arrival, so each backlog is first in, first out within its class
  *   parked    ZSET  portal -> when to look again: portals with jobs waiting but every slot taken
  *   pace      HASH  runs started lately (n, decayed since `at`): what sizes the lookahead
+ *   fresh     SET   ring portals that had nothing waiting when they joined: their first job goes to the front
  *   q:<portal> ZSET job -> class * 2^52 + arrival: the portal's backlog, live jobs before bulk ones
  *   f:<portal> ZSET job -> lease end: the portal's runs holding a slot (capped portals only)
  * A ring portal's turn is `weight` jobs; a cost per job that does not depend on how many portals wait.
  */
 const PRELUDE = `
-local ring, credit, conf, admittedKey, delayed, seqKey, parked, paceKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local ring, credit, conf, admittedKey, delayed, seqKey, parked, paceKey, fresh = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local base = ARGV[1]
 local BULK = 4503599627370496
 local PACE_MS = 250
@@ -78,7 +85,14 @@ local function activate(p)
   if redis.call('hexists', credit, p) == 0 and not redis.call('zscore', parked, p) then
     redis.call('rpush', ring, p)
     redis.call('hset', credit, p, (settings(p)))
+    redis.call('sadd', fresh, p)
   end
+end
+
+local function leave(p)
+  redis.call('lpop', ring)
+  redis.call('hdel', credit, p)
+  redis.call('srem', fresh, p)
 end
 
 local function enqueue(p, class, id, seq)
@@ -122,22 +136,21 @@ local function feed(now, lookahead, lease)
       take = math.min(take, max - redis.call('zcard', f))
     end
     local popped = take > 0 and redis.call('zpopmin', q, take) or {}
+    local front = #popped > 0 and redis.call('srem', fresh, p) == 1
     for i = 1, #popped, 2 do
       out[#out + 1] = popped[i]
       out[#out + 1] = p
       out[#out + 1] = tonumber(popped[i + 1]) >= BULK and 'b' or 'l'
-      out[#out + 1] = max and '1' or '0'
+      out[#out + 1] = (max and 'c' or '') .. ((front and i == 1) and 'f' or '')
       if max then redis.call('zadd', f, now + lease, popped[i]) end
     end
     local taken = #popped / 2
     room = room - taken
     left = left - taken
     if redis.call('exists', q) == 0 then
-      redis.call('lpop', ring)
-      redis.call('hdel', credit, p)
+      leave(p)
     elseif max and redis.call('zcard', f) >= max then
-      redis.call('lpop', ring)
-      redis.call('hdel', credit, p)
+      leave(p)
       redis.call('zadd', parked, redis.call('zrange', f, 0, 0, 'withscores')[2], p)
     elseif left <= 0 then
       redis.call('lmove', ring, ring, 'left', 'right')
@@ -224,7 +237,7 @@ return 0`;
 
 const SCRIPTS = { fairPush: PUSH, fairSettle: SETTLE, fairConfirm: CONFIRM, fairWithdraw: WITHDRAW, fairUnknown: UNKNOWN, fairConfigure: CONFIGURE };
 type ScriptName = keyof typeof SCRIPTS;
-const KEY_NAMES = ['ring', 'credit', 'conf', 'admitted', 'delayed', 'seq', 'parked', 'pace'];
+const KEY_NAMES = ['ring', 'credit', 'conf', 'admitted', 'delayed', 'seq', 'parked', 'pace', 'fresh'];
 
 /**
  * Weighted fair share of each job type's workers across portals (deficit round-robin), kept in
@@ -320,7 +333,7 @@ function admissions(reply: unknown): Admission[] {
   const flat = reply as string[];
   const out: Admission[] = [];
   for (let i = 0; i < flat.length; i += 4) {
-    out.push({ id: flat[i], portalId: flat[i + 1], priority: flat[i + 2] === 'b' ? 'bulk' : 'live', capped: flat[i + 3] === '1' });
+    out.push({ id: flat[i], portalId: flat[i + 1], priority: flat[i + 2] === 'b' ? 'bulk' : 'live', capped: flat[i + 3].includes('c'), front: flat[i + 3].includes('f') });
   }
   return out;
 }

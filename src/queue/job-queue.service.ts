@@ -167,6 +167,7 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
         opts: {
           jobId: job.id,
           ...(job.priority === 'bulk' ? { priority: BULK_QUEUE_PRIORITY } : {}),
+          ...(job.front ? { lifo: true } : {}),
           ...INFRASTRUCTURE_RETRIES,
           removeOnComplete: true,
           removeOnFail: true,
