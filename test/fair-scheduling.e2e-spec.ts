@@ -62,6 +62,12 @@ describe('fair share of the workers across portals', () => {
   afterEach(async () => {
     await closeAll();
     await stopAll();
+    // What a test left waiting does not run in the next one.
+    await pg.query(`UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE finished_at IS NULL`);
+    const redis = loggingErrors(new Redis({ host: '127.0.0.1', port: 6379, db: isolation.redisDb }), 'Redis');
+    const keys = await redis.keys(`${isolation.redisPrefix}:*`);
+    if (keys.length > 0) await redis.del(...keys);
+    redis.disconnect();
   });
 
   afterAll(async () => {
@@ -118,6 +124,25 @@ describe('fair share of the workers across portals', () => {
     await eventually(() => countJobs(`id = ANY($1) AND status = 'succeeded'`, [ids]), (count) => count === 80);
     expect(probeLog.mostRunning.get(capped.portal.id)).toBe(2);
     expect(probeLog.mostRunning.get(free.portal.id)).toBeGreaterThan(2);
+  });
+
+  it('lists the jobs waiting by portal and type, the longest waiting first, and shows the portals with the most in metrics', async () => {
+    const api = await start('api');
+    const older = await newPortal(api.url);
+    const newer = await newPortal(api.url);
+    await enqueue(older.client, 3, { type: 'probe' });
+    await enqueue(newer.client, 5, { type: 'probe' });
+    await pg.query(`UPDATE jobs SET created_at = created_at - interval '1 hour' WHERE portal_id = $1`, [older.portal.id]);
+
+    const listed = await older.admin.get('/v1/admin/portals/waiting?limit=2');
+    expect(listed.status).toBe(200);
+    expect(listed.body.waiting).toEqual([
+      expect.objectContaining({ portalId: older.portal.id, type: 'probe', waiting: 3 }),
+      expect.objectContaining({ portalId: newer.portal.id, type: 'probe', waiting: 5 }),
+    ]);
+    expect((await older.admin.get('/v1/admin/portals/waiting?limit=0')).status).toBe(400);
+    const metrics = (await older.admin.get('/metrics')).body as string;
+    expect(metrics).toContain(`offload_portal_jobs_waiting{portal="${newer.portal.id}",type="probe"} 5`);
   });
 
   it('takes a cancelled job out of its portal backlog: it never runs, and the others do', async () => {
