@@ -238,6 +238,7 @@ async function costRun(flags: Flags): Promise<CostFigures[]> {
   const pidFile = join(tmpdir(), `offload-bench-fairness-redis-${port}.pid`);
   execFileSync('redis-server', ['--port', String(port), '--save', '', '--appendonly', 'no', '--daemonize', 'yes', '--pidfile', pidFile]);
   const admin = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: (times) => (times > 50 ? null : 100) });
+  admin.on('error', () => undefined);
   await admin.connect();
   const redis = new RedisService({ redis: { host: '127.0.0.1', port, db: 0 }, redisPrefix: 'bench' } as AppConfig);
   const fairShare = new FairShare(redis);
