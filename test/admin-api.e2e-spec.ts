@@ -162,6 +162,10 @@ describe('admin API (contract v1)', () => {
         ['an unknown field in rateLimit', () => ({ hubspotPortalId: freshPortalId(), name: 'x', rateLimit: { requestsPer10s: 5, burst: 1 } }), 'rateLimit.burst'],
         ['an empty access token', () => ({ hubspotPortalId: freshPortalId(), name: 'x', hubspotAccessToken: '' }), 'hubspotAccessToken'],
         ['an unknown field', () => ({ hubspotPortalId: freshPortalId(), name: 'x', plan: 'gold' }), 'plan'],
+        ['scheduling.weight 0', () => ({ hubspotPortalId: freshPortalId(), name: 'x', scheduling: { weight: 0 } }), 'scheduling.weight'],
+        ['a fractional scheduling.weight', () => ({ hubspotPortalId: freshPortalId(), name: 'x', scheduling: { weight: 1.5 } }), 'scheduling.weight'],
+        ['scheduling.maxConcurrency 0', () => ({ hubspotPortalId: freshPortalId(), name: 'x', scheduling: { maxConcurrency: 0 } }), 'scheduling.maxConcurrency'],
+        ['an unknown field in scheduling', () => ({ hubspotPortalId: freshPortalId(), name: 'x', scheduling: { priority: 1 } }), 'scheduling.priority'],
       ];
       it.each(cases)('%s', async (_label, body, path) => {
         const before = (await db.query('SELECT count(*)::int AS n FROM portals')).rows[0].n;
@@ -198,6 +202,8 @@ describe('admin API (contract v1)', () => {
     const routes = (): Array<[string, string, unknown?]> => [
       ['POST', '/v1/admin/portals', { hubspotPortalId: freshPortalId(), name: 'Intruder' }],
       ['GET', `/v1/admin/portals/${portal.id}`],
+      ['PATCH', `/v1/admin/portals/${portal.id}`, { scheduling: { weight: 5 } }],
+      ['GET', '/v1/admin/portals/waiting'],
       ['GET', `/v1/admin/portals/${portal.id}/api-keys`],
       ['POST', `/v1/admin/portals/${portal.id}/api-keys`],
       ['DELETE', `/v1/admin/portals/${portal.id}/api-keys/${keyId}`],
@@ -348,6 +354,25 @@ describe('admin API (contract v1)', () => {
       expect(await keyStatus(theirs.apiKey)).toBe(404);
       const row = await db.query('SELECT revoked_at FROM api_keys WHERE id = $1', [theirKeyId]);
       expect(row.rows).toEqual([{ revoked_at: null }]);
+    });
+  });
+
+  describe('scheduling', () => {
+    it('defaults to weight 1 and no maxConcurrency, takes both at registration, and changes each on its own', async () => {
+      const plain = await createPortal();
+      expect((await admin.get(`/v1/admin/portals/${plain.id}`)).body.scheduling).toEqual({ weight: 1, maxConcurrency: null });
+      const portal = await createPortal({ scheduling: { weight: 3, maxConcurrency: 20 } });
+      expect((portal as unknown as { scheduling: unknown }).scheduling).toEqual({ weight: 3, maxConcurrency: 20 });
+
+      const weighted = await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { scheduling: { weight: 2 } });
+      expect(weighted.body.scheduling).toEqual({ weight: 2, maxConcurrency: 20 });
+      const unlimited = await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { scheduling: { maxConcurrency: null } });
+      expect(unlimited.body.scheduling).toEqual({ weight: 2, maxConcurrency: null });
+      expect((await admin.get(`/v1/admin/portals/${portal.id}`)).body.scheduling).toEqual({ weight: 2, maxConcurrency: null });
+
+      const refused = await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { scheduling: { weight: 1001 } });
+      expect(refused.status).toBe(400);
+      expect(refused.body.error.details).toEqual(expect.arrayContaining([expect.objectContaining({ path: 'scheduling.weight' })]));
     });
   });
 

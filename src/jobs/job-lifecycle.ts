@@ -145,7 +145,7 @@ export class JobLifecycle {
   /** Cancels the live jobs among `ids` (of the portal, when given) and tells their workers to stop; answers those it cancelled. */
   async cancelMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
     const jobs = await this.jobs.cancelMany(ids, portalId);
-    await Promise.all([...jobs.flatMap((job) => [this.signals.requestCancel(job.id), this.queue.remove(job.type, job.id)]), this.ended(jobs)]);
+    await Promise.all([...jobs.flatMap((job) => [this.signals.requestCancel(job.id), this.queue.remove(job)]), this.ended(jobs)]);
     return jobs;
   }
 

@@ -76,6 +76,14 @@ export interface ClaimedRuns {
   heldUntil: Map<string, Date>;
 }
 
+/** Jobs of a portal and type waiting to run (retries included), and since when the oldest of them. */
+export interface WaitingJobs {
+  portalId: string;
+  type: string;
+  waiting: number;
+  oldestQueuedAt: Date;
+}
+
 export interface StaleJob {
   id: string;
   type: string;
@@ -337,6 +345,19 @@ export class JobRepository {
       [olderThanMs, after?.at ?? null, after?.id ?? null, limit],
     );
     return keysetPage(rows, limit, ({ id, type, portal_id, priority }): StaleJob => ({ id, type, portal_id, priority }));
+  }
+
+  /** Jobs waiting to run by portal and job type: the `limit` groups that waited longest (oldest first), or that hold the most. */
+  async waitingByPortal(limit: number, order: 'oldest' | 'most'): Promise<WaitingJobs[]> {
+    const rows = await this.db.query(
+      `SELECT portal_id, type, count(*)::int AS waiting, min(created_at) AS oldest FROM jobs
+       WHERE finished_at IS NULL AND status = 'queued'
+       GROUP BY portal_id, type
+       ORDER BY ${order === 'oldest' ? 'oldest, waiting DESC' : 'waiting DESC, oldest'}
+       LIMIT $1`,
+      [limit],
+    );
+    return rows.map((row: Record<string, any>) => ({ portalId: row.portal_id, type: row.type, waiting: row.waiting, oldestQueuedAt: row.oldest }));
   }
 
   /**

@@ -6,12 +6,13 @@ import { AdminAudit } from './admin-audit';
 import { JobLifecycle } from './job-lifecycle';
 import { JobRepository } from './job.repository';
 import { JobSignals } from './job-signals';
+import { WaitingJobsMetric } from './waiting-jobs-metric';
 import { WritebackJournal } from './writeback-journal';
 
 /** What both the API and the workers need of jobs: their SQL, the write-back journal, their cross-process signals and their lifecycle. */
 @Module({
   imports: [RedisModule, MetricsModule, QueueModule],
-  providers: [JobRepository, WritebackJournal, JobSignals, JobLifecycle, AdminAudit],
+  providers: [JobRepository, WritebackJournal, JobSignals, JobLifecycle, AdminAudit, WaitingJobsMetric],
   exports: [JobRepository, WritebackJournal, JobSignals, JobLifecycle, AdminAudit],
 })
 export class JobsCoreModule {}

@@ -155,8 +155,9 @@ export class JobsService {
   /** Runs the failed or cancelled jobs among `ids` (of the portal, when given) again; answers those put back in the queue. */
   async retryMany(ids: string[], portalId?: string): Promise<JobRecord[]> {
     const jobs = await this.jobs.requeueMany(ids, portalId);
-    await Promise.all(jobs.map((job) => this.queue.remove(job.type, job.id)));
-    await this.queue.add(jobs.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority })));
+    const queued = jobs.map((job) => ({ id: job.id, type: job.type, portalId: job.portalId, priority: job.priority }));
+    await Promise.all(queued.map((job) => this.queue.remove(job)));
+    await this.queue.add(queued);
     return jobs;
   }
 

@@ -43,6 +43,14 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly jobScheduleDelaySeconds = new Histogram({
+    name: 'offload_job_schedule_delay_seconds',
+    help: 'From enqueue to the start of the first run, by priority: the wait for a worker and for the portal\'s fair share',
+    labelNames: ['type', 'priority'],
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+    registers: [this.registry],
+  });
+
   readonly hubspotCalls = new Counter({
     name: 'offload_hubspot_calls_total',
     help: `HubSpot API calls by portal (the first ${MAX_PORTAL_SERIES} seen, then "other") and outcome: ok, rate_limited (429), unavailable (5xx or no answer), refused (other 4xx)`,

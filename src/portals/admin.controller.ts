@@ -1,13 +1,14 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Put, Query, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Type } from '@sinclair/typebox';
 import { ApiError } from '../common/api-error';
 import { hubspotAccountId } from '../common/hubspot-id-schemas';
+import { JobRepository } from '../jobs/job.repository';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
 import { PortalSettingsService } from './portal-settings.service';
-import { PortalsService } from './portals.service';
+import { PortalsService, schedulingOf } from './portals.service';
 
 const propertyMappingsBody = requestSchema(
   Type.Record(
@@ -52,6 +53,19 @@ const rateLimit = Type.Object(
   { additionalProperties: false },
 );
 const name = Type.String({ minLength: 1, maxLength: 200 });
+const scheduling = Type.Object(
+  {
+    weight: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 1_000, description: "The portal's share of the workers against other portals with waiting jobs (1 when unset)" }),
+    ),
+    maxConcurrency: Type.Optional(
+      Type.Union([Type.Integer({ minimum: 1, maximum: 100_000 }), Type.Null()], {
+        description: 'Runs of one job type at once for this portal, across every worker; null (the default) for no limit but the fair share',
+      }),
+    ),
+  },
+  { additionalProperties: false, description: "The portal's share of each job type's workers when several portals have jobs waiting" },
+);
 
 const createPortalBody = requestSchema(
   Type.Object(
@@ -61,6 +75,7 @@ const createPortalBody = requestSchema(
       hubspotAccessToken: Type.Optional(accessToken),
       hubspotOAuth: Type.Optional(oauthTokens),
       rateLimit: Type.Optional(rateLimit),
+      scheduling: Type.Optional(scheduling),
     },
     { additionalProperties: false },
   ),
@@ -73,10 +88,13 @@ const changePortalBody = requestSchema(
       hubspotAccessToken: Type.Optional(Type.Union([accessToken, Type.Null()])),
       hubspotOAuth: Type.Optional(oauthTokens),
       rateLimit: Type.Optional(Type.Union([rateLimit, Type.Null()], { description: 'null: back to the Free/Starter default' })),
+      scheduling: Type.Optional(scheduling),
     },
     { additionalProperties: false, minProperties: 1 },
   ),
 );
+
+const waitingQuery = requestSchema(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000 })) }, { additionalProperties: false }));
 
 const secretBody = requestSchema(
   Type.Object({ value: Type.String({ minLength: 1, maxLength: 4096, description: 'Stored encrypted, never returned' }) }, { additionalProperties: false }),
@@ -99,6 +117,7 @@ function portalView(portal: Portal) {
       ? { requestsPer10s: portal.rateLimitPer10s, ...(portal.rateLimitDaily ? { daily: portal.rateLimitDaily } : {}) }
       : null,
     propertyMappings: portal.propertyMappings,
+    scheduling: schedulingOf(portal),
     createdAt: portal.createdAt,
   };
 }
@@ -111,6 +130,7 @@ export class AdminController {
   constructor(
     private readonly portals: PortalsService,
     private readonly settings: PortalSettingsService,
+    private readonly jobs: JobRepository,
   ) {}
 
   @Post()
@@ -123,6 +143,14 @@ export class AdminController {
     return { ...portalView(portal), apiKey };
   }
 
+  @Get('waiting')
+  @ApiOperation({ summary: 'Jobs waiting to run, by portal and job type, the longest waiting first' })
+  @ApiQuery({ name: 'limit', required: false, description: 'At most this many portal and type pairs (1 to 1000, 100 by default)' })
+  async waiting(@Query('limit') limit?: string) {
+    const { limit: count } = waitingQuery.parse({ limit: limit === undefined ? undefined : Number(limit) });
+    return { waiting: await this.jobs.waitingByPortal(count ?? 100, 'oldest') };
+  }
+
   @Get(':id')
   @ApiOperation({ summary: 'A portal (credentials are never returned)' })
   async get(@Param('id') id: string) {
@@ -130,7 +158,7 @@ export class AdminController {
   }
 
   @Patch(':id')
-  @ApiOperation({ summary: "Change a portal's name, HubSpot credentials or rate limit; every process picks it up at once" })
+  @ApiOperation({ summary: "Change a portal's name, HubSpot credentials, rate limit or scheduling; every process picks it up at once" })
   @ApiBody({ schema: changePortalBody.openApi })
   async change(@Param('id') id: string, @Body() body: unknown) {
     const change = changePortalBody.parse(body);

@@ -36,6 +36,14 @@ export class Portal {
   @Column({ name: 'rate_limit_daily', type: 'integer', nullable: true })
   rateLimitDaily: number | null;
 
+  /** Its share of the workers against other portals with waiting jobs. */
+  @Column({ name: 'scheduling_weight', type: 'integer', default: 1 })
+  schedulingWeight: number;
+
+  /** Runs of one job type at once across every worker; null for no limit but the fair share. */
+  @Column({ name: 'scheduling_max_concurrency', type: 'integer', nullable: true })
+  schedulingMaxConcurrency: number | null;
+
   @Column({ name: 'property_mappings', type: 'jsonb' })
   propertyMappings: PropertyMappings;
 

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { MetricsModule } from '../metrics/metrics.module';
+import { QueueModule } from '../queue/queue.module';
 import { RedisModule } from '../redis/redis.module';
 import { RegistryModule } from '../registry/registry.module';
 import { ApiKey } from './api-key.entity';
@@ -14,7 +15,7 @@ import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, MetricsModule],
+  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, MetricsModule, QueueModule],
   providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard, CredentialCheck],
   exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard, CredentialCheck],
 })

@@ -1,9 +1,10 @@
 import { Module } from '@nestjs/common';
+import { JobsCoreModule } from '../jobs/jobs-core.module';
 import { AdminController } from './admin.controller';
 import { PortalsCoreModule } from './portals-core.module';
 
 @Module({
-  imports: [PortalsCoreModule],
+  imports: [PortalsCoreModule, JobsCoreModule],
   controllers: [AdminController],
   exports: [PortalsCoreModule],
 })

@@ -7,6 +7,8 @@ import { sha256Hex } from '../common/sha256';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { normaliseObjectType } from '../hubspot/client/object-types';
+import { DEFAULT_SCHEDULING, PortalScheduling } from '../queue/fair-share';
+import { JobQueue } from '../queue/job-queue.service';
 import { RedisService } from '../redis/redis.service';
 import { ApiKey } from './api-key.entity';
 import { CredentialCipher } from './credential-cipher';
@@ -37,6 +39,7 @@ export interface NewPortal {
   hubspotAccessToken?: string;
   hubspotOAuth?: OAuthTokens;
   rateLimit?: RateLimitSetting;
+  scheduling?: Partial<PortalScheduling>;
 }
 
 /** A change to a portal; null clears a setting. Giving a private app token drops OAuth tokens, and the other way round. */
@@ -45,6 +48,8 @@ export interface PortalChange {
   hubspotAccessToken?: string | null;
   hubspotOAuth?: OAuthTokens;
   rateLimit?: RateLimitSetting | null;
+  /** The parts given change; the others stay. */
+  scheduling?: Partial<PortalScheduling>;
 }
 
 const KEY_CACHE_TTL_MS = 30_000;
@@ -66,6 +71,7 @@ export class PortalsService implements OnModuleInit {
     @InjectRepository(ApiKey) private readonly apiKeys: Repository<ApiKey>,
     private readonly dataSource: DataSource,
     private readonly redis: RedisService,
+    private readonly queue: JobQueue,
   ) {
     this.cipher = new CredentialCipher(config.encryptionKeys);
     this.revokedChannel = redis.key('api-key-revoked');
@@ -78,13 +84,14 @@ export class PortalsService implements OnModuleInit {
 
   async create(input: NewPortal): Promise<{ portal: Portal; apiKey: string }> {
     try {
-      return await this.dataSource.transaction(async (manager) => {
+      const created = await this.dataSource.transaction(async (manager) => {
         const portal = await manager.save(
           manager.create(Portal, {
             hubspotPortalId: String(input.hubspotPortalId),
             name: input.name,
             ...this.credentials(input),
             ...rateLimitColumns(input.rateLimit),
+            ...schedulingColumns({ ...DEFAULT_SCHEDULING, ...input.scheduling }),
             propertyMappings: {},
           }),
         );
@@ -92,6 +99,8 @@ export class PortalsService implements OnModuleInit {
         await manager.save(manager.create(ApiKey, record));
         return { portal, apiKey: key };
       });
+      if (input.scheduling) await this.queue.schedule(created.portal.id, schedulingOf(created.portal));
+      return created;
     } catch (error) {
       if ((error as { code?: string }).code === '23505') {
         throw new ConflictError(`Portal ${input.hubspotPortalId} is already registered`, [
@@ -129,7 +138,20 @@ export class PortalsService implements OnModuleInit {
       Object.assign(portal, this.credentials({ hubspotAccessToken: change.hubspotAccessToken ?? undefined, hubspotOAuth: change.hubspotOAuth }));
     }
     if (change.rateLimit !== undefined) Object.assign(portal, rateLimitColumns(change.rateLimit ?? undefined));
-    return this.saveChanged(portal);
+    if (change.scheduling) Object.assign(portal, schedulingColumns({ ...schedulingOf(portal), ...change.scheduling }));
+    const saved = await this.saveChanged(portal);
+    // Saved first: should Redis not take it now, the reconciler restores every portal's share from PostgreSQL once Redis has lost them.
+    if (change.scheduling) await this.queue.schedule(portal.id, schedulingOf(saved));
+    return saved;
+  }
+
+  /** Every portal whose scheduling is off the defaults. */
+  async scheduledOffDefaults(): Promise<Array<{ portalId: string; scheduling: PortalScheduling }>> {
+    const portals = await this.portals
+      .createQueryBuilder('p')
+      .where('p.scheduling_weight <> :weight OR p.scheduling_max_concurrency IS NOT NULL', { weight: DEFAULT_SCHEDULING.weight })
+      .getMany();
+    return portals.map((portal) => ({ portalId: portal.id, scheduling: schedulingOf(portal) }));
   }
 
   /** Calls the listener with a portal's id whenever it changes, in any process. */
@@ -233,6 +255,14 @@ export class PortalsService implements OnModuleInit {
   decryptRefreshToken(portal: Portal): string | undefined {
     return portal.hubspotRefreshTokenEnc ? this.cipher.decrypt(portal.hubspotRefreshTokenEnc) : undefined;
   }
+}
+
+export function schedulingOf(portal: Portal): PortalScheduling {
+  return { weight: portal.schedulingWeight, maxConcurrency: portal.schedulingMaxConcurrency };
+}
+
+function schedulingColumns(scheduling: PortalScheduling) {
+  return { schedulingWeight: scheduling.weight, schedulingMaxConcurrency: scheduling.maxConcurrency };
 }
 
 function rateLimitColumns(rateLimit: RateLimitSetting | undefined) {

@@ -10,25 +10,39 @@ import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobError, JobRecord } from '../jobs/job-record';
 import type { RecordWriteIntent } from '../jobs/job.repository';
 import { MetricsService } from '../metrics/metrics.service';
+import type { QueuedJob } from '../queue/job-queue.service';
 import { PortalSettingsService } from '../portals/portal-settings.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
 import { JobContext, JobFailure, JobOutputs } from '../registry/job-handler';
 import { inJobSpan, markFailed, recordJobSpan } from '../telemetry/job-trace';
 import { retryDelayMs } from './backoff';
 import { egressHttp, egressOrigins } from './egress-http';
+import { QueueFeeder } from './queue-feeder';
 
 /** Why a run was told to stop; passed as the abort reason. */
 export const STOP_CANCELLED = 'cancelled';
 export const STOP_SHUTDOWN = 'shutdown';
 const STOP_TIMEOUT = 'timeout';
 
-/** How long after its holder's deadline a job delivered while another run held it is looked at again. */
+/** How long after its holder's lease a job delivered while another run held it is looked at again. */
 const HELD_RECHECK_MS = 1_000;
+/** A capped portal's run holds its portal's slot for its timeout and this much more (then a dead worker's slot frees itself). */
+const SLOT_SLACK_MS = 10_000;
 
-/** What a job's BullMQ entry carries beside its portal: when a retry put back in the queue came due. */
+/** What a job's BullMQ entry carries: its portal, and whether the portal's runs are capped. */
 interface QueuedData {
   portalId: string;
-  dueAt?: number;
+  capped?: boolean;
+}
+
+/** What a run asks of the schedule once BullMQ has let go of its job: to put the job back in its portal's share, due at `dueAt`. */
+export interface HandBack {
+  dueAt: number;
+}
+
+/** The job a BullMQ job stands for, as the schedule knows it. */
+function queuedJobOf(type: string, bullJob: Job): QueuedJob {
+  return { id: bullJob.id!, type, portalId: (bullJob.data as QueuedData).portalId, priority: bullJob.opts.priority ? 'bulk' : 'live' };
 }
 
 type RunResult =
@@ -49,26 +63,47 @@ export class JobRunner {
     private readonly writer: WritebackWriter,
     private readonly settings: PortalSettingsService,
     private readonly hubspot: JobHubSpotFactory,
+    private readonly feeder: QueueFeeder,
   ) {}
 
-  /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
-  async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const claim = await this.lifecycle.claim(bullJob.id!);
-    if (claim.kind === 'ended') return;
-    if (claim.kind === 'held') {
-      // Delivered again while a run elsewhere still holds it: that run records it, or, if its
-      // holder is gone, this delivery runs it once the lease has lapsed.
-      await bullJob.moveToDelayed(claim.until.getTime() + HELD_RECHECK_MS, token);
-      throw new DelayedError();
-    }
-    const { job, runId } = claim;
-    const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.portal.id': job.portalId, 'offload.job.attempt': job.attempts };
-    this.queueWait(bullJob, job, attributes);
+  /**
+   * The BullMQ processor. It throws only to hand the BullMQ job back (held elsewhere, shutdown) or
+   * on infrastructure failure. It answers a HandBack when the job must run again later, in its
+   * portal's share (see completed).
+   */
+  async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<HandBack | undefined> {
+    this.feeder.started(handler.type);
+    const scheduled = queuedJobOf(handler.type, bullJob);
+    const capped = (bullJob.data as QueuedData).capped === true;
+    // A job of a capped portal runs only on one of the portal's slots; without one, it waits its portal's turn again.
+    if (capped && !(await this.feeder.confirm(scheduled, handler.timeoutMs + SLOT_SLACK_MS))) return { dueAt: Date.now() };
+    let holdsSlot = capped;
     try {
-      await this.runHeld(handler, bullJob, token, signal, job, runId, attributes);
+      const claim = await this.lifecycle.claim(bullJob.id!);
+      if (claim.kind === 'ended') return;
+      if (claim.kind === 'held') {
+        // Delivered again while a run elsewhere still holds it (and its portal's slot): that run
+        // records it, or, if its holder is gone, this delivery runs it once the lease has lapsed.
+        holdsSlot = false;
+        await bullJob.moveToDelayed(claim.until.getTime() + HELD_RECHECK_MS, token);
+        throw new DelayedError();
+      }
+      const { job, runId } = claim;
+      const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.portal.id': job.portalId, 'offload.job.attempt': job.attempts };
+      this.queueWait(bullJob, job, attributes);
+      try {
+        return await this.runHeld(handler, bullJob, token, signal, job, runId, attributes);
+      } finally {
+        this.lifecycle.release(job.id);
+      }
     } finally {
-      this.lifecycle.release(job.id);
+      if (holdsSlot) this.feeder.ended(scheduled);
     }
+  }
+
+  /** Once BullMQ has let go of a job, puts it back in its portal's share when its run asked to (a retry). */
+  completed(handler: RegisteredHandler, bullJob: Job, handBack: HandBack | undefined): void {
+    if (handBack) void this.feeder.back(queuedJobOf(handler.type, bullJob), handBack.dueAt);
   }
 
   /** A run of a job this process holds, from the handler to the record of how it ended. */
@@ -80,7 +115,10 @@ export class JobRunner {
     job: JobRecord,
     runId: string,
     attributes: Record<string, string | number>,
-  ): Promise<void> {
+  ): Promise<HandBack | undefined> {
+    if (job.attempts === 1 && job.startedAt) {
+      this.metrics.jobScheduleDelaySeconds.observe({ type: job.type, priority: job.priority }, (job.startedAt.getTime() - job.createdAt.getTime()) / 1000);
+    }
     const started = performance.now();
     const result = await inJobSpan(job, `job.run ${job.type}`, attributes, async (span) => {
       const run = await this.run(handler, job, signal);
@@ -90,7 +128,6 @@ export class JobRunner {
       return outcome;
     });
     const seconds = (performance.now() - started) / 1000;
-
     if (result.kind === 'stopped') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: result.reason }, seconds);
       if (result.reason !== STOP_SHUTDOWN) return; // cancelled: the API already recorded it
@@ -98,7 +135,6 @@ export class JobRunner {
       await bullJob.moveToWait(token);
       throw new WaitingError();
     }
-
     if (result.kind === 'succeeded') {
       this.metrics.jobRunSeconds.observe({ type: job.type, outcome: 'succeeded' }, seconds);
       const { write } = result;
@@ -108,7 +144,6 @@ export class JobRunner {
       if (recorded && write) this.writer.journaled({ portalId: job.portalId, objectType: write.objectType, priority: job.priority }, 1);
       return;
     }
-
     const retry = result.error.retryable && job.attempts < job.maxAttempts;
     this.metrics.jobRunSeconds.observe({ type: job.type, outcome: retry ? 'retry' : 'failed' }, seconds);
     const recorded = await this.lifecycle.recordRun(job, {
@@ -122,19 +157,17 @@ export class JobRunner {
     const retryInMs = retry ? retryDelayMs(job.attempts, handler.retry, result.retryAfterMs) : undefined;
     if (recorded) this.attemptFailed(job, result.error, retryInMs);
     if (!recorded || retryInMs === undefined) return;
-    const dueAt = Date.now() + retryInMs;
-    await bullJob.updateData({ ...(bullJob.data as QueuedData), dueAt });
-    await bullJob.moveToDelayed(dueAt, token);
-    throw new DelayedError();
+    return { dueAt: Date.now() + retryInMs };
   }
 
   /**
-   * The job's wait for a worker, from when it was due (queued, or its retry's backoff over) to its
-   * run's claim: a span of its trace, and the queue wait histogram.
+   * The job's wait in the executor's queue, from when the schedule let it in (its portal's turn, or
+   * its retry come due) to its run's claim: a span of its trace, and the queue wait histogram. The
+   * wait in its portal's backlog before that is the schedule delay (offload_job_schedule_delay_seconds).
    */
   private queueWait(bullJob: Job, job: JobRecord, attributes: Record<string, string | number>): void {
     const claimedAt = Date.now();
-    const dueAt = Math.min(claimedAt, (bullJob.data as QueuedData | undefined)?.dueAt ?? bullJob.timestamp);
+    const dueAt = Math.min(claimedAt, bullJob.timestamp);
     this.metrics.jobQueueWaitSeconds.observe({ type: job.type }, (claimedAt - dueAt) / 1000);
     recordJobSpan(job, 'job.queue_wait', attributes, dueAt, claimedAt);
   }

@@ -10,6 +10,7 @@ import { JobSignals } from '../jobs/job-signals';
 import { queueNameFor } from '../queue/queue-names';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
+import { QueueFeeder } from './queue-feeder';
 
 /**
  * How soon the jobs of a worker that died (SIGKILL, a lost node) are delivered again. A worker
@@ -48,6 +49,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly writer: WritebackWriter,
     private readonly lifecycle: JobLifecycle,
     private readonly signals: JobSignals,
+    private readonly feeder: QueueFeeder,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -68,6 +70,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
       );
       worker.on('error', (error) => this.logger.warn(`worker ${handler.type}: ${error.message}`));
       worker.on('stalled', (id) => this.logger.warn(`job ${id} was held by a worker that stopped renewing its lock: delivered again`));
+      worker.on('completed', (job, handBack) => this.runner.completed(handler, job, handBack));
       worker.on('failed', (job, error) => this.logger.warn(`job ${job?.id} could not be claimed, BullMQ will retry it: ${error.message}`));
       void worker.run().catch((error: Error) => this.logger.error(`worker ${handler.type} stopped: ${error.message}`));
       return worker;
@@ -89,6 +92,6 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     }
     // Runs that ended meanwhile journaled their writes; the writer sends none after this, and waits for those it sent.
     await this.writer.stop(CALL_TIMEOUT_MS);
-    await this.lifecycle.drain();
+    await Promise.all([this.lifecycle.drain(), this.feeder.drain()]);
   }
 }

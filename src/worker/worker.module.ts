@@ -9,10 +9,11 @@ import { RegistryModule } from '../registry/registry.module';
 import { JobReconciler } from './job-reconciler.service';
 import { JobRunner } from './job-runner';
 import { JobWorkers } from './job-workers.service';
+import { QueueFeeder } from './queue-feeder';
 
 @Module({
   imports: [JobsCoreModule, PortalsCoreModule, HubSpotClientModule, RegistryModule, MetricsModule, QueueModule, RedisModule],
-  providers: [JobRunner, JobWorkers, JobReconciler],
+  providers: [JobRunner, JobWorkers, JobReconciler, QueueFeeder],
   exports: [JobReconciler],
 })
 export class WorkerModule {}

@@ -60,6 +60,8 @@ export class OffloadProcesses {
     private readonly isolation: Isolation,
     private readonly topology: Topology,
     private readonly extraEnv: Record<string, string> = {},
+    /** The compiled entry point: this checkout's unless another build's is to be measured. */
+    private readonly main = MAIN,
   ) {}
 
   /** Where the HTTP API answers. */
@@ -74,7 +76,7 @@ export class OffloadProcesses {
   }
 
   async start(): Promise<void> {
-    if (!existsSync(MAIN)) throw new Error(`${MAIN} is missing: build first (npm run build)`);
+    if (!existsSync(this.main)) throw new Error(`${this.main} is missing: build first (npm run build)`);
     const roles: Array<ServerProcess['role']> = this.topology === 'all' ? ['all'] : ['api', 'worker'];
     for (const role of roles) this.processes.push(this.spawn(role, await freePort()));
     await Promise.all(this.processes.map((p) => this.waitReady(p)));
@@ -98,7 +100,7 @@ export class OffloadProcesses {
       NODE_ENV: 'production',
       ...this.extraEnv,
     };
-    const child = spawn(process.execPath, ['--require', PRELOAD, MAIN], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
+    const child = spawn(process.execPath, ['--require', PRELOAD, this.main], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
     const server: ServerProcess = { name: role, role, port, child, tail: [], warnings: new Map() };
     const onLine = (line: string) => {
       if (line.startsWith('(Use `node --trace-warnings')) return;
