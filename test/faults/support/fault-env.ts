@@ -76,6 +76,9 @@ export function writebackJobs(from: number, count: number, input: Record<string,
   }));
 }
 
+/** The job a probe of the API enqueues: a noop of its own key. */
+const probeJob = (key: string): JobSpec => ({ type: 'noop', idempotencyKey: key });
+
 /**
  * One scenario's world: a PostgreSQL cluster and a Redis server of its own on their own ports, the
  * HubSpot simulator in this process, and real Offload processes (the compiled entry point): one
@@ -128,6 +131,10 @@ export class FaultEnv {
     this.client = client;
   }
 
+  get databaseUrl(): string {
+    return this.isolation.databaseUrl;
+  }
+
   get apiUrl(): string {
     return `http://127.0.0.1:${this.api.port}`;
   }
@@ -174,7 +181,7 @@ export class FaultEnv {
 
   /** One statement on a connection of its own: the server may have been restarted since the last one. */
   async query<T = any>(text: string, values: unknown[] = []): Promise<T[]> {
-    const pg = loggingErrors(new Client({ connectionString: this.isolation.databaseUrl }), 'PostgreSQL');
+    const pg = loggingErrors(new Client({ connectionString: this.databaseUrl }), 'PostgreSQL');
     await pg.connect();
     try {
       return (await pg.query(text, values)).rows;
@@ -201,6 +208,54 @@ export class FaultEnv {
       }
     };
     await Promise.all([send(), send(), send(), send()]);
+    return ids;
+  }
+
+  /**
+   * Calls the API the way a workflow would while `going()` holds, one request after another:
+   * POST /v1/jobs with a new key each time, then GET /v1/jobs/:id of `known`. Answers every status
+   * and error code seen (0 for no answer within 15 s), and the keys of the POSTs.
+   */
+  async probeWhile(going: () => boolean, known: string): Promise<{ answers: Array<{ call: string; status: number; code?: string }>; keys: string[] }> {
+    const answers: Array<{ call: string; status: number; code?: string }> = [];
+    const keys: string[] = [];
+    const call = async (name: string, path: string, body?: unknown) => {
+      try {
+        const response = await fetch(`${this.apiUrl}${path}`, {
+          method: body === undefined ? 'GET' : 'POST',
+          headers: { authorization: `Bearer ${this.client.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+          body: body === undefined ? undefined : JSON.stringify(body),
+          signal: AbortSignal.timeout(15_000),
+        });
+        const text = await response.text();
+        let code: string | undefined;
+        try {
+          code = JSON.parse(text)?.error?.code;
+        } catch {
+          code = text.slice(0, 80);
+        }
+        answers.push({ call: name, status: response.status, ...(code === undefined ? {} : { code }) });
+      } catch {
+        answers.push({ call: name, status: 0 });
+      }
+    };
+    while (going()) {
+      const key = `probe-${keys.length}`;
+      keys.push(key);
+      await call('POST /v1/jobs', '/v1/jobs', probeJob(key));
+      await call('GET /v1/jobs/:id', `/v1/jobs/${known}`);
+      await sleep(100);
+    }
+    return { answers, keys };
+  }
+
+  /** Sends the probes' POSTs again until each is accepted, as a workflow retrying them would; answers their job ids. */
+  async acceptProbes(keys: string[], timeoutMs: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (const key of keys) {
+      const answer = await until(() => this.client.post('/v1/jobs', probeJob(key)), (a) => a.status === 202 || a.status === 200, timeoutMs);
+      ids.push(answer.body.id);
+    }
     return ids;
   }
 
