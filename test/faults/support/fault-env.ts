@@ -88,7 +88,11 @@ const probeJob = (key: string): JobSpec => ({ type: 'noop', idempotencyKey: key 
 export class FaultEnv {
   readonly workers: SpawnedOffload[] = [];
   api!: SpawnedOffload;
+  /** The API as the portal's workflows call it, and as its administrator does. */
   client!: HttpClient;
+  admin!: HttpClient;
+  /** Offload's id of the portal. */
+  portalId!: string;
 
   private constructor(
     readonly cluster: PgCluster,
@@ -129,6 +133,8 @@ export class FaultEnv {
     const connected = await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { hubspotAccessToken: this.sim.token });
     if (connected.status !== 200) throw new Error(`the portal was not connected: ${connected.status} ${JSON.stringify(connected.body)}`);
     this.client = client;
+    this.admin = admin;
+    this.portalId = portal.id;
   }
 
   get databaseUrl(): string {
