@@ -1,3 +1,5 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { createHubSpotSimulator, HubSpotSimulator, HubSpotSimulatorOptions } from '../../../tools/simulators/hubspot';
@@ -5,6 +7,9 @@ import { envFor, HttpClient, isolate, Isolation, loggingErrors, newPortal } from
 import { createPgCluster, PgCluster } from '../../support/pg-cluster';
 import { RedisServer, startRedisServer } from '../../support/redis-server';
 import { firstAnswer, freePort, SpawnedOffload, spawnOffload, START_WITHIN_MS, stop } from '../../support/spawned-offload';
+
+/** Where the processes' output goes, a folder per scenario. */
+const LOGS = join(__dirname, '..', '..', '..', 'dist', 'fault-suite-logs');
 
 /**
  * Polls (every 250 ms: each probe may open a connection) until the value is accepted; the
@@ -291,9 +296,16 @@ export class FaultEnv {
     return { firstRun: row.first_run?.getTime(), firstTakeover: row.first_takeover?.getTime(), lastEnd: row.last_end?.getTime() };
   }
 
-  /** Stops every process, the simulator and the servers, and deletes the cluster. */
+  /**
+   * Stops every process, the simulator and the servers, and deletes the cluster. What each process
+   * wrote is kept in dist/fault-suite-logs/<scenario>/, for a scenario that failed.
+   */
   async stop(): Promise<void> {
-    await Promise.all([this.api, ...this.workers].filter(Boolean).map((spawned) => stop(spawned, 1_000)));
+    const processes = [this.api, ...this.workers].filter(Boolean);
+    await Promise.all(processes.map((spawned) => stop(spawned, 1_000)));
+    const folder = join(LOGS, (expect.getState().currentTestName ?? 'scenario').replace(/[^\w]+/g, '-').slice(0, 100));
+    mkdirSync(folder, { recursive: true });
+    processes.forEach((spawned, i) => writeFileSync(join(folder, `${i === 0 ? 'api' : `worker-${i}`}.log`), spawned.stdout() + spawned.stderr()));
     await this.sim.close();
     await this.redis.stop();
     await this.cluster.drop();
