@@ -16,6 +16,7 @@ import { discoverHandlerClasses } from './registry/handler-discovery';
 import { checkHandlerClasses } from './registry/handler-registry';
 import { readHandlerSettings } from './registry/handler-settings';
 import { HandlersApiModule } from './registry/handlers-api.module';
+import { RequestLimitsModule } from './request-limits/request-limits.module';
 import { WorkerModule } from './worker/worker.module';
 
 /**
@@ -43,7 +44,7 @@ export class AppModule {
         HealthModule,
         // Step completion listens to every job end, whichever role ends it.
         HubSpotClientModule,
-        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule]),
+        ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RequestLimitsModule]),
         ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule]),
       ],
     };

@@ -2,16 +2,20 @@ import { Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module';
 import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
+import { bearerToken } from './common/bearer-token';
+import { answerClientError, drainUnreadBody } from './common/http-connections';
 import { bindRequestLogContext } from './common/request-log-context';
 import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
+import { quietBullMqEvictionWarning } from './health/redis-eviction-policy';
 import { MetricsService } from './metrics/metrics.service';
 import { mountQueueDashboard } from './ops/queue-dashboard';
+import { RequestRateLimiter } from './request-limits/request-rate-limiter';
 
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -32,11 +36,31 @@ function malformedJsonMessage(body: string, error: Error): string {
   return 'The body has a "__proto__" or "constructor.prototype" key; such keys are refused';
 }
 
+/** Routes that are never limited: probes and scrapes come from the platform, not from clients. */
+const UNLIMITED_ROUTES = new Set(['/health/live', '/health/ready', '/metrics']);
+
+/** Every other request counts against its client address and its bearer token; over a limit it is answered 429 with Retry-After. */
+function limitRequestRates(fastify: FastifyInstance, limiter: RequestRateLimiter): void {
+  if (!limiter.enabled) return;
+  fastify.addHook('onRequest', async (request, reply) => {
+    if (UNLIMITED_ROUTES.has(request.routeOptions.url ?? '')) return;
+    const verdict = await limiter.check({ ip: request.ip, token: bearerToken(request) });
+    if (verdict.allowed) return;
+    void reply.header('retry-after', String(verdict.retryAfterSeconds));
+    const whose = verdict.limit === 'key' ? 'this API key' : 'this client address';
+    throw new ApiError(429, 'rate_limited', `Too many requests from ${whose}; try again in ${verdict.retryAfterSeconds} s`);
+  });
+}
+
 /** Builds the application for config.role, ready to listen. Tests call it with their own config. */
 export async function createApp(config: AppConfig, handlerClasses?: Type[]): Promise<NestFastifyApplication> {
+  quietBullMqEvictionWarning();
   const adapter = new FastifyAdapter({
     bodyLimit: MAX_BODY_BYTES,
     trustProxy: true,
+    // Answered by the hook below instead, in the contract's shape.
+    return503OnClosing: false,
+    clientErrorHandler: answerClientError,
     // Raised before routing (a malformed percent-encoding in the path, say): answered in the contract's shape too.
     frameworkErrors: (error: FastifyError, _request: FastifyRequest, reply: FastifyReply) => {
       const problem = ApiError.validation([{ path: 'url', message: `is malformed: ${error.message}` }]);
@@ -54,6 +78,33 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   app.useGlobalFilters(new ApiErrorFilter());
   const fastify = app.getHttpAdapter().getInstance();
   bindRequestLogContext(fastify);
+
+  // close() waits for every open connection. One whose request was still being answered when
+  // closing began would stay open, idle, for the whole keep-alive timeout: its answer ends it. A
+  // request that arrives on an open connection meanwhile is told to go elsewhere.
+  let closing = false;
+  fastify.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
+  fastify.addHook('onRequest', (_request, reply, done) => {
+    if (!closing) return done();
+    void reply.code(503).send(new ApiError(503, 'unavailable', 'This instance is shutting down; try again').toBody());
+  });
+  fastify.addHook('onSend', (request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close');
+    else if (reply.getHeader('connection') === 'close') drainUnreadBody(request, reply);
+    done(null, payload);
+  });
+
+  if (config.role !== 'worker') limitRequestRates(fastify, app.get(RequestRateLimiter));
+
+  // Bodies are read as sent: a compressed one would be parsed as if it were plain.
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding === undefined || encoding === '' || encoding === 'identity') return done();
+    done(new ApiError(415, 'unsupported_media_type', `Content-Encoding "${encoding}" is not accepted; send the body uncompressed`));
+  });
 
   const parseJson = fastify.getDefaultJsonParser('error', 'error');
   // JSON only: any other media type is answered 415 rather than parsed as text.
@@ -83,18 +134,6 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
       reply.elapsedTime / 1000,
     );
     done();
-  });
-
-  // close() waits for every open connection. One whose request was still being answered when
-  // closing began would stay open, idle, for the whole keep-alive timeout: its answer ends it.
-  let closing = false;
-  fastify.addHook('preClose', (done) => {
-    closing = true;
-    done();
-  });
-  fastify.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close');
-    done(null, payload);
   });
 
   if (config.role !== 'worker') {

@@ -298,5 +298,16 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       expect(nameless.status).toBe(400);
       expect(nameless.body.error.details).toEqual([expect.objectContaining({ path: 'portalId' })]);
     });
+
+    it('authenticates before it reads the query: a bad query without credentials is 401, with them 400', async () => {
+      for (const query of ['bogus=1', 'writeback=maybe', 'portalId=abc']) {
+        const anonymousAnswer = await anonymous.post(`/v1/hubspot/webhooks/noop?${query}`, payload(25));
+        expect({ query, status: anonymousAnswer.status, code: anonymousAnswer.body.error.code }).toEqual({ query, status: 401, code: 'unauthorized' });
+        const wrongKey = await anonymous.withToken('ofk_wrong').post(`/v1/hubspot/webhooks/noop?${query}`, payload(25));
+        expect({ query, status: wrongKey.status }).toEqual({ query, status: 401 });
+        const withKey = await client.post(`/v1/hubspot/webhooks/noop?${query}`, payload(25));
+        expect({ query, status: withKey.status, code: withKey.body.error.code }).toEqual({ query, status: 400, code: 'validation_failed' });
+      }
+    });
   });
 });

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { closedPort, forwardPort, KafkaMock, startKafkaMock } from './support/kafka-mock';
 import { configFor, eventually, HttpClient, isolate, Isolation, loggingErrors, newPortal, RunningOffload, startOffload } from './support/offload-harness';
+import { jobEventProblems } from './support/job-event-schema';
 
 const TOPIC = 'offload.job-events';
 
@@ -58,6 +59,7 @@ describe('outbox relay to Kafka', () => {
   let consumer: Consumer;
   const received: Received[] = [];
   const eventsFor = (jobId: string) => received.filter((message) => message.key === jobId);
+  const schemaProblems: string[] = [];
 
   beforeAll(async () => {
     kafka = await startKafkaMock();
@@ -71,7 +73,9 @@ describe('outbox relay to Kafka', () => {
     await consumer.run({
       eachMessage: async ({ partition, message }) => {
         const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([name, value]) => [name, String(value)]));
-        received.push({ partition, key: message.key!.toString(), event: JSON.parse(message.value!.toString()), headers });
+        const event = JSON.parse(message.value!.toString());
+        for (const problem of jobEventProblems(event)) schemaProblems.push(`${message.key}: ${problem}`);
+        received.push({ partition, key: message.key!.toString(), event, headers });
       },
     });
   });
@@ -178,6 +182,55 @@ describe('outbox relay to Kafka', () => {
     });
   });
 
+  describe('when the broker it publishes to dies and another answers at the same address', () => {
+    let isolation: Isolation;
+    let offload: RunningOffload;
+    let forwarding: { close(): Promise<void> } | undefined;
+    let first: KafkaMock | undefined;
+    let replacement: KafkaMock | undefined;
+
+    beforeAll(async () => {
+      isolation = await isolate();
+    });
+
+    afterAll(async () => {
+      await offload?.close();
+      await forwarding?.close();
+      await Promise.all([first?.stop(), replacement?.stop()]);
+      await isolation?.cleanup();
+    });
+
+    it('publishes again through the new one, without a restart', async () => {
+      // KAFKA_BROKERS names an address that leads to a cluster of the test's own, then to another.
+      first = await startKafkaMock(1);
+      const port = await closedPort();
+      forwarding = await forwardPort(port, first.brokers[0]);
+      offload = await startOffload(configFor(isolation, { KAFKA_BROKERS: `127.0.0.1:${port}`, OUTBOX_POLL_MS: '100' }));
+      const { client } = await newPortal(offload.url);
+      const before = await enqueue(client, 3);
+      await finished(client, before);
+      await eventually(() => outboxRows(isolation, before), (rows) => rows.every((row) => row.published_at !== null), 30_000);
+
+      await forwarding.close();
+      await first.stop();
+      const during = await enqueue(client, 3);
+      await finished(client, during);
+      await eventually(() => metric(offload.url, 'offload_outbox_publish_failures_total'), (failures) => (failures ?? 0) >= 1, 30_000);
+      expect((await outboxRows(isolation, during)).every((row) => row.published_at === null)).toBe(true);
+
+      replacement = await startKafkaMock(1);
+      forwarding = await forwardPort(port, replacement.brokers[0]);
+      const after = await enqueue(client, 3);
+      await finished(client, after);
+      const rows = await eventually(
+        () => outboxRows(isolation, [...during, ...after]),
+        (all) => all.length === 12 && all.every((row) => row.published_at !== null),
+        60_000,
+      );
+      expect(rows).toHaveLength(12);
+    });
+  });
+
   describe('with KAFKA_BROKERS unset, or in an api-only process', () => {
     let isolation: Isolation;
 
@@ -219,5 +272,10 @@ describe('outbox relay to Kafka', () => {
         await api.close();
       }
     });
+  });
+
+  it('published only events that keep to docs/events/job-event.v1.schema.json', () => {
+    expect(received.length).toBeGreaterThan(0);
+    expect(schemaProblems).toEqual([]);
   });
 });

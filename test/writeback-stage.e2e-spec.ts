@@ -170,8 +170,10 @@ describe('write-back as a stage of its own: journaled, sent by writers within ea
       expect(recordsWritten(sim)).toBe(CONTACTS);
       // The writes the dead worker had sent were read back, not sent again.
       expect(sim.listCalls({ endpoint: 'crm.objects.batch.read' }).length).toBeGreaterThan(0);
-      const journal = await query(isolation, `SELECT status, sends, count(*)::int AS n FROM writebacks GROUP BY status, sends`);
-      expect(journal).toEqual([{ status: 'written', sends: 1, n: CONTACTS }]);
+      // Every write is settled written. (A batch the dead worker had claimed but not yet put on the
+      // wire counts two sends in the journal, and one write in HubSpot, as counted above.)
+      const journal = await query(isolation, `SELECT status, count(*)::int AS n FROM writebacks GROUP BY status`);
+      expect(journal).toEqual([{ status: 'written', n: CONTACTS }]);
     }, 300_000);
   });
 });

@@ -23,15 +23,64 @@ const HTTP_CODES: Partial<Record<number, ApiErrorCode>> = {
   [HttpStatus.BAD_REQUEST]: 'validation_failed',
 };
 
-const UNAVAILABLE_PATTERNS = [
-  /ECONNREFUSED/,
-  /ECONNRESET/,
-  /Connection terminated/i,
-  /Connection is closed/i,
-  /timeout exceeded when trying to connect/i,
-  /MaxRetriesPerRequest/i,
-  /the database system is (starting up|shutting down)/i,
+/**
+ * PostgreSQL's SQLSTATEs of a server that cannot serve now, whatever the request: class 08
+ * (connection exceptions), class 53 (insufficient resources: too many connections, out of memory,
+ * disk full), and an administrator's or a crash's shutdown, or a start-up still under way (57P0x).
+ */
+const POSTGRES_UNAVAILABLE_CLASSES = ['08', '53'];
+const POSTGRES_UNAVAILABLE_CODES = new Set(['57P01', '57P02', '57P03']);
+
+/** Node's codes for a connection that could not be made, or broke. */
+const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+
+/** ioredis' errors for a connection given up on, which carry no code. */
+const REDIS_CONNECTION_ERRORS = new Set(['MaxRetriesPerRequestError', 'ClusterAllFailedError']);
+
+/**
+ * Errors that carry neither a code nor a class of their own, told apart by the text their library
+ * gives them: pg's and pg-pool's for a connection that broke or could not be had in time, ioredis'
+ * for a command sent on a closed connection, and Redis' replies of a server that cannot take a
+ * command now (loading, busy, failing over, read-only replica, out of memory under noeviction).
+ */
+const CODELESS_CONNECTION_MESSAGES = [
+  /^Connection terminated/,
+  /^timeout exceeded when trying to connect/,
+  /^Client (has encountered a connection error|was closed) and is not queryable/,
+  /^Connection is closed/,
+  /^(LOADING|BUSY|MASTERDOWN|TRYAGAIN|CLUSTERDOWN|READONLY|OOM) /,
 ];
+
+interface ErrorFields {
+  code?: unknown;
+  name?: unknown;
+  message?: unknown;
+  cause?: unknown;
+  driverError?: unknown;
+  errors?: unknown;
+}
+
+function isConnectionFailure(error: ErrorFields): boolean {
+  const code = typeof error.code === 'string' ? error.code : '';
+  if (CONNECTION_ERROR_CODES.has(code) || POSTGRES_UNAVAILABLE_CODES.has(code)) return true;
+  if (/^[0-9A-Z]{5}$/.test(code) && POSTGRES_UNAVAILABLE_CLASSES.includes(code.slice(0, 2))) return true;
+  if (typeof error.name === 'string' && REDIS_CONNECTION_ERRORS.has(error.name)) return true;
+  return typeof error.message === 'string' && CODELESS_CONNECTION_MESSAGES.some((pattern) => pattern.test(error.message as string));
+}
+
+/**
+ * Whether the error says a backing service (PostgreSQL, Redis) cannot be reached or cannot serve
+ * now, rather than that the request is wrong. Looks through what wraps the first error: TypeORM's
+ * QueryFailedError (driverError), an error's cause, and the AggregateError of a connection tried
+ * on every address of a host.
+ */
+export function isBackingServiceUnavailable(error: unknown, depth = 0): boolean {
+  if (typeof error !== 'object' || error === null || depth > 4) return false;
+  const fields = error as ErrorFields;
+  if (isConnectionFailure(fields)) return true;
+  const wrapped = [fields.driverError, fields.cause, ...(Array.isArray(fields.errors) ? fields.errors : [])];
+  return wrapped.some((inner) => inner !== error && isBackingServiceUnavailable(inner, depth + 1));
+}
 
 function domainApiError(error: DomainError): ApiError {
   if (error instanceof NotFoundError) return new ApiError(404, 'not_found', error.message);
@@ -56,7 +105,7 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DomainError) return domainApiError(error);
 
-  const err = error as { code?: string; statusCode?: number; message?: string; name?: string } | undefined;
+  const err = error as { statusCode?: number; message?: string } | undefined;
   if (error instanceof HttpException) {
     const status = error.getStatus();
     const code = HTTP_CODES[status] ?? (status < 500 ? 'validation_failed' : 'internal_error');
@@ -66,8 +115,7 @@ export function toApiError(error: unknown): ApiError {
   if (typeof err?.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
     return new ApiError(err.statusCode, HTTP_CODES[err.statusCode] ?? 'validation_failed', err.message ?? 'Bad request');
   }
-  const text = `${err?.code ?? ''} ${err?.name ?? ''} ${err?.message ?? ''}`;
-  if (UNAVAILABLE_PATTERNS.some((pattern) => pattern.test(text))) {
+  if (isBackingServiceUnavailable(error)) {
     return new ApiError(503, 'unavailable', 'A backing service is unreachable; try again shortly');
   }
   return new ApiError(500, 'internal_error', 'Internal error');

@@ -111,7 +111,21 @@ describe('loadConfig', () => {
       expect(refusal({ ENCRYPTION_KEY: KEY }).variable).toBe('ADMIN_TOKEN');
     });
 
+    it('limits requests per key and per address every 10 s, high enough for the benchmark, 0 turning a limit off', () => {
+      expect(loadConfig(REQUIRED).rateLimits).toEqual({ perKey: 50_000, perIp: 100_000 });
+      expect(loadConfig({ ...REQUIRED, RATE_LIMIT_KEY_PER_10S: '0', RATE_LIMIT_IP_PER_10S: '600' }).rateLimits).toEqual({ perKey: 0, perIp: 600 });
+    });
+
+    it('reports itself not ready on an evicting Redis unless told REDIS_EVICTION_ALLOWED=true', () => {
+      expect(loadConfig(REQUIRED).redisEvictionAllowed).toBe(false);
+      expect(loadConfig({ ...REQUIRED, REDIS_EVICTION_ALLOWED: 'true' }).redisEvictionAllowed).toBe(true);
+      expect(loadConfig({ ...REQUIRED, REDIS_EVICTION_ALLOWED: 'false' }).redisEvictionAllowed).toBe(false);
+    });
+
     it.each([
+      ['RATE_LIMIT_KEY_PER_10S', 'negative', { ...REQUIRED, RATE_LIMIT_KEY_PER_10S: '-1' }],
+      ['RATE_LIMIT_IP_PER_10S', 'not a number', { ...REQUIRED, RATE_LIMIT_IP_PER_10S: 'lots' }],
+      ['REDIS_EVICTION_ALLOWED', 'yes', { ...REQUIRED, REDIS_EVICTION_ALLOWED: 'yes' }],
       ['ENCRYPTION_KEY', 'missing', { ADMIN_TOKEN: REQUIRED.ADMIN_TOKEN }],
       ['ENCRYPTION_KEY', '63 hex characters', { ...REQUIRED, ENCRYPTION_KEY: KEY.slice(1) }],
       ['ENCRYPTION_KEY', '66 hex characters', { ...REQUIRED, ENCRYPTION_KEY: `${KEY}00` }],

@@ -1,4 +1,4 @@
-import { ConfigError, Env, integer, read, text, url } from './environment';
+import { ConfigError, Env, flag, integer, read, text, url } from './environment';
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/offload';
 
@@ -40,6 +40,13 @@ export interface AppConfig {
   /** How long a worker waits on SIGTERM for running jobs before handing them back to the queue. */
   shutdownGraceMs: number;
   reconcileIntervalMs: number;
+  /**
+   * How many requests one bearer token, and one client address, may make in each 10-second window
+   * (counted in Redis, across every API process); 0 leaves that limit off.
+   */
+  rateLimits: { perKey: number; perIp: number };
+  /** Redis may evict keys (maxmemory-policy other than noeviction) and Offload still reports itself ready. */
+  redisEvictionAllowed: boolean;
   /** The environment this was read from: each handler reads the settings it declares from it at start-up. */
   environment: Env;
 }
@@ -112,6 +119,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),
     reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 15_000, 100, 3_600_000),
+    rateLimits: {
+      perKey: integer(env, 'RATE_LIMIT_KEY_PER_10S', 50_000, 0, 100_000_000),
+      perIp: integer(env, 'RATE_LIMIT_IP_PER_10S', 100_000, 0, 100_000_000),
+    },
+    redisEvictionAllowed: flag(env, 'REDIS_EVICTION_ALLOWED'),
     environment: env,
   };
 }

@@ -26,6 +26,14 @@ export function integer(env: Env, name: string, fallback: number, min: number, m
   return value;
 }
 
+/** true or false; unset is false. */
+export function flag(env: Env, name: string): boolean {
+  const raw = read(env, name);
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  throw new ConfigError(name, `must be true or false (got "${raw}")`);
+}
+
 export function url(env: Env, name: string, fallback: string | undefined, protocols: readonly string[]): string | undefined {
   const raw = read(env, name) ?? fallback;
   if (raw === undefined) return undefined;

@@ -12,6 +12,13 @@ import { WritebackJournal, WriteSettlement } from './writeback-journal';
 /** Told of jobs that have just ended (succeeded, failed or cancelled); called on the job path, so it must return at once. */
 export type JobsEndedListener = (jobs: JobRecord[]) => void;
 
+/**
+ * How long a run holds its job without its process renewing the hold (every quarter of it). It
+ * bounds how long a dead worker's job waits before it can run again, once delivered again; a live
+ * process whose event loop stalls longer than this (and longer than BullMQ's lock) can lose a run.
+ */
+export const RUN_LEASE_MS = 8_000;
+
 /** What a claim found: the job is this run's now, another run holds it until a time, or it must not run (cancelled or ended). */
 export type RunClaim = { kind: 'claimed'; job: JobRecord; runId: string } | { kind: 'held'; until: Date } | { kind: 'ended' };
 
@@ -30,6 +37,9 @@ export type RunClaim = { kind: 'claimed'; job: JobRecord; runId: string } | { ki
 export class JobLifecycle {
   private readonly logger = new Logger(JobLifecycle.name);
   private readonly listeners: JobsEndedListener[] = [];
+  /** The runs this process holds (job id -> run id), whose leases it renews. */
+  private readonly held = new Map<string, string>();
+  private renewing?: NodeJS.Timeout;
 
   private readonly starts = new MicroBatcher<RunToClaim, RunClaim>({
     maxBatchSize: 500,
@@ -74,9 +84,36 @@ export class JobLifecycle {
     this.listeners.push(listener);
   }
 
-  /** Claims the job for a new run, which holds it until it records its end, or for deadlineMs at most. */
-  claim(id: string, deadlineMs: number): Promise<RunClaim> {
-    return this.starts.add({ id, runId: randomUUID(), deadlineMs });
+  /**
+   * Claims the job for a new run. The run holds it under a lease of RUN_LEASE_MS that this process
+   * renews while the run goes on, until `release`: a run whose process died loses the job within a
+   * lease, so its job runs again within seconds of being delivered again, not after its timeout.
+   */
+  async claim(id: string): Promise<RunClaim> {
+    const claim = await this.starts.add({ id, runId: randomUUID(), deadlineMs: RUN_LEASE_MS });
+    if (claim.kind === 'claimed') this.hold(id, claim.runId);
+    return claim;
+  }
+
+  /** The run is over here (recorded, or handed over): its lease is no longer renewed. */
+  release(id: string): void {
+    this.held.delete(id);
+    if (this.held.size === 0 && this.renewing) {
+      clearInterval(this.renewing);
+      this.renewing = undefined;
+    }
+  }
+
+  private hold(id: string, runId: string): void {
+    this.held.set(id, runId);
+    if (this.renewing) return;
+    this.renewing = setInterval(() => {
+      const runs = [...this.held].map(([jobId, heldRunId]) => ({ id: jobId, runId: heldRunId }));
+      // While PostgreSQL is down leases run out, yet no second run starts: the live worker still
+      // holds the job's BullMQ lock, so nothing delivers it again meanwhile.
+      this.jobs.renewRuns(runs, RUN_LEASE_MS).catch((error: Error) => this.logger.warn(`Renewing ${runs.length} run leases failed: ${error.message}`));
+    }, RUN_LEASE_MS / 4);
+    this.renewing.unref();
   }
 
   /**

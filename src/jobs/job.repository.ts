@@ -66,7 +66,7 @@ export interface RunToClaim {
   id: string;
   /** This run's identity, which it records its outcome with. */
   runId: string;
-  /** How long the run may hold the job; past that its holder counts as gone and the job can be claimed again. */
+  /** The run's first lease on the job; unless its process renews it, the holder counts as gone after it and the job can be claimed again. */
   deadlineMs: number;
 }
 
@@ -104,11 +104,17 @@ function keysetPage<T>(rows: Array<Record<string, any>>, limit: number, item: (r
   return { items: rows.map(item), next: rows.length === limit ? { at: last.keyset_at, id: last.id } : undefined };
 }
 
-/** The lifecycle event written to the outbox in the same statement as the change it reports. */
+/** The version of the lifecycle events' shape: docs/events/job-event.v<N>.schema.json. */
+export const JOB_EVENT_SCHEMA_VERSION = 1;
+
+/**
+ * The lifecycle event written to the outbox in the same statement as the change it reports. Its
+ * eventId is made here, once, so a redelivery carries the same one and consumers can drop repeats.
+ */
 export const outboxInsert = (source: string, where = 'TRUE') => `
   INSERT INTO outbox_events (topic, key, payload)
   SELECT '${JOB_EVENTS_TOPIC}', s.id::text, json_build_object(
-    'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
+    'eventId', gen_random_uuid(), 'schemaVersion', ${JOB_EVENT_SCHEMA_VERSION}, 'event', 'job.' || s.status, 'jobId', s.id, 'portalId', s.portal_id, 'type', s.type, 'status', s.status,
     'attempts', s.attempts, 'error', s.error, 'traceId', s.trace_id, 'occurredAt', s.updated_at)
   FROM ${source} s WHERE ${where}`;
 
@@ -280,6 +286,17 @@ export class JobRepository {
       claimed: rows.filter((row) => row.held_until === null).map(jobFromRow),
       heldUntil: new Map(rows.filter((row) => row.held_until !== null).map((row) => [row.id as string, row.held_until as Date])),
     };
+  }
+
+  /** Extends the leases of runs still held by their runs: `run_deadline_at` is in no index, so this is a HOT update. */
+  async renewRuns(runs: Array<{ id: string; runId: string }>, leaseMs: number): Promise<void> {
+    if (runs.length === 0) return;
+    await this.db.query(
+      `UPDATE jobs SET run_deadline_at = now() + $3 * interval '1 millisecond'
+       FROM unnest($1::uuid[], $2::uuid[]) AS t(id, run_id)
+       WHERE jobs.id = t.id AND jobs.run_id = t.run_id AND jobs.status = 'running'`,
+      [runs.map((run) => run.id), runs.map((run) => run.runId), leaseMs],
+    );
   }
 
   /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile, or held by another run, keeps its state). */

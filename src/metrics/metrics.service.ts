@@ -35,6 +35,13 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  readonly writebackWrites = new Counter({
+    name: 'offload_writeback_writes_total',
+    help: 'Journaled HubSpot writes settled, by outcome: written, superseded, refused, unconfirmed, failed, retry (back to pending)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+
   readonly httpSeconds = new Histogram({
     name: 'offload_http_request_seconds',
     help: 'HTTP request duration by route',

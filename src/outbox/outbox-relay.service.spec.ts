@@ -16,6 +16,8 @@ class FakeOutbox {
   readonly pending: OutboxEvent[] = [];
   readonly marked: string[] = [];
   passes = 0;
+  /** Another relay holds the lock: a pass reads nothing. */
+  heldByAnother = false;
 
   add(count: number): void {
     for (let i = 0; i < count; i++) {
@@ -26,6 +28,7 @@ class FakeOutbox {
 
   async publishNext(limit: number, publish: (events: OutboxEvent[]) => Promise<string[]>): Promise<RelayPass> {
     this.passes++;
+    if (this.heldByAnother) return { locked: false, fetched: 0, published: 0 };
     const events = this.pending.slice(0, limit);
     const ids = events.length ? await publish(events) : [];
     this.pending.splice(0, ids.length);
@@ -173,6 +176,44 @@ describe('OutboxRelay', () => {
     expect(outbox.marked).toEqual(['1', '2']);
     expect(publisher.sent).toEqual([['1', '2']]);
     await relay.beforeApplicationShutdown();
+  });
+
+  it('logs recovery only once Kafka has taken events, not when another relay held the lock, and keeps backing off meanwhile', async () => {
+    // The shortest waits jitter allows: 250 ms after one failure, 500 after two, 1000 after three.
+    jest.spyOn(Math, 'random').mockReturnValue(0);
+    const logged = jest.spyOn(Logger.prototype, 'log');
+    const recoveries = () => logged.mock.calls.map(([message]) => String(message)).filter((message) => message.includes('recovered'));
+    const outbox = new FakeOutbox();
+    const publisher = new FakePublisher();
+    publisher.failuresLeft = 3;
+    outbox.add(1);
+    const relay = relayFor(outbox, publisher);
+    relay.onApplicationBootstrap();
+    await jest.advanceTimersByTimeAsync(0);
+    expect(publisher.attempts).toBe(1);
+
+    // Another relay holds the lock (it is failing too, on the same dead broker): these passes publish nothing.
+    outbox.heldByAnother = true;
+    await jest.advanceTimersByTimeAsync(250 + 3 * POLL_MS);
+    expect(outbox.passes).toBe(5);
+    expect(recoveries()).toEqual([]);
+
+    // The lock is free again and Kafka still down: the backoff goes on from two failures, not from one.
+    outbox.heldByAnother = false;
+    await jest.advanceTimersByTimeAsync(POLL_MS);
+    expect(publisher.attempts).toBe(2);
+    await jest.advanceTimersByTimeAsync(499);
+    expect(publisher.attempts).toBe(2);
+    await jest.advanceTimersByTimeAsync(1);
+    expect(publisher.attempts).toBe(3);
+    expect(recoveries()).toEqual([]);
+
+    await jest.advanceTimersByTimeAsync(1000);
+    expect(publisher.attempts).toBe(4);
+    expect(outbox.marked).toEqual(['1']);
+    expect(recoveries()).toEqual(['Outbox relay recovered after 3 failed attempts']);
+    await relay.beforeApplicationShutdown();
+    jest.restoreAllMocks();
   });
 
   it('waits at least half the backoff before retrying', async () => {

@@ -111,10 +111,13 @@ export class OutboxRelay implements OnApplicationBootstrap, BeforeApplicationShu
       let delay: number;
       try {
         const pass = await this.outbox.publishNext(this.config.outboxBatchSize, (events) => this.publish(events));
-        if (failures > 0) this.logger.log(`Outbox relay recovered after ${failures} failed attempts`);
-        failures = 0;
-        if (pass.published > 0) lastPublishedAt = Date.now();
-        else if (Date.now() - lastPublishedAt >= IDLE_DISCONNECT_MS) await this.publisher!.close();
+        // Only events Kafka took show the way is clear again: a pass that found the lock held by
+        // another relay, or nothing to send, says nothing of Kafka, and keeps the backoff where it is.
+        if (pass.published > 0) {
+          if (failures > 0) this.logger.log(`Outbox relay recovered after ${failures} failed attempts`);
+          failures = 0;
+          lastPublishedAt = Date.now();
+        } else if (Date.now() - lastPublishedAt >= IDLE_DISCONNECT_MS) await this.publisher!.close();
         delay = nextDelayMs(pass, this.config.outboxBatchSize, this.config.outboxPollMs);
       } catch (error) {
         failures++;

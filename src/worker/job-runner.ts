@@ -22,12 +22,6 @@ export const STOP_CANCELLED = 'cancelled';
 export const STOP_SHUTDOWN = 'shutdown';
 const STOP_TIMEOUT = 'timeout';
 
-/**
- * How long past the handler's timeout a run may still hold its job: to read its write and record
- * its end (the write itself is the writer's, after). A run that holds its job longer is taken to be
- * gone (its process died), and the job can be claimed again.
- */
-const RUN_DEADLINE_SLACK_MS = 10_000;
 /** How long after its holder's deadline a job delivered while another run held it is looked at again. */
 const HELD_RECHECK_MS = 1_000;
 
@@ -53,16 +47,24 @@ export class JobRunner {
 
   /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
   async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
-    const claim = await this.lifecycle.claim(bullJob.id!, handler.timeoutMs + RUN_DEADLINE_SLACK_MS);
+    const claim = await this.lifecycle.claim(bullJob.id!);
     if (claim.kind === 'ended') return;
     if (claim.kind === 'held') {
       // Delivered again while a run elsewhere still holds it: that run records it, or, if its
-      // holder is gone, this delivery runs it once the deadline has passed.
+      // holder is gone, this delivery runs it once the lease has lapsed.
       await bullJob.moveToDelayed(claim.until.getTime() + HELD_RECHECK_MS, token);
       throw new DelayedError();
     }
     const { job, runId } = claim;
+    try {
+      await this.runHeld(handler, bullJob, token, signal, job, runId);
+    } finally {
+      this.lifecycle.release(job.id);
+    }
+  }
 
+  /** A run of a job this process holds, from the handler to the record of how it ended. */
+  private async runHeld(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined, job: JobRecord, runId: string): Promise<void> {
     const started = performance.now();
     const attributes = { 'offload.job.id': job.id, 'offload.job.type': job.type, 'offload.job.attempt': job.attempts };
     const run = await inJobSpan(job, `job.run ${job.type}`, attributes, () => this.run(handler, job, signal));

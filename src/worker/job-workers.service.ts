@@ -12,6 +12,23 @@ import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
 
 /**
+ * How soon the jobs of a worker that died (SIGKILL, a lost node) are delivered again. A worker
+ * holds a lock on each job it runs for LOCK_MS and renews it every LOCK_MS / 2 while it lives;
+ * every STALLED_CHECK_MS one worker moves the jobs whose lock has expired back to the queue. So
+ * a dead worker's jobs are delivered again within LOCK_MS + STALLED_CHECK_MS, 7.5 s, where
+ * BullMQ's defaults (30 s each) took up to a minute. A worker alive but stalled for longer than
+ * LOCK_MS (a pause of its event loop) loses its locks too: its jobs are delivered again, and the
+ * claim in PostgreSQL, which the live run still holds, keeps them from running twice.
+ */
+export const LOCK_MS = 5_000;
+export const STALLED_CHECK_MS = 2_500;
+/**
+ * Deliveries of one job whose worker died, before BullMQ fails it for good; the reconciler would
+ * still put it back from PostgreSQL, where the job's own attempts bound a job that kills its workers.
+ */
+const MAX_STALLS = 3;
+
+/**
  * One BullMQ worker per job type, and the write-back writer. They start only once the whole
  * application is up, and on SIGTERM they take no new work, let running jobs finish for
  * SHUTDOWN_GRACE_MS, then stop the rest and hand them back to the queue; HubSpot writes already
@@ -40,9 +57,17 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
         queueNameFor(handler.type),
         // Three parameters: BullMQ passes the abort signal only to a processor that declares it.
         (job, token, signal) => this.runner.process(handler, job, token, signal),
-        { ...this.bull, concurrency: handler.concurrency, autorun: false },
+        {
+          ...this.bull,
+          concurrency: handler.concurrency,
+          autorun: false,
+          lockDuration: LOCK_MS,
+          stalledInterval: STALLED_CHECK_MS,
+          maxStalledCount: MAX_STALLS,
+        },
       );
       worker.on('error', (error) => this.logger.warn(`worker ${handler.type}: ${error.message}`));
+      worker.on('stalled', (id) => this.logger.warn(`job ${id} was held by a worker that stopped renewing its lock: delivered again`));
       worker.on('failed', (job, error) => this.logger.warn(`job ${job?.id} could not be claimed, BullMQ will retry it: ${error.message}`));
       void worker.run().catch((error: Error) => this.logger.error(`worker ${handler.type} stopped: ${error.message}`));
       return worker;

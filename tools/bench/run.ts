@@ -11,6 +11,7 @@ import { mkdirSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { RATE_WINDOW_MS } from '../../src/request-limits/request-rate-limiter';
 import { CpuGroups, CpuMeter, pidsNamed } from './cpu';
 import { HttpClient, RequestSender } from './http';
 import { LoadClient } from './load-client';
@@ -76,7 +77,13 @@ async function main(): Promise<number> {
   }
 
   const isolation = newIsolation(options.postgresUrl, options.redisUrl);
-  const servers = new OffloadProcesses(isolation, options.topology, options.timings ? { BENCH_TIMINGS: '1' } : {});
+  // One key and one address send every request: the request limits stay on, at twice the highest offered rate.
+  const requestLimit = String(2 * Math.max(...options.rates) * (RATE_WINDOW_MS / 1000));
+  const servers = new OffloadProcesses(isolation, options.topology, {
+    RATE_LIMIT_KEY_PER_10S: requestLimit,
+    RATE_LIMIT_IP_PER_10S: requestLimit,
+    ...(options.timings ? { BENCH_TIMINGS: '1' } : {}),
+  });
   const bare = new BareBullmq(isolation, options.bareConcurrency);
   const clients: RequestSender[] = [];
   let db: Client | undefined;

@@ -12,7 +12,7 @@ const genericSettings = Type.Object(
     urlTemplate: Type.String({
       pattern: URL_TEMPLATE_PATTERN,
       maxLength: 500,
-      description: 'Path and query on ENRICHMENT_BASE_URL, e.g. "/v1/companies?domain={domain}"; {domain}, {name} and {email} are filled in URL-encoded',
+      description: 'Path and query on ENRICHMENT_BASE_URL, e.g. "/v1/companies?domain={domain}"; {domain}, {name} and {email} are filled in URL-encoded (a lookup whose value would be ".." or "." in the path is refused)',
     }),
     keyHeader: Type.String({ pattern: HEADER_NAME_PATTERN, maxLength: 100, description: 'The header that carries ENRICHMENT_API_KEY' }),
     keyPrefix: Type.Optional(Type.String({ maxLength: 50, pattern: '^[^\\r\\n]*$', description: 'Put before the key, e.g. "Bearer "' })),

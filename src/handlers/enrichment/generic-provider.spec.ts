@@ -107,6 +107,25 @@ describe('GenericProvider', () => {
     expect((url as URL).pathname).toBe('/c/..%2F..%2Fadmin%3Fx%3D%2F%2Fevil.example');
   });
 
+  it('refuses a value that would make a dot segment of the path, which URL resolution would climb with', async () => {
+    const byName = new GenericProvider({ ...SETTINGS, urlTemplate: '/v1/companies/{name}/profile' });
+    for (const name of ['..', '.']) {
+      const url = byName.urlFor({ kind: 'company', name }, baseUrl);
+      expect({ name, url }).toMatchObject({ name, url: { reason: 'refused', message: expect.stringMatching(/"\.\."/) } });
+    }
+    expect(new GenericProvider({ ...SETTINGS, urlTemplate: '/v1/companies/.{name}' }).urlFor({ kind: 'company', name: '.' }, baseUrl)).toBeInstanceOf(
+      ProviderFailure,
+    );
+    const outcome = await byName.enrichOne({ kind: 'company', name: '..' }, call);
+    expect(outcome).toMatchObject({ kind: 'failed', failure: { reason: 'refused' } });
+    expect(sent).toHaveLength(0);
+
+    // Dots within a name, or a dot segment in the query, go as they are.
+    expect((byName.urlFor({ kind: 'company', name: '...' }, baseUrl) as URL).pathname).toBe('/v1/companies/.../profile');
+    expect((byName.urlFor({ kind: 'company', name: 'Acme Inc.' }, baseUrl) as URL).pathname).toBe('/v1/companies/Acme%20Inc./profile');
+    expect((provider.urlFor({ kind: 'company', domain: 'acme.com', name: '..' }, baseUrl) as URL).search).toBe('?domain=acme.com&company=..');
+  });
+
   it('fails a lookup that fills none of its template’s placeholders, and leaves the others empty', async () => {
     const outcome = await provider.enrichOne({ kind: 'person', email: 'jane@acme.com' }, call);
     expect(outcome).toMatchObject({ kind: 'failed', failure: { reason: 'refused' } });

@@ -74,6 +74,9 @@ export function mapFirmographics(document: unknown, fields: GenericSettings['fie
   };
 }
 
+/** A path segment URL resolution removes or climbs with: ".", "..", or either with its dots percent-encoded. */
+const DOT_SEGMENT = /^(\.|%2e){1,2}$/i;
+
 /**
  * Any JSON-over-HTTP enrichment API: one GET per lookup to the configured path on the configured
  * host, the key in the configured header, outputs read from the answer by JSON paths. 404 is no
@@ -100,6 +103,13 @@ export class GenericProvider implements EnrichmentProvider {
     if (wanted.size > 0 && filled === 0) {
       const names = [...wanted].map((name) => `{${name}}`).join(', ');
       return new ProviderFailure('refused', `the portal's urlTemplate asks for ${names}, which this job's input does not give`);
+    }
+    // A value is encoded whole, "/" included, but "." and ".." are left as they are, and URL
+    // parsers (and servers) resolve them: a name of ".." would take the call, and the portal's
+    // key, to another path on the provider's host.
+    const segments = path.split(/[?#]/, 1)[0].split('/');
+    if (segments.some((segment) => DOT_SEGMENT.test(segment))) {
+      return new ProviderFailure('refused', "a value filled into the urlTemplate's path makes it \".\" or \"..\"");
     }
     const base = new URL(baseUrl);
     const url = new URL(`${baseUrl.replace(/\/+$/, '')}${path}`);

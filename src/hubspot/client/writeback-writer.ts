@@ -5,6 +5,7 @@ import type { JobRecord } from '../../jobs/job-record';
 import { JobLifecycle } from '../../jobs/job-lifecycle';
 import type { RecordWriteIntent } from '../../jobs/job.repository';
 import { ClaimedWrite, WriteLane, WriteSettlement, WritebackJournal } from '../../jobs/writeback-journal';
+import { MetricsService } from '../../metrics/metrics.service';
 import { HandlerRegistry } from '../../registry/handler-registry';
 import type { JobOutputs } from '../../registry/job-handler';
 import { retryDelayMs } from '../../worker/backoff';
@@ -95,6 +96,7 @@ export class WritebackWriter {
     private readonly journal: WritebackJournal,
     private readonly lifecycle: JobLifecycle,
     private readonly registry: HandlerRegistry,
+    private readonly metrics: MetricsService,
   ) {}
 
   /**
@@ -227,7 +229,7 @@ export class WritebackWriter {
           // Stopped while claiming: the writes go back, unsent, for the next writer.
           this.gateway.release(grant);
           const back = [...verifications, ...writes].map((write): WriteSettlement => ({ id: write.id, outcome: 'retry', retryInMs: 0, verify: verifications.includes(write) }));
-          this.track(state, this.settle(back));
+          this.track(state, this.settle(lane, back));
           return;
         }
         if (claimed === 0) {
@@ -262,7 +264,10 @@ export class WritebackWriter {
           ...(await this.claim(state.lane, false)),
           ...(await this.claim(state.lane, true)),
         ];
-        await this.settle(claimed.map((write): WriteSettlement => ({ id: write.id, outcome: 'failed', error: jobError })));
+        await this.settle(
+          state.lane,
+          claimed.map((write): WriteSettlement => ({ id: write.id, outcome: 'failed', error: jobError })),
+        );
         if (claimed.length > 0) return this.due(state.lane, 0, Date.now() - LINGER_MS);
         return;
       }
@@ -284,8 +289,7 @@ export class WritebackWriter {
     }
     if (sendable.length === 0) this.gateway.release(grant);
     else settlements.push(...(await this.update(lane, sendable, grant)));
-    await this.settle(settlements);
-    this.scheduleRetries(lane, settlements);
+    await this.settle(lane, settlements);
   }
 
   /** Claims up to a batch of the lane's due writes: to send, or (`verify`) to read back first. */
@@ -295,12 +299,13 @@ export class WritebackWriter {
     return claimed;
   }
 
-  private async settle(settlements: WriteSettlement[]): Promise<void> {
+  /** Records what became of writes (ending their jobs), counts it, and wakes the lane when the first retry is due. */
+  private async settle(lane: WriteLane, settlements: WriteSettlement[]): Promise<void> {
     await this.lifecycle.settleWrites(settlements, this.id);
-    for (const settlement of settlements) this.held.delete(settlement.id);
-  }
-
-  private scheduleRetries(lane: WriteLane, settlements: WriteSettlement[]): void {
+    for (const settlement of settlements) {
+      this.held.delete(settlement.id);
+      this.metrics.writebackWrites.inc({ outcome: settlement.outcome });
+    }
     const waits = settlements.flatMap((settlement) => (settlement.outcome === 'retry' && settlement.retryInMs > 0 ? [settlement.retryInMs] : []));
     if (waits.length > 0) this.dueAt(lane, Date.now() + Math.min(...waits));
   }
@@ -404,8 +409,7 @@ export class WritebackWriter {
     } catch (error) {
       settlements = claimed.map((write) => readBackLater(unsent(write, error)));
     }
-    await this.settle(settlements);
-    this.scheduleRetries(lane, settlements);
+    await this.settle(lane, settlements);
   }
 
   /** Keeps this writer's leases alive, and notes whether PostgreSQL has been reachable throughout. */

@@ -72,8 +72,10 @@ export class HubSpotWebhooksController {
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
+    // Credentials first: an unauthenticated caller learns nothing about what the query should hold.
+    const caller = await this.authenticate(request);
     const query = webhookQuery.parse(rawQuery);
-    const portal = await this.authenticate(request, query.portalId);
+    const portal = caller === 'signed' ? await this.signedPortal(query.portalId) : caller;
     const handler = this.jobs.handlerFor(type);
     const payload = webhookPayload.parse(body);
     const object =
@@ -94,7 +96,8 @@ export class HubSpotWebhooksController {
     return result.job;
   }
 
-  private async authenticate(request: FastifyRequest, hubspotPortalId: string | undefined): Promise<AuthenticatedPortal> {
+  /** The portal of the request's API key, or 'signed' for a request HubSpot signed (its portal is named by the query). */
+  private async authenticate(request: FastifyRequest): Promise<AuthenticatedPortal | 'signed'> {
     const apiKey = bearerToken(request);
     if (apiKey) {
       const portal = await this.portals.authenticate(apiKey);
@@ -105,6 +108,10 @@ export class HubSpotWebhooksController {
       throw ApiError.unauthorized('A portal API key (Authorization: Bearer) or a v3 HubSpot signature is required');
     }
     this.verifier.verify(request, ['v3']);
+    return 'signed';
+  }
+
+  private async signedPortal(hubspotPortalId: string | undefined): Promise<AuthenticatedPortal> {
     if (hubspotPortalId === undefined) {
       throw ApiError.validation([{ path: 'portalId', message: 'is required (as a query parameter) when the request is signed' }]);
     }
