@@ -3,7 +3,7 @@ import { WritebackWriter } from '../../src/hubspot/client/writeback-writer';
 import { createHubSpotSimulator } from '../../tools/simulators/hubspot';
 import { configFor, isolate, loggingErrors, newPortal, startOffload } from '../support/offload-harness';
 import { Client } from 'pg';
-import { FaultEnv, until, writebackJobs } from './support/fault-env';
+import { FaultEnv, probeSummary, until, writebackJobs } from './support/fault-env';
 import { expectEveryJobDoneOnce } from './support/job-audit';
 import { report, seconds } from './support/summary';
 
@@ -45,9 +45,8 @@ describe('fault suite: PostgreSQL, the source of truth, goes away', () => {
     const { lastEnd } = await env.timeline(upAt);
     report(
       'PostgreSQL stopped -m immediate for 30 s',
-      `${ids.length} jobs; ${answers.length} API calls during the outage and restart, ${refused.filter((a) => a.status === 503).length} answered 503, ` +
-        `${refused.filter((a) => a.status !== 503).length} otherwise refused; down ${seconds(crashedAt, startingAt)}, accepting connections ` +
-        `${seconds(startingAt, upAt)} after the start; all ended ${seconds(upAt, lastEnd)} after`,
+      `${ids.length} jobs; down ${seconds(crashedAt, startingAt)}, accepting connections ${seconds(startingAt, upAt)} after the start; ` +
+        `meanwhile the API answered ${probeSummary(answers)}; all ended ${seconds(upAt, lastEnd)} after`,
     );
     // Down, and while it starts, a request either gets through or is refused as the contract says.
     expect(refused.filter((answer) => answer.status !== 503 || answer.code !== 'unavailable')).toEqual([]);

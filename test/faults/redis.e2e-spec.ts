@@ -1,7 +1,7 @@
 import Redis from 'ioredis';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { loggingErrors } from '../support/offload-harness';
-import { FaultEnv, until, writebackJobs } from './support/fault-env';
+import { FaultEnv, probeSummary, until, writebackJobs } from './support/fault-env';
 import { expectEveryJobDoneOnce } from './support/job-audit';
 import { report, seconds } from './support/summary';
 
@@ -58,10 +58,9 @@ describe('fault suite: Redis loses every job it held', () => {
     const audit = await expectEveryJobDoneOnce(env!, ids);
     expect(audit.takenOver).toBe(0);
     const { lastEnd } = await env!.timeline(restartedAt);
-    const statuses = answers.reduce<Record<string, number>>((counts, { call, status }) => ({ ...counts, [`${call} ${status}`]: (counts[`${call} ${status}`] ?? 0) + 1 }), {});
     report(
       'Redis killed and restarted empty',
-      `${ids.length} jobs; down ${seconds(killedAt, restartedAt)}, the API answered ${JSON.stringify(statuses)} meanwhile; all ended ${seconds(restartedAt, lastEnd)} after the restart`,
+      `${ids.length} jobs; down ${seconds(killedAt, restartedAt)}, the API answered ${probeSummary(answers)}; all ended ${seconds(restartedAt, lastEnd)} after the restart`,
     );
   }, 420_000);
 });

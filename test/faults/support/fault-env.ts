@@ -81,6 +81,21 @@ export function writebackJobs(from: number, count: number, input: Record<string,
   }));
 }
 
+export interface ProbeAnswer {
+  call: string;
+  status: number;
+  ms: number;
+  code?: string;
+}
+
+/** How the probes were answered: a count per call and status, and the slowest answer. */
+export function probeSummary(answers: ProbeAnswer[]): string {
+  const counts: Record<string, number> = {};
+  for (const { call, status } of answers) counts[`${call} ${status}`] = (counts[`${call} ${status}`] ?? 0) + 1;
+  const slowest = Math.max(0, ...answers.map((answer) => answer.ms));
+  return `${Object.entries(counts).map(([what, n]) => `${n} × ${what}`).join(', ')}; the slowest in ${(slowest / 1000).toFixed(1)} s`;
+}
+
 /** The job a probe of the API enqueues: a noop of its own key. */
 const probeJob = (key: string): JobSpec => ({ type: 'noop', idempotencyKey: key });
 
@@ -224,13 +239,14 @@ export class FaultEnv {
 
   /**
    * Calls the API the way a workflow would while `going()` holds, one request after another:
-   * POST /v1/jobs with a new key each time, then GET /v1/jobs/:id of `known`. Answers every status
-   * and error code seen (0 for no answer within 15 s), and the keys of the POSTs.
+   * POST /v1/jobs with a new key each time, then GET /v1/jobs/:id of `known`. Answers each call's
+   * status (0 for no answer within 15 s), error code and time taken, and the keys of the POSTs.
    */
-  async probeWhile(going: () => boolean, known: string): Promise<{ answers: Array<{ call: string; status: number; code?: string }>; keys: string[] }> {
-    const answers: Array<{ call: string; status: number; code?: string }> = [];
+  async probeWhile(going: () => boolean, known: string): Promise<{ answers: ProbeAnswer[]; keys: string[] }> {
+    const answers: ProbeAnswer[] = [];
     const keys: string[] = [];
     const call = async (name: string, path: string, body?: unknown) => {
+      const started = Date.now();
       try {
         const response = await fetch(`${this.apiUrl}${path}`, {
           method: body === undefined ? 'GET' : 'POST',
@@ -245,9 +261,9 @@ export class FaultEnv {
         } catch {
           code = text.slice(0, 80);
         }
-        answers.push({ call: name, status: response.status, ...(code === undefined ? {} : { code }) });
+        answers.push({ call: name, status: response.status, ms: Date.now() - started, ...(code === undefined ? {} : { code }) });
       } catch {
-        answers.push({ call: name, status: 0 });
+        answers.push({ call: name, status: 0, ms: Date.now() - started });
       }
     };
     while (going()) {
