@@ -107,7 +107,7 @@ const probeJob = (key: string): JobSpec => ({ type: 'noop', idempotencyKey: key 
  */
 export class FaultEnv {
   readonly workers: SpawnedOffload[] = [];
-  api!: SpawnedOffload;
+  api?: SpawnedOffload;
   /** The API as the portal's workflows call it, and as its administrator does. */
   client!: HttpClient;
   admin!: HttpClient;
@@ -126,29 +126,35 @@ export class FaultEnv {
     const cluster = await createPgCluster();
     let redis: RedisServer | undefined;
     let sim: HubSpotSimulator | undefined;
+    let env: FaultEnv | undefined;
     try {
       const isolation = await isolate({ postgres: cluster.url });
       redis = await startRedisServer();
       sim = await createHubSpotSimulator({ seedContacts: options.contacts ?? 0, ...options.simulator });
       sim.defineProperties('contacts', ['ok', 'attempts']);
-      const env = new FaultEnv(cluster, redis, sim, isolation, options);
+      env = new FaultEnv(cluster, redis, sim, isolation, options);
       await env.query(RUN_LOG);
       await env.boot();
       return env;
     } catch (error) {
-      await sim?.close();
-      await redis?.stop();
-      await cluster.drop();
+      if (env) await env.stop();
+      else {
+        await sim?.close();
+        await redis?.stop();
+        await cluster.drop();
+      }
       throw error;
     }
   }
 
   private async boot(): Promise<void> {
-    const [api] = await Promise.all([
-      this.spawn({ ROLE: 'api' }),
+    // Every process that started is kept (for stop()), even when another did not.
+    const started = await Promise.allSettled([
+      this.spawn({ ROLE: 'api' }).then((api) => (this.api = api)),
       ...Array.from({ length: this.options.workers ?? 2 }, () => this.startWorker()),
     ]);
-    this.api = api;
+    const failed = started.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
     const { portal, client, admin } = await newPortal(this.apiUrl, this.sim.portalId);
     const connected = await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { hubspotAccessToken: this.sim.token });
     if (connected.status !== 200) throw new Error(`the portal was not connected: ${connected.status} ${JSON.stringify(connected.body)}`);
@@ -162,7 +168,7 @@ export class FaultEnv {
   }
 
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.api.port}`;
+    return `http://127.0.0.1:${this.api!.port}`;
   }
 
   /**
@@ -301,15 +307,14 @@ export class FaultEnv {
     );
   }
 
-  /** When (epoch ms) the first run started after `since`, the first run that took over a dead run's job, and the last job ended. */
-  async timeline(since: number): Promise<{ firstRun?: number; firstTakeover?: number; lastEnd?: number }> {
+  /** When (epoch ms) a run first took over a dead run's job after `since`, and when the last job ended. */
+  async timeline(since: number): Promise<{ firstTakeover?: number; lastEnd?: number }> {
     const [row] = await this.query(
-      `SELECT (SELECT min(at) FROM fault_run_log WHERE to_status = 'running' AND at > $1) AS first_run,
-              (SELECT min(at) FROM fault_run_log WHERE from_status = 'running' AND to_status = 'running' AND at > $1) AS first_takeover,
+      `SELECT (SELECT min(at) FROM fault_run_log WHERE from_status = 'running' AND to_status = 'running' AND at > $1) AS first_takeover,
               (SELECT max(finished_at) FROM jobs) AS last_end`,
       [new Date(since)],
     );
-    return { firstRun: row.first_run?.getTime(), firstTakeover: row.first_takeover?.getTime(), lastEnd: row.last_end?.getTime() };
+    return { firstTakeover: row.first_takeover?.getTime(), lastEnd: row.last_end?.getTime() };
   }
 
   /**
@@ -317,11 +322,12 @@ export class FaultEnv {
    * wrote is kept in dist/fault-suite-logs/<scenario>/, for a scenario that failed.
    */
   async stop(): Promise<void> {
-    const processes = [this.api, ...this.workers].filter(Boolean);
-    await Promise.all(processes.map((spawned) => stop(spawned, 1_000)));
+    const processes = new Map<string, SpawnedOffload>(this.workers.map((worker, i) => [`worker-${i + 1}`, worker]));
+    if (this.api) processes.set('api', this.api);
+    await Promise.all([...processes.values()].map((spawned) => stop(spawned, 1_000)));
     const folder = join(LOGS, (expect.getState().currentTestName ?? 'scenario').replace(/[^\w]+/g, '-').slice(0, 100));
     mkdirSync(folder, { recursive: true });
-    processes.forEach((spawned, i) => writeFileSync(join(folder, `${i === 0 ? 'api' : `worker-${i}`}.log`), spawned.stdout() + spawned.stderr()));
+    for (const [name, spawned] of processes) writeFileSync(join(folder, `${name}.log`), spawned.stdout() + spawned.stderr());
     await this.sim.close();
     await this.redis.stop();
     await this.cluster.drop();
