@@ -134,11 +134,11 @@ export class WritebackJournal {
     return rows.map(jobFromRow);
   }
 
-  /** Extends the leases of the writes `writer` has on their way: it is alive. */
-  async renew(writer: string, leaseMs: number): Promise<void> {
+  /** Extends the leases of the writes `writer` has on their way (`ids`, those it knows it claimed): it is alive. */
+  async renew(writer: string, ids: string[], leaseMs: number): Promise<void> {
     await this.db.query(
-      `UPDATE writebacks SET lease_until = now() + $2 * interval '1 millisecond' WHERE status = 'sent' AND sent_by = $1`,
-      [writer, leaseMs],
+      `UPDATE writebacks SET lease_until = now() + $3 * interval '1 millisecond' WHERE id = ANY($2::bigint[]) AND status = 'sent' AND sent_by = $1`,
+      [writer, ids, leaseMs],
     );
   }
 

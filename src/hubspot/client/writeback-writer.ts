@@ -26,7 +26,8 @@ const MAX_IN_FLIGHT = 4;
 const WRITE_TRIES = 3;
 /**
  * How long a writer holds the writes it sent without renewing its lease. It renews every third of
- * this while alive; past it, another writer takes them over and reads their records back.
+ * this, while alive, the leases of the writes it knows it claimed; past it, another writer takes
+ * them over and reads their records back.
  */
 const LEASE_MS = 30_000;
 const RENEW_EVERY_MS = LEASE_MS / 3;
@@ -83,6 +84,13 @@ export class WritebackWriter {
   private timers: NodeJS.Timeout[] = [];
   /** Since when this writer has reached PostgreSQL without a break: it takes over others' writes only after a whole lease of it. */
   private reachableSince?: number;
+  /**
+   * The writes this writer claimed and has not settled yet: the only ones whose leases it renews.
+   * A claim PostgreSQL committed but whose answer never came (the connection dropped between)
+   * leaves writes sent under this writer's name that it knows nothing of; their leases lapse, and
+   * they are read back like a dead writer's, instead of being held for as long as it lives.
+   */
+  private readonly held = new Set<string>();
 
   constructor(
     private readonly gateway: HubSpotGateway,
@@ -211,8 +219,8 @@ export class WritebackWriter {
         let verifications: ClaimedWrite[] = [];
         let writes: ClaimedWrite[] = [];
         try {
-          verifications = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, true);
-          if (verifications.length === 0) writes = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, false);
+          verifications = await this.claim(lane, true);
+          if (verifications.length === 0) writes = await this.claim(lane, false);
         } catch (error) {
           this.gateway.release(grant);
           throw error;
@@ -256,8 +264,8 @@ export class WritebackWriter {
     try {
       if (error instanceof HubSpotNotConnectedError) {
         const claimed = [
-          ...(await this.journal.claim(state.lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, false)),
-          ...(await this.journal.claim(state.lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, true)),
+          ...(await this.claim(state.lane, false)),
+          ...(await this.claim(state.lane, true)),
         ];
         await this.settle(
           state.lane,
@@ -287,10 +295,20 @@ export class WritebackWriter {
     await this.settle(lane, settlements);
   }
 
+  /** Claims up to a batch of the lane's due writes: to send, or (`verify`) to read back first. */
+  private async claim(lane: WriteLane, verify: boolean): Promise<ClaimedWrite[]> {
+    const claimed = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, verify);
+    for (const write of claimed) this.held.add(write.id);
+    return claimed;
+  }
+
   /** Records what became of writes (ending their jobs), counts it, and wakes the lane when the first retry is due. */
   private async settle(lane: WriteLane, settlements: WriteSettlement[]): Promise<void> {
     await this.lifecycle.settleWrites(settlements, this.id);
-    for (const settlement of settlements) this.metrics.writebackWrites.inc({ outcome: settlement.outcome });
+    for (const settlement of settlements) {
+      this.held.delete(settlement.id);
+      this.metrics.writebackWrites.inc({ outcome: settlement.outcome });
+    }
     settledInBatch(settlements.map((settlement) => settlement.outcome));
     const waits = settlements.flatMap((settlement) => (settlement.outcome === 'retry' && settlement.retryInMs > 0 ? [settlement.retryInMs] : []));
     if (waits.length > 0) this.dueAt(lane, Date.now() + Math.min(...waits));
@@ -401,7 +419,7 @@ export class WritebackWriter {
   /** Keeps this writer's leases alive, and notes whether PostgreSQL has been reachable throughout. */
   private async renew(): Promise<void> {
     try {
-      await this.journal.renew(this.id, LEASE_MS);
+      await this.journal.renew(this.id, [...this.held], LEASE_MS);
       this.reachableSince ??= Date.now();
     } catch {
       this.reachableSince = undefined;

@@ -419,8 +419,12 @@ export class HubSpotSimulator {
     for (const name of names) portal.schema[type].add(name);
   }
 
-  /** A record as stored, with every property (no rate limit, not recorded). */
-  getObject(objectType: string, id: string | number, portalId = this.portalId): { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string } | undefined {
+  /** A record as stored, with every property and the number of updates applied to it (no rate limit, not recorded). */
+  getObject(
+    objectType: string,
+    id: string | number,
+    portalId = this.portalId,
+  ): { id: string; properties: Record<string, string | null>; createdAt: string; updatedAt: string; writes: number } | undefined {
     const type = this.objectType(objectType);
     const record = this.requirePortal(portalId).objects[type].get(String(id));
     if (!record) return undefined;
@@ -429,6 +433,7 @@ export class HubSpotSimulator {
       properties: Object.fromEntries(record.properties),
       createdAt: new Date(record.createdAt).toISOString(),
       updatedAt: new Date(record.updatedAt).toISOString(),
+      writes: record.writes,
     };
   }
 

@@ -60,6 +60,8 @@ export interface CrmRecord {
   properties: Map<string, string | null>;
   createdAt: number;
   updatedAt: number;
+  /** Updates applied to it (seeding is none): a test's count of writes per record. */
+  writes: number;
 }
 
 export interface SeedRecord {
@@ -182,6 +184,7 @@ export function checkProperties(portal: Portal, type: CrmObjectType, input: unkn
 export function applyProperties(record: CrmRecord, type: CrmObjectType, values: Map<string, string>, now: number): void {
   for (const [name, value] of values) record.properties.set(name, value);
   record.updatedAt = now;
+  record.writes++;
   record.properties.set(LAST_MODIFIED[type], new Date(now).toISOString());
 }
 
@@ -224,7 +227,7 @@ export function createRecord(portal: Portal, type: CrmObjectType, seed: SeedReco
   const id = seed.id !== undefined ? String(seed.id) : portal.allocateId();
   portal.noteId(id);
   const createdAt = seed.createdAt !== undefined ? new Date(seed.createdAt).getTime() : now;
-  const record: CrmRecord = { id, properties: new Map(), createdAt, updatedAt: createdAt };
+  const record: CrmRecord = { id, properties: new Map(), createdAt, updatedAt: createdAt, writes: 0 };
   for (const [name, value] of Object.entries(seed.properties ?? {})) {
     portal.schema[type].add(name);
     record.properties.set(name, value === null ? null : String(value));
