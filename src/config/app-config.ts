@@ -32,6 +32,8 @@ export interface AppConfig {
   adminToken: string | undefined;
   encryptionKey: Buffer;
   hubspotBaseUrl: string;
+  /** The date version of HubSpot's APIs every call goes to (`/crm/objects/2026-03/...`). */
+  hubspotApiVersion: string;
   hubspotClientSecret: string | undefined;
   /** The app's OAuth client id: with the client secret, renews the access tokens of OAuth portals. */
   hubspotClientId: string | undefined;
@@ -106,6 +108,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminToken,
     encryptionKey: Buffer.from(keyHex, 'hex'),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
+    hubspotApiVersion: text(env, 'HUBSPOT_API_VERSION', '2026-03', /^\d{4}-(0[1-9]|1[0-2])$/, 'must be a date version, YYYY-MM'),
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
     hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
     publicBaseUrl: url(env, 'PUBLIC_BASE_URL', undefined, ['http:', 'https:']),

@@ -12,6 +12,7 @@ import { Portal, PropertyMappings } from '../../portals/portal.entity';
 import { PortalsService } from '../../portals/portals.service';
 import { RedisService } from '../../redis/redis.service';
 import { retryDelayMs } from '../../worker/backoff';
+import { apiVersionMiddleware } from './api-version';
 import { DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
@@ -269,7 +270,7 @@ export class HubSpotGateway implements OnModuleInit {
       throw new HubSpotNotConnectedError(portal.id, 'is connected by OAuth, but HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not both set to renew its token');
     }
     const refreshToken = this.portals.decryptRefreshToken(portal)!;
-    const oauth = new Client({ basePath: this.config.hubspotBaseUrl, numberOfApiCallRetries: 0, httpAgent: this.agent }).oauth.tokensApi;
+    const oauth = this.appClient().oauth.tokensApi;
     let answer;
     try {
       answer = await withTimeout(() => oauth.create('refresh_token', undefined, undefined, clientId, clientSecret, refreshToken), CALL_TIMEOUT_MS);
@@ -286,6 +287,19 @@ export class HubSpotGateway implements OnModuleInit {
     return { value: answer.accessToken, renewAt: expiresAt.getTime() - REFRESH_MARGIN_MS };
   }
 
+  /**
+   * A client for the app's own calls (OAuth tokens, action definitions), with no portal's token: the
+   * date version, no retries of its own, the shared connections.
+   */
+  appClient(): Client {
+    return new Client({
+      basePath: this.config.hubspotBaseUrl,
+      numberOfApiCallRetries: 0,
+      httpAgent: this.agent,
+      middleware: [apiVersionMiddleware(this.config.hubspotApiVersion)],
+    });
+  }
+
   private connect(portal: Portal, accessToken: string): HubSpotConnection {
     this.limitsByHubSpotId.set(portal.hubspotPortalId, limitsOf(portal));
     const hubspotPortalId = portal.hubspotPortalId;
@@ -296,6 +310,7 @@ export class HubSpotGateway implements OnModuleInit {
       httpAgent: this.agent,
       // HubSpot's count of the day comes back on every answer; calls other integrations make count too.
       middleware: [
+        apiVersionMiddleware(this.config.hubspotApiVersion),
         {
           pre: (context: unknown) => context,
           post: (context: unknown) => {
