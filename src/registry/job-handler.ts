@@ -67,7 +67,8 @@ export interface JobRef {
   portalId: string;
   attempt: number;
   maxAttempts: number;
-  object: { type: string; id: string } | null;
+  /** The job's record; `properties`: those its request carried, which context.hubspot.readProperties answers from first. */
+  object: { type: string; id: string; properties?: Record<string, string | null> } | null;
   callbackId: string | null;
   traceId: string;
 }
@@ -87,7 +88,11 @@ export interface HubSpotOwner {
  * throw JobFailure: `hubspot_unavailable` (retryable), `hubspot_not_connected`, `hubspot_refused`.
  */
 export interface JobHubSpot {
-  /** A record's properties (null when unset); reads from jobs running together share batch read calls. */
+  /**
+   * A record's properties (null when unset). Answered from the properties the job's request carried
+   * for the record when they hold every one asked for; otherwise read from HubSpot, where reads from
+   * jobs running together share batch read calls.
+   */
   readProperties(object: { type: string; id: string }, properties: string[]): Promise<Record<string, string | null>>;
   /** The portal's active owners, cached for a minute. */
   owners(): Promise<HubSpotOwner[]>;
