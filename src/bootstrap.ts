@@ -10,6 +10,7 @@ import { ApiErrorFilter } from './common/api-error.filter';
 import { bindRequestLogContext } from './common/request-log-context';
 import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
+import { webhookRetryAfterInMilliseconds } from './hubspot/entry-points/webhook-retry-after';
 import { MetricsService } from './metrics/metrics.service';
 import { mountQueueDashboard } from './ops/queue-dashboard';
 
@@ -98,6 +99,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   });
 
   if (config.role !== 'worker') {
+    webhookRetryAfterInMilliseconds(fastify);
     await mountQueueDashboard(app, config.adminToken!);
     const document = SwaggerModule.createDocument(
       app,

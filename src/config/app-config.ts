@@ -37,6 +37,8 @@ export interface AppConfig {
   hubspotClientSecret: string | undefined;
   /** The app's OAuth client id: with the client secret, renews the access tokens of OAuth portals. */
   hubspotClientId: string | undefined;
+  /** HubSpot's page where a user installs the app in a portal (the OAuth authorization-code flow starts there). */
+  hubspotAuthorizeUrl: string;
   publicBaseUrl: string | undefined;
   logLevel: string;
   /** How long a worker waits on SIGTERM for running jobs before handing them back to the queue. */
@@ -111,6 +113,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     hubspotApiVersion: text(env, 'HUBSPOT_API_VERSION', '2026-03', /^\d{4}-(0[1-9]|1[0-2])$/, 'must be a date version, YYYY-MM'),
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
     hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
+    hubspotAuthorizeUrl: url(env, 'HUBSPOT_AUTHORIZE_URL', 'https://app.hubspot.com/oauth/authorize', ['http:', 'https:'])!,
     publicBaseUrl: url(env, 'PUBLIC_BASE_URL', undefined, ['http:', 'https:']),
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),

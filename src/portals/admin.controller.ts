@@ -6,6 +6,7 @@ import { hubspotAccountId } from '../common/hubspot-id-schemas';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
+import { PortalPauses } from './portal-pauses.service';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
 
@@ -78,6 +79,13 @@ const changePortalBody = requestSchema(
   ),
 );
 
+const pauseBody = requestSchema(
+  Type.Object(
+    { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Shown with the portal while it is paused' })) },
+    { additionalProperties: false },
+  ),
+);
+
 const secretBody = requestSchema(
   Type.Object({ value: Type.String({ minLength: 1, maxLength: 4096, description: 'Stored encrypted, never returned' }) }, { additionalProperties: false }),
 );
@@ -99,6 +107,8 @@ function portalView(portal: Portal) {
       ? { requestsPer10s: portal.rateLimitPer10s, ...(portal.rateLimitDaily ? { daily: portal.rateLimitDaily } : {}) }
       : null,
     propertyMappings: portal.propertyMappings,
+    status: portal.pausedAt ? 'paused' : 'active',
+    ...(portal.pausedAt ? { pausedAt: portal.pausedAt, pausedReason: portal.pausedReason } : {}),
     createdAt: portal.createdAt,
   };
 }
@@ -111,6 +121,7 @@ export class AdminController {
   constructor(
     private readonly portals: PortalsService,
     private readonly settings: PortalSettingsService,
+    private readonly pauses: PortalPauses,
   ) {}
 
   @Post()
@@ -136,6 +147,29 @@ export class AdminController {
     const change = changePortalBody.parse(body);
     oneCredential(change);
     return portalView(await this.portals.update(id, change));
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Pause the portal's work: its jobs wait in the queue and its HubSpot writes are held until it resumes",
+    description: 'A paused portal stays paused with its first reason. Jobs are still accepted; they run once it resumes.',
+  })
+  @ApiBody({ schema: pauseBody.openApi, required: false })
+  async pause(@Param('id') id: string, @Body() body: unknown) {
+    const { reason } = pauseBody.parse(body ?? {});
+    await this.portals.findById(id);
+    await this.pauses.pause(id, reason ?? 'paused by an admin');
+    return portalView(await this.portals.findById(id));
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Resume the portal's work: its waiting jobs run and its held writes are sent" })
+  async resume(@Param('id') id: string) {
+    await this.portals.findById(id);
+    await this.pauses.resume(id);
+    return portalView(await this.portals.findById(id));
   }
 
   @Get(':id/handlers/:type/config')

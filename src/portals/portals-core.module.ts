@@ -7,13 +7,14 @@ import { AdminGuard, PortalKeyGuard } from './auth.guards';
 import { Portal } from './portal.entity';
 import { PortalHandlerConfig } from './portal-handler-config.entity';
 import { PortalSecret } from './portal-secret.entity';
+import { PortalPauses } from './portal-pauses.service';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
   imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule],
-  providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
-  exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard],
+  providers: [PortalsService, PortalSettingsService, PortalPauses, AdminGuard, PortalKeyGuard],
+  exports: [PortalsService, PortalSettingsService, PortalPauses, AdminGuard, PortalKeyGuard],
 })
 export class PortalsCoreModule {}

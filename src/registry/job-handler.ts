@@ -57,6 +57,16 @@ export interface HandlerDeclaration<I extends TSchema = TSchema> {
   settings?: SettingDeclarations;
   /** The origins (scheme://host[:port]) context.http may reach, from the handler's settings. */
   egress?(settings: HandlerSettings): string[];
+  /**
+   * The HubSpot app scopes its jobs need beyond write-back's and step completion's
+   * (crm.objects.owners.read, ...): asked for when the app is installed.
+   */
+  scopes?: readonly string[];
+  /**
+   * The records a workflow may run it on, as HubSpot names them (CONTACT, COMPANY, LEAD, 2-12345):
+   * its custom workflow action's objectTypes. Reading and writing them is asked for at install.
+   */
+  objectTypes?: readonly string[];
   /** Helpers from the handler's folder its constructor takes, registered beside it (a unit test passes its own). */
   providers?: Provider[];
 }

@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
 import { DomainError } from '../common/domain-errors';
 import { persistently } from '../common/persistently';
-import { HubSpotNotConnectedError } from '../hubspot/client/hubspot-gateway';
+import { HubSpotGateway, HubSpotNotConnectedError, PAUSED_RECHECK_MS } from '../hubspot/client/hubspot-gateway';
 import { hubSpotJobError } from '../hubspot/client/hubspot-job-error';
 import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
 import { WritebackWriter } from '../hubspot/client/writeback-writer';
@@ -49,10 +49,17 @@ export class JobRunner {
     private readonly writer: WritebackWriter,
     private readonly settings: PortalSettingsService,
     private readonly hubspot: JobHubSpotFactory,
+    private readonly gateway: HubSpotGateway,
   ) {}
 
   /** The BullMQ processor. It throws only to hand the BullMQ job back (delayed retry, shutdown) or on infrastructure failure. */
   async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<void> {
+    const { portalId } = bullJob.data as { portalId?: string };
+    if (portalId !== undefined && this.gateway.isPaused(portalId)) {
+      // Not claimed, so not counted as an attempt: it waits in the queue until the portal resumes.
+      await bullJob.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);
+      throw new DelayedError();
+    }
     const claim = await this.lifecycle.claim(bullJob.id!, handler.timeoutMs + RUN_DEADLINE_SLACK_MS);
     if (claim.kind === 'ended') return;
     if (claim.kind === 'held') {

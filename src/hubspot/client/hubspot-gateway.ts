@@ -9,6 +9,7 @@ import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService } from '../../metrics/metrics.service';
 import { Portal, PropertyMappings } from '../../portals/portal.entity';
+import { PortalPauses } from '../../portals/portal-pauses.service';
 import { PortalsService } from '../../portals/portals.service';
 import { RedisService } from '../../redis/redis.service';
 import { retryDelayMs } from '../../worker/backoff';
@@ -38,6 +39,18 @@ export class HubSpotNotConnectedError extends Error {
   }
 }
 
+/**
+ * The portal's work is paused (its app was uninstalled, or an admin paused it): nothing is sent to
+ * HubSpot for it until it resumes, and what was to be sent waits.
+ */
+export class PortalPausedError extends Error {
+  override readonly name = 'PortalPausedError';
+
+  constructor(readonly portalId: string) {
+    super(`Portal ${portalId} is paused; its work waits until it resumes`);
+  }
+}
+
 /** What went wrong with a HubSpot call, as Offload acts on it. */
 export interface HubSpotFailure {
   /** HubSpot's HTTP status; absent when no answer came (network, timeout). */
@@ -49,6 +62,9 @@ export interface HubSpotFailure {
   retryAfterMs?: number;
 }
 
+/** How long work waiting on a paused portal waits before it looks again. */
+export const PAUSED_RECHECK_MS = 5_000;
+
 /** HubSpot's 423 Locked: "wait at least 2 seconds and retry". */
 const LOCKED_WAIT_MS = 2_000;
 
@@ -56,6 +72,7 @@ const LOCKED_WAIT_MS = 2_000;
 export function hubSpotFailure(error: unknown): HubSpotFailure {
   if (error instanceof DailyBudgetExhaustedError) return { status: 429, message: error.message, transient: true };
   if (error instanceof HubSpotNotConnectedError) return { message: error.message, transient: false };
+  if (error instanceof PortalPausedError) return { message: error.message, transient: true, retryAfterMs: PAUSED_RECHECK_MS };
   const status = apiStatus(error);
   if (status === undefined) return { message: `HubSpot did not answer: ${(error as Error)?.message ?? error}`, transient: true };
   const body = (error as { body?: unknown }).body;
@@ -129,6 +146,7 @@ export class HubSpotGateway implements OnModuleInit {
     private readonly portals: PortalsService,
     private readonly metrics: MetricsService,
     private readonly redis: RedisService,
+    private readonly pauses: PortalPauses,
   ) {
     this.agent = new URL(config.hubspotBaseUrl).protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.budget = new RateBudget(redis.client, {
@@ -150,6 +168,7 @@ export class HubSpotGateway implements OnModuleInit {
    * renewal). `rejectedToken`: HubSpot has just refused this token, so a fresh one is needed.
    */
   connection(portalId: string, rejectedToken?: string): Promise<HubSpotConnection> {
+    if (this.pauses.isPaused(portalId)) return Promise.reject(new PortalPausedError(portalId));
     const cached = this.connections.get(portalId);
     if (cached && cached.expiresAt > Date.now() && !rejectedToken) return cached.connection;
     const entry = { connection: undefined as unknown as Promise<HubSpotConnection>, expiresAt: Date.now() + CONNECTION_TTL_MS };
@@ -218,6 +237,17 @@ export class HubSpotGateway implements OnModuleInit {
     }
   }
 
+  /** Whether the portal's work is paused: nothing is sent to HubSpot for it until it resumes. */
+  isPaused(portalId: string): boolean {
+    return this.pauses.isPaused(portalId);
+  }
+
+  /** Where the portal's outputs are written; known without HubSpot, so a paused portal has them too. */
+  async propertyMappings(portalId: string): Promise<PropertyMappings> {
+    if (!this.pauses.isPaused(portalId)) return (await this.connection(portalId)).propertyMappings;
+    return (await this.portals.findById(portalId)).propertyMappings ?? {};
+  }
+
   /** Waits for a slot of the portal's budget without using it yet: for a caller that decides what to send once it has one. */
   async reserve(portalId: string, priority: RatePriority, signal?: AbortSignal): Promise<Grant> {
     const connection = await this.connection(portalId);
@@ -256,6 +286,7 @@ export class HubSpotGateway implements OnModuleInit {
     const deadline = Date.now() + REFRESH_LOCK_MS;
     while (Date.now() < deadline) {
       await sleep(200);
+      if (this.pauses.isPaused(portal.id)) throw new PortalPausedError(portal.id);
       const current = await this.portals.findById(portal.id);
       const token = this.portals.decryptAccessToken(current);
       const renewAt = (current.hubspotTokenExpiresAt?.getTime() ?? 0) - REFRESH_MARGIN_MS;
@@ -278,7 +309,9 @@ export class HubSpotGateway implements OnModuleInit {
       const failure = hubSpotFailure(error);
       if (failure.transient) throw error;
       this.metrics.hubspotCalls.inc({ outcome: 'refused' });
-      throw new HubSpotNotConnectedError(portal.id, `has an OAuth refresh token HubSpot refused (${failure.message}); connect the app again`);
+      // Refused for good: the app was uninstalled or its access revoked. The portal's work waits, once for all its jobs, until it is installed again.
+      await this.pauses.pause(portal.id, `HubSpot refused the app's OAuth refresh token (${failure.message}): the app was uninstalled or its access revoked; install it again to resume`);
+      throw new PortalPausedError(portal.id);
     }
     this.metrics.hubspotCalls.inc({ outcome: 'ok' });
     const expiresAt = new Date(Date.now() + answer.expiresIn * 1000);
