@@ -76,6 +76,11 @@ export function redisOptionsFromUrl(raw: string, name = 'REDIS_URL'): RedisEndpo
   };
 }
 
+/** HUBSPOT_API_VERSION: the date version of HubSpot's APIs to call. */
+export function hubspotApiVersion(env: Env): string {
+  return text(env, 'HUBSPOT_API_VERSION', '2026-03', /^\d{4}-(0[1-9]|1[0-2])$/, 'must be a date version, YYYY-MM');
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const role = (read(env, 'ROLE') ?? 'all') as Role;
   if (!ROLES.includes(role)) {
@@ -110,7 +115,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     adminToken,
     encryptionKey: Buffer.from(keyHex, 'hex'),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
-    hubspotApiVersion: text(env, 'HUBSPOT_API_VERSION', '2026-03', /^\d{4}-(0[1-9]|1[0-2])$/, 'must be a date version, YYYY-MM'),
+    hubspotApiVersion: hubspotApiVersion(env),
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
     hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
     hubspotAuthorizeUrl: url(env, 'HUBSPOT_AUTHORIZE_URL', 'https://app.hubspot.com/oauth/authorize', ['http:', 'https:'])!,

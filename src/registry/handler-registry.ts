@@ -129,6 +129,7 @@ function register(declaration: HandlerDeclaration, instance: JobHandler, setting
 }
 
 const SCOPE_PATTERN = /^[a-z][a-z0-9._-]*$/;
+const PROPERTY_PATTERN = /^[a-z][a-z0-9_]{0,99}$/;
 /** A standard object's singular name in capitals, or a custom object's type id or qualified name. */
 const OBJECT_TYPE_PATTERN = /^([A-Z][A-Z_]*|2-\d{1,12}|p\d*_[a-z][a-z0-9_]*)$/;
 
@@ -171,6 +172,7 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
   if (d.egress !== undefined && typeof d.egress !== 'function') problems.push('egress must be a function of the settings');
   if (d.providers !== undefined && !Array.isArray(d.providers)) problems.push('providers must be a list of injectable helpers');
   for (const scope of d.scopes ?? []) if (!SCOPE_PATTERN.test(scope)) problems.push(`scope "${scope}" is not a HubSpot scope name`);
+  for (const property of d.objectProperties ?? []) if (!PROPERTY_PATTERN.test(property)) problems.push(`object property "${property}" is not a HubSpot property name`);
   for (const objectType of d.objectTypes ?? []) {
     if (!OBJECT_TYPE_PATTERN.test(objectType)) problems.push(`object type "${objectType}" is not as HubSpot names objects (CONTACT, LEAD, 2-12345)`);
   }

@@ -67,6 +67,12 @@ export interface HandlerDeclaration<I extends TSchema = TSchema> {
    * its custom workflow action's objectTypes. Reading and writing them is asked for at install.
    */
   objectTypes?: readonly string[];
+  /**
+   * Properties of the record its custom action asks HubSpot to send with each request
+   * (objectRequestOptions): they reach the job as object.properties, and context.hubspot answers
+   * reads of them without a call.
+   */
+  objectProperties?: readonly string[];
   /** Helpers from the handler's folder its constructor takes, registered beside it (a unit test passes its own). */
   providers?: Provider[];
 }

@@ -102,8 +102,8 @@ export class HubSpotActionsController {
       completesWorkflowStep: true,
     });
     if ('job' in result && isTerminal(result.job.status)) {
-      const { status, output, error } = result.job;
-      return { outputFields: stepCompletion({ status, output: output ?? null, error: error ?? null }) };
+      const { id, status, output, error } = result.job;
+      return { outputFields: stepCompletion({ id, status, output: output ?? null, error: error ?? null }) };
     }
     // A conflict means this callback's job exists already (its inputs drifted): it completes the step.
     if ('error' in result && !(result.error instanceof IdempotencyConflictError)) throw result.error;
