@@ -96,7 +96,7 @@ export class AppPlatform {
     if (problem) return { status: 400, body: { status: 'error', message: problem, correlationId, category: 'VALIDATION_ERROR' } };
     const stored: StoredDefinition = { ...(body as Record<string, unknown>), id: String(this.nextDefinitionId++), revisionId: '1' };
     this.definitions.set(appId, [...(this.definitions.get(appId) ?? []), stored]);
-    return { status: 200, body: stored };
+    return { status: 201, body: stored };
   }
 
   updateDefinition(appId: string, definitionId: string, body: unknown, correlationId: string): HttpAnswer {
