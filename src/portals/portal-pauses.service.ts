@@ -28,11 +28,12 @@ export class PortalPauses implements OnModuleInit, OnApplicationShutdown {
     this.channel = redis.key('portal-paused');
   }
 
-  async onModuleInit(): Promise<void> {
+  onModuleInit(): void {
     this.redis.subscribe(this.channel, () => void this.reload());
     this.timer = setInterval(() => void this.reload(), RELOAD_EVERY_MS);
     this.timer.unref();
-    await this.reload();
+    // Not awaited: start-up goes on (other modules' Redis subscriptions with it) while the pauses load.
+    void this.reload();
   }
 
   onApplicationShutdown(): void {
