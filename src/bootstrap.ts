@@ -13,6 +13,7 @@ import { bindRequestLogContext, requestIdOf } from './common/request-log-context
 import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
 import { quietBullMqEvictionWarning } from './health/redis-eviction-policy';
+import { webhookRetryAfterInMilliseconds } from './hubspot/entry-points/webhook-retry-after';
 import { MetricsService } from './metrics/metrics.service';
 import { requireAdminToken } from './ops/admin-auth';
 import { mountOpsPage } from './ops/ops-page';
@@ -143,6 +144,7 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
   });
 
   if (config.role !== 'worker') {
+    webhookRetryAfterInMilliseconds(fastify);
     await mountQueueDashboard(app, config.adminToken!);
     await mountOpsPage(app, config.adminToken!);
     if (!config.docsPublic) {

@@ -112,7 +112,7 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       await completed(callback);
       const again = await signedPost('/v1/hubspot/actions/noop', actionRequest(callback));
       expect(again.status).toBe(200);
-      expect(again.body).toEqual({ outputFields: { hs_execution_state: 'SUCCESS', ok: 'true', attempts: '1' } });
+      expect(again.body).toEqual({ outputFields: { hs_execution_state: 'SUCCESS', ok: 'true', attempts: '1', job_id: expect.any(String), job_status: 'succeeded' } });
       await new Promise((resolve) => setTimeout(resolve, 1_500));
       expect(completionsOf(callback)).toHaveLength(1);
     });
@@ -151,7 +151,10 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       expect(completion.executionState).toBe('FAIL_CONTINUE');
       expect(completion.outputFields).toEqual({
         hs_execution_state: 'FAIL_CONTINUE',
+        errorCode: 'noop_fatal',
         offload_error: 'noop_fatal: noop was asked to fail fatally',
+        job_id: expect.any(String),
+        job_status: 'failed',
       });
     });
 
@@ -163,7 +166,13 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       expect(job.body.input).toEqual({ sleepMs: 10_000 });
       expect((await client.post(`/v1/jobs/${job.body.id}/cancel`)).status).toBe(200);
       const [completion] = await completed(callback);
-      expect(completion.outputFields).toEqual({ hs_execution_state: 'FAIL_CONTINUE', offload_error: 'cancelled: Cancelled on request' });
+      expect(completion.outputFields).toEqual({
+        hs_execution_state: 'FAIL_CONTINUE',
+        errorCode: 'cancelled',
+        offload_error: 'cancelled: Cancelled on request',
+        job_id: job.body.id,
+        job_status: 'cancelled',
+      });
     });
 
     it('completes steps that end together in shared batch calls', async () => {
@@ -287,13 +296,13 @@ describe('HubSpot entry points: custom workflow actions and the "send a webhook"
       expect(job.status).toBe(200);
     });
 
-    it('refuses a request without a key or signature (401), a forged signature (401), and a signed one naming no portal (400)', async () => {
+    it('refuses a request without a key or signature (401), a forged v3 or v2 signature (401), and a signed one naming no portal (400)', async () => {
       expect((await anonymous.post('/v1/hubspot/webhooks/noop', payload(24))).status).toBe(401);
       expect((await anonymous.withToken('ofk_wrong').post('/v1/hubspot/webhooks/noop', payload(24))).status).toBe(401);
       const forged = await signedPost(`/v1/hubspot/webhooks/noop?portalId=${sim.portalId}`, payload(24), { secret: 'forged' });
       expect(forged.status).toBe(401);
-      const v2 = await signedPost(`/v1/hubspot/webhooks/noop?portalId=${sim.portalId}`, payload(24), { version: 'v2' });
-      expect(v2.status).toBe(401);
+      const forgedV2 = await signedPost(`/v1/hubspot/webhooks/noop?portalId=${sim.portalId}`, payload(24), { version: 'v2', secret: 'forged' });
+      expect(forgedV2.status).toBe(401);
       const nameless = await signedPost('/v1/hubspot/webhooks/noop', payload(24));
       expect(nameless.status).toBe(400);
       expect(nameless.body.error.details).toEqual([expect.objectContaining({ path: 'portalId' })]);

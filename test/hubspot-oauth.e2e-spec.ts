@@ -87,14 +87,17 @@ describe('portal credentials: OAuth tokens renewed before they expire, and chang
     expect(refreshes(hubspotPortalId)).toHaveLength(1);
   });
 
-  it('fails jobs without retrying when HubSpot refuses the refresh token, and never shows a token', async () => {
+  it('pauses the portal when HubSpot refuses the refresh token, fails no job for it, and never shows a token', async () => {
     const { id, client } = await portal(() => ({ hubspotOAuth: { refreshToken: 'not-a-refresh-token-HubSpot-issued' } }));
-    const [job] = await writeBack(client, [3]);
-    expect(job).toMatchObject({ status: 'failed', attempts: 1, error: { code: 'hubspot_not_connected', retryable: false } });
-    expect(job.error.message).toMatch(/refused/);
-    const shown = await admin.get(`/v1/admin/portals/${id}`);
-    expect(shown.body).toMatchObject({ hubspotConnection: 'oauth', hasHubspotAccessToken: true });
-    expect(JSON.stringify(shown.body)).not.toContain('not-a-refresh-token');
+    const answer = await client.post('/v1/jobs', { type: 'noop', object: { type: 'contacts', id: '3' }, writeback: true });
+    const shown = await eventually(
+      async () => (await admin.get(`/v1/admin/portals/${id}`)).body,
+      (view) => view.status === 'paused',
+    );
+    expect(shown).toMatchObject({ hubspotConnection: 'oauth', hasHubspotAccessToken: true });
+    expect(shown.pausedReason).toMatch(/refused/);
+    expect(JSON.stringify(shown)).not.toContain('not-a-refresh-token');
+    expect((await client.get(`/v1/jobs/${answer.body.id}?wait=2`)).body.status).not.toBe('failed');
   });
 
   it('takes a replaced token and rate limit at once, in every process', async () => {

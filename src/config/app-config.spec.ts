@@ -90,6 +90,7 @@ describe('loadConfig', () => {
         KAFKA_BROKERS: 'k1:9092, k2:9092',
         HUBSPOT_BASE_URL: 'http://127.0.0.1:4010',
         HUBSPOT_CLIENT_SECRET: 'secret',
+        HUBSPOT_API_VERSION: '2025-09',
         PUBLIC_BASE_URL: 'https://offload.example.com',
       });
       expect(config).toMatchObject({
@@ -99,6 +100,7 @@ describe('loadConfig', () => {
         kafkaBrokers: ['k1:9092', 'k2:9092'],
         hubspotBaseUrl: 'http://127.0.0.1:4010',
         hubspotClientSecret: 'secret',
+        hubspotApiVersion: '2025-09',
         publicBaseUrl: 'https://offload.example.com',
       });
     });
@@ -147,6 +149,8 @@ describe('loadConfig', () => {
       ['PORT', '-1', { ...REQUIRED, PORT: '-1' }],
       ['DATABASE_URL', 'mysql:', { ...REQUIRED, DATABASE_URL: 'mysql://localhost/offload' }],
       ['HUBSPOT_BASE_URL', 'no scheme', { ...REQUIRED, HUBSPOT_BASE_URL: 'api.hubapi.com' }],
+      ['HUBSPOT_API_VERSION', 'v3', { ...REQUIRED, HUBSPOT_API_VERSION: 'v3' }],
+      ['HUBSPOT_API_VERSION', 'month 13', { ...REQUIRED, HUBSPOT_API_VERSION: '2026-13' }],
       ['PUBLIC_BASE_URL', 'ftp:', { ...REQUIRED, PUBLIC_BASE_URL: 'ftp://offload.example.com' }],
       ['REDIS_PREFIX', 'a colon', { ...REQUIRED, REDIS_PREFIX: 'off:load' }],
       ['ENCRYPTION_KEYS', 'a short key', { ...REQUIRED, ENCRYPTION_KEYS: `${KEY},abc` }],

@@ -44,9 +44,13 @@ export interface AppConfig {
   /** How long ended jobs (inputs, outputs, write-back journal and events) are kept; 0 keeps them for good. */
   jobRetentionDays: number;
   hubspotBaseUrl: string;
+  /** The date version of HubSpot's APIs every call goes to (`/crm/objects/2026-03/...`). */
+  hubspotApiVersion: string;
   hubspotClientSecret: string | undefined;
   /** The app's OAuth client id: with the client secret, renews the access tokens of OAuth portals. */
   hubspotClientId: string | undefined;
+  /** HubSpot's page where a user installs the app in a portal (the OAuth authorization-code flow starts there). */
+  hubspotAuthorizeUrl: string;
   publicBaseUrl: string | undefined;
   logLevel: string;
   /** How long a worker waits on SIGTERM for running jobs before handing them back to the queue. */
@@ -116,6 +120,11 @@ export function redisOptionsFromUrl(raw: string, name = 'REDIS_URL'): RedisEndpo
   };
 }
 
+/** HUBSPOT_API_VERSION: the date version of HubSpot's APIs to call. */
+export function hubspotApiVersion(env: Env): string {
+  return text(env, 'HUBSPOT_API_VERSION', '2026-03', /^\d{4}-(0[1-9]|1[0-2])$/, 'must be a date version, YYYY-MM');
+}
+
 export function loadConfig(env: Env = process.env): AppConfig {
   const role = (read(env, 'ROLE') ?? 'all') as Role;
   if (!ROLES.includes(role)) {
@@ -151,8 +160,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     docsPublic: flag(env, 'DOCS_PUBLIC', true),
     jobRetentionDays: integer(env, 'JOB_RETENTION_DAYS', 30, 0, 36_500),
     hubspotBaseUrl: url(env, 'HUBSPOT_BASE_URL', 'https://api.hubapi.com', ['http:', 'https:'])!,
+    hubspotApiVersion: hubspotApiVersion(env),
     hubspotClientSecret: read(env, 'HUBSPOT_CLIENT_SECRET'),
     hubspotClientId: read(env, 'HUBSPOT_CLIENT_ID'),
+    hubspotAuthorizeUrl: url(env, 'HUBSPOT_AUTHORIZE_URL', 'https://app.hubspot.com/oauth/authorize', ['http:', 'https:'])!,
     publicBaseUrl: url(env, 'PUBLIC_BASE_URL', undefined, ['http:', 'https:']),
     logLevel: read(env, 'LOG_LEVEL') ?? 'info',
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 25_000, 0, 3_600_000),

@@ -19,6 +19,12 @@ export interface JobError {
 export interface ObjectRef {
   type: string;
   id: string;
+  /**
+   * Properties of the record as the request carried them (a custom workflow action's
+   * `object.properties`, which its definition's objectRequestOptions asked for): the handler reads
+   * these before asking HubSpot.
+   */
+  properties?: Record<string, string | null>;
 }
 
 /** A job as PostgreSQL, the source of truth, holds it. */
@@ -68,7 +74,10 @@ export function jobFromRow(row: Record<string, any>): JobRecord {
     input: row.input,
     output: row.output,
     error: row.error,
-    object: row.object_type === null ? null : { type: row.object_type, id: row.object_id },
+    object:
+      row.object_type === null
+        ? null
+        : { type: row.object_type, id: row.object_id, ...(row.object_properties ? { properties: row.object_properties } : {}) },
     callbackId: row.callback_id,
     writeback: row.writeback,
     priority: row.priority,

@@ -17,6 +17,14 @@ export const enqueueBody = requestSchema(
           {
             type: Type.String({ minLength: 1, maxLength: 64, description: 'CRM object type, e.g. CONTACT or contacts' }),
             id: crmRecordId(),
+            properties: Type.Optional(
+              Type.Record(Type.String({ minLength: 1, maxLength: 100 }), Type.Union([Type.String({ maxLength: 65_536 }), Type.Null()]), {
+                maxProperties: 200,
+                description:
+                  "The record's properties as the caller knows them (a custom workflow action's object.properties): the handler " +
+                  'reads these before asking HubSpot. Not part of what makes two requests the same.',
+              }),
+            ),
           },
           { additionalProperties: false },
         ),

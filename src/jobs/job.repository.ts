@@ -16,6 +16,7 @@ export interface NewJobRow {
   input: Record<string, unknown>;
   object_type: string | null;
   object_id: string | null;
+  object_properties: Record<string, string | null> | null;
   callback_id: string | null;
   writeback: boolean;
   priority: JobPriority;
@@ -133,7 +134,7 @@ export const outboxInsert = (source: string, where = 'TRUE') => `
  * running instance's connections (PostgreSQL would refuse to run it).
  */
 export const JOB_COLUMNS = `id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, output, error,
-  object_type, object_id, callback_id, writeback, priority, completes_workflow_step, workflow_step_settled_at,
+  object_type, object_id, object_properties, callback_id, writeback, priority, completes_workflow_step, workflow_step_settled_at,
   attempts, max_attempts, trace_id, span_id, created_at, updated_at, started_at, finished_at`;
 
 /** What the outbox event of a change reads of the changed rows. */
@@ -152,14 +153,14 @@ const INSERT_JOBS: PreparedStatement = {
   text: `WITH input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
         id uuid, portal_id uuid, type text, handler_version text, idempotency_key text, request_hash text,
-        input jsonb, object_type text, object_id text, callback_id text, writeback boolean, priority text,
-        completes_workflow_step boolean, max_attempts int, trace_id text, span_id text)
+        input jsonb, object_type text, object_id text, object_properties jsonb, callback_id text, writeback boolean,
+        priority text, completes_workflow_step boolean, max_attempts int, trace_id text, span_id text)
     ), inserted AS (
       INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input,
-                        object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
+                        object_type, object_id, object_properties, callback_id, writeback, priority, completes_workflow_step,
                         max_attempts, trace_id, span_id)
       SELECT id, portal_id, type, handler_version, 'queued', idempotency_key, request_hash, input,
-             object_type, object_id, callback_id, writeback, priority, completes_workflow_step,
+             object_type, object_id, object_properties, callback_id, writeback, priority, completes_workflow_step,
              max_attempts, trace_id, span_id FROM input
       ON CONFLICT (portal_id, idempotency_key) DO NOTHING
       RETURNING ${EVENT_COLUMNS}, created_at

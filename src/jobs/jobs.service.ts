@@ -35,7 +35,7 @@ export const MAX_WAIT_SECONDS = 15;
 export interface JobRequest {
   type: string;
   input?: Record<string, unknown>;
-  object?: { type: string; id: string | number };
+  object?: { type: string; id: string | number; properties?: Record<string, string | null> };
   idempotencyKey?: string;
   callbackId?: string;
   writeback?: boolean;
@@ -209,6 +209,7 @@ export class JobsService {
       input,
       object_type: object?.type ?? null,
       object_id: object?.id ?? null,
+      object_properties: request.object?.properties ?? null,
       callback_id: request.callbackId ?? null,
       writeback: identity.writeback,
       priority: request.priority ?? 'live',

@@ -7,6 +7,7 @@ import { JobRepository } from '../jobs/job.repository';
 import { requestSchema } from '../common/request-schema';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
+import { PortalPauses } from './portal-pauses.service';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService, schedulingOf } from './portals.service';
 
@@ -95,6 +96,12 @@ const changePortalBody = requestSchema(
 );
 
 const waitingQuery = requestSchema(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000 })) }, { additionalProperties: false }));
+const pauseBody = requestSchema(
+  Type.Object(
+    { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Shown with the portal while it is paused' })) },
+    { additionalProperties: false },
+  ),
+);
 
 const secretBody = requestSchema(
   Type.Object({ value: Type.String({ minLength: 1, maxLength: 4096, description: 'Stored encrypted, never returned' }) }, { additionalProperties: false }),
@@ -118,6 +125,8 @@ function portalView(portal: Portal) {
       : null,
     propertyMappings: portal.propertyMappings,
     scheduling: schedulingOf(portal),
+    status: portal.pausedAt ? 'paused' : 'active',
+    ...(portal.pausedAt ? { pausedAt: portal.pausedAt, pausedReason: portal.pausedReason } : {}),
     createdAt: portal.createdAt,
   };
 }
@@ -131,6 +140,7 @@ export class AdminController {
     private readonly portals: PortalsService,
     private readonly settings: PortalSettingsService,
     private readonly jobs: JobRepository,
+    private readonly pauses: PortalPauses,
   ) {}
 
   @Post()
@@ -164,6 +174,29 @@ export class AdminController {
     const change = changePortalBody.parse(body);
     oneCredential(change);
     return portalView(await this.portals.update(id, change));
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: "Pause the portal's work: its jobs wait in the queue and its HubSpot writes are held until it resumes",
+    description: 'A paused portal stays paused with its first reason. Jobs are still accepted; they run once it resumes.',
+  })
+  @ApiBody({ schema: pauseBody.openApi, required: false })
+  async pause(@Param('id') id: string, @Body() body: unknown) {
+    const { reason } = pauseBody.parse(body ?? {});
+    await this.portals.findById(id);
+    await this.pauses.pause(id, reason ?? 'paused by an admin');
+    return portalView(await this.portals.findById(id));
+  }
+
+  @Post(':id/resume')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Resume the portal's work: its waiting jobs run and its held writes are sent" })
+  async resume(@Param('id') id: string) {
+    await this.portals.findById(id);
+    await this.pauses.resume(id);
+    return portalView(await this.portals.findById(id));
   }
 
   @Get(':id/handlers/:type/config')

@@ -44,6 +44,14 @@ export class Portal {
   @Column({ name: 'scheduling_max_concurrency', type: 'integer', nullable: true })
   schedulingMaxConcurrency: number | null;
 
+  /** Since when the portal's work is paused (its jobs wait, its writes are held); null while it runs. */
+  @Column({ name: 'paused_at', type: 'timestamptz', nullable: true })
+  pausedAt: Date | null;
+
+  /** Why it is paused: the app was uninstalled (HubSpot refused its tokens for good), or an admin paused it. */
+  @Column({ name: 'paused_reason', type: 'text', nullable: true })
+  pausedReason: string | null;
+
   @Column({ name: 'property_mappings', type: 'jsonb' })
   propertyMappings: PropertyMappings;
 

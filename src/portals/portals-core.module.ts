@@ -10,13 +10,14 @@ import { CredentialCheck } from './credential-check';
 import { Portal } from './portal.entity';
 import { PortalHandlerConfig } from './portal-handler-config.entity';
 import { PortalSecret } from './portal-secret.entity';
+import { PortalPauses } from './portal-pauses.service';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
   imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, MetricsModule, QueueModule],
-  providers: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard, CredentialCheck],
-  exports: [PortalsService, PortalSettingsService, AdminGuard, PortalKeyGuard, CredentialCheck],
+  providers: [PortalsService, PortalSettingsService, PortalPauses, AdminGuard, PortalKeyGuard, CredentialCheck],
+  exports: [PortalsService, PortalSettingsService, PortalPauses, AdminGuard, PortalKeyGuard, CredentialCheck],
 })
 export class PortalsCoreModule {}

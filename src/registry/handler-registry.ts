@@ -40,6 +40,8 @@ export interface RegisteredHandler {
   settings: HandlerSettings;
   /** The origins context.http may reach. */
   egress: string[];
+  scopes: readonly string[];
+  objectTypes: readonly string[];
 }
 
 export class HandlerDeclarationError extends Error {}
@@ -121,8 +123,15 @@ function register(declaration: HandlerDeclaration, instance: JobHandler, setting
     config: declaration.config && { schema: declaration.config.schema, default: declaration.config.default, validate: configValidator(declaration.config) },
     settings,
     egress: declaration.egress?.(settings) ?? [],
+    scopes: declaration.scopes ?? [],
+    objectTypes: declaration.objectTypes ?? [],
   };
 }
+
+const SCOPE_PATTERN = /^[a-z][a-z0-9._-]*$/;
+const PROPERTY_PATTERN = /^[a-z][a-z0-9_]{0,99}$/;
+/** A standard object's singular name in capitals, or a custom object's type id or qualified name. */
+const OBJECT_TYPE_PATTERN = /^([A-Z][A-Z_]*|2-\d{1,12}|p\d*_[a-z][a-z0-9_]*)$/;
 
 function checkDeclaration(d: HandlerDeclaration): string[] {
   const problems: string[] = [];
@@ -162,6 +171,11 @@ function checkDeclaration(d: HandlerDeclaration): string[] {
   if (d.settings !== undefined) problems.push(...checkSettingDeclarations(d.type, d.settings));
   if (d.egress !== undefined && typeof d.egress !== 'function') problems.push('egress must be a function of the settings');
   if (d.providers !== undefined && !Array.isArray(d.providers)) problems.push('providers must be a list of injectable helpers');
+  for (const scope of d.scopes ?? []) if (!SCOPE_PATTERN.test(scope)) problems.push(`scope "${scope}" is not a HubSpot scope name`);
+  for (const property of d.objectProperties ?? []) if (!PROPERTY_PATTERN.test(property)) problems.push(`object property "${property}" is not a HubSpot property name`);
+  for (const objectType of d.objectTypes ?? []) {
+    if (!OBJECT_TYPE_PATTERN.test(objectType)) problems.push(`object type "${objectType}" is not as HubSpot names objects (CONTACT, LEAD, 2-12345)`);
+  }
   const positive = (value: number | undefined, label: string, max: number) => {
     if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
       problems.push(`${label} must be an integer from 1 to ${max}`);

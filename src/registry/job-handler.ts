@@ -57,6 +57,22 @@ export interface HandlerDeclaration<I extends TSchema = TSchema> {
   settings?: SettingDeclarations;
   /** The origins (scheme://host[:port]) context.http may reach, from the handler's settings. */
   egress?(settings: HandlerSettings): string[];
+  /**
+   * The HubSpot app scopes its jobs need beyond write-back's and step completion's
+   * (crm.objects.owners.read, ...): asked for when the app is installed.
+   */
+  scopes?: readonly string[];
+  /**
+   * The records a workflow may run it on, as HubSpot names them (CONTACT, COMPANY, LEAD, 2-12345):
+   * its custom workflow action's objectTypes. Reading and writing them is asked for at install.
+   */
+  objectTypes?: readonly string[];
+  /**
+   * Properties of the record its custom action asks HubSpot to send with each request
+   * (objectRequestOptions): they reach the job as object.properties, and context.hubspot answers
+   * reads of them without a call.
+   */
+  objectProperties?: readonly string[];
   /** Helpers from the handler's folder its constructor takes, registered beside it (a unit test passes its own). */
   providers?: Provider[];
 }
@@ -67,7 +83,8 @@ export interface JobRef {
   portalId: string;
   attempt: number;
   maxAttempts: number;
-  object: { type: string; id: string } | null;
+  /** The job's record; `properties`: those its request carried, which context.hubspot.readProperties answers from first. */
+  object: { type: string; id: string; properties?: Record<string, string | null> } | null;
   callbackId: string | null;
   traceId: string;
 }
@@ -87,7 +104,11 @@ export interface HubSpotOwner {
  * throw JobFailure: `hubspot_unavailable` (retryable), `hubspot_not_connected`, `hubspot_refused`.
  */
 export interface JobHubSpot {
-  /** A record's properties (null when unset); reads from jobs running together share batch read calls. */
+  /**
+   * A record's properties (null when unset). Answered from the properties the job's request carried
+   * for the record when they hold every one asked for; otherwise read from HubSpot, where reads from
+   * jobs running together share batch read calls.
+   */
   readProperties(object: { type: string; id: string }, properties: string[]): Promise<Record<string, string | null>>;
   /** The portal's active owners, cached for a minute. */
   owners(): Promise<HubSpotOwner[]>;

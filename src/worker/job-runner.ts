@@ -2,7 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { DelayedError, Job, WaitingError } from 'bullmq';
 import { DomainError } from '../common/domain-errors';
 import { persistently } from '../common/persistently';
-import { HubSpotNotConnectedError } from '../hubspot/client/hubspot-gateway';
+import { HubSpotGateway, HubSpotNotConnectedError, PAUSED_RECHECK_MS } from '../hubspot/client/hubspot-gateway';
 import { hubSpotJobError } from '../hubspot/client/hubspot-job-error';
 import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
 import { WritebackWriter } from '../hubspot/client/writeback-writer';
@@ -64,6 +64,7 @@ export class JobRunner {
     private readonly settings: PortalSettingsService,
     private readonly hubspot: JobHubSpotFactory,
     private readonly feeder: QueueFeeder,
+    private readonly gateway: HubSpotGateway,
   ) {}
 
   /**
@@ -72,6 +73,11 @@ export class JobRunner {
    * portal's share (see completed).
    */
   async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<HandBack | undefined> {
+    if (this.gateway.isPaused((bullJob.data as QueuedData).portalId)) {
+      // Not claimed, so not counted as an attempt: it waits in the queue until the portal resumes.
+      await bullJob.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);
+      throw new DelayedError();
+    }
     this.feeder.started(handler.type);
     const scheduled = queuedJobOf(handler.type, bullJob);
     const capped = (bullJob.data as QueuedData).capped === true;

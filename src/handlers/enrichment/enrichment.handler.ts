@@ -16,6 +16,7 @@ export const enrichmentDeclaration = {
   type: 'enrichment',
   version: '1.0.0',
   owner: 'platform',
+  objectTypes: ['COMPANY', 'CONTACT'],
   description:
     "Company firmographics (industry, headcount, revenue bracket, country) for a domain or website, or for a contact's employer by email, from People Data Labs or another provider the portal maps.",
   input: Type.Object(

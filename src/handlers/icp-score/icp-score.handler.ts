@@ -20,6 +20,8 @@ export const icpScoreDeclaration = {
   type: 'icp-score',
   version: '1.0.0',
   owner: 'revenue-operations',
+  objectTypes: ['CONTACT', 'COMPANY'],
+  objectProperties: ['industry', 'numberofemployees', 'annualrevenue', 'country', 'jobtitle', 'lifecyclestage'],
   description:
     "Ideal-customer-profile score (0-100) and tier (A-D) of a contact or company from its industry, headcount, revenue, country, job title seniority and lifecycle stage, under the portal's weighted rules; missing values are imputed.",
   input: Type.Object(

@@ -17,6 +17,8 @@ export const leadAssignmentDeclaration = {
   type: 'lead-assignment',
   version: '1.0.0',
   owner: 'revenue-operations',
+  objectTypes: ['CONTACT', 'LEAD'],
+  scopes: ['crm.objects.owners.read'],
   description:
     "Gives a lead an owner: the first territory (rules over country, region, company size, segment or any property) whose conditions hold picks from its pool of owners round-robin, by weight or by open leads against capacity; inactive and unavailable owners are skipped, and a fallback pool or owner takes the rest.",
   input: Type.Record(

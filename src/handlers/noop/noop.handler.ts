@@ -6,6 +6,7 @@ export const noopDeclaration = {
   type: 'noop',
   version: '1.0.0',
   owner: 'platform',
+  objectTypes: ['CONTACT', 'COMPANY', 'DEAL'],
   description: 'Diagnostic job for canaries, benchmarks and pipeline tests: sleeps, fails on request, then succeeds.',
   input: Type.Object(
     {

@@ -4,6 +4,7 @@ import { MetricsModule } from '../../metrics/metrics.module';
 import { PortalsCoreModule } from '../../portals/portals-core.module';
 import { RedisModule } from '../../redis/redis.module';
 import { RegistryModule } from '../../registry/registry.module';
+import { AppInstaller } from './app-install';
 import { HubSpotGateway } from './hubspot-gateway';
 import { JobHubSpotFactory } from './job-hubspot';
 import { WorkflowStepCompleter } from './workflow-step-completer';
@@ -11,11 +12,11 @@ import { WritebackWriter } from './writeback-writer';
 
 /**
  * Every call Offload makes to HubSpot: the gateway (client, shared budget, retries), write-back,
- * handlers' calls, and the completion of workflow steps, which follows every job end.
+ * handlers' calls, the completion of workflow steps, which follows every job end, and app installs.
  */
 @Module({
   imports: [PortalsCoreModule, JobsCoreModule, RedisModule, MetricsModule, RegistryModule],
-  providers: [HubSpotGateway, WritebackWriter, WorkflowStepCompleter, JobHubSpotFactory],
-  exports: [HubSpotGateway, WritebackWriter, JobHubSpotFactory],
+  providers: [HubSpotGateway, WritebackWriter, WorkflowStepCompleter, JobHubSpotFactory, AppInstaller],
+  exports: [HubSpotGateway, WritebackWriter, JobHubSpotFactory, AppInstaller],
 })
 export class HubSpotClientModule {}

@@ -1,4 +1,5 @@
-import { hubSpotFailure, HubSpotNotConnectedError, transientWaitMs } from './hubspot-gateway';
+import { hubSpotJobError } from './hubspot-job-error';
+import { hubSpotFailure, HubSpotNotConnectedError, PAUSED_RECHECK_MS, PortalPausedError, transientWaitMs } from './hubspot-gateway';
 import { DailyBudgetExhaustedError } from './rate-budget';
 
 /** The shape of the client's ApiException (each API area of the client has its own class of it). */
@@ -19,6 +20,15 @@ describe('hubSpotFailure', () => {
 
   it('takes no answer at all (a dropped connection, a timeout) as transient', () => {
     expect(hubSpotFailure(new TypeError('fetch failed'))).toEqual({ message: 'HubSpot did not answer: fetch failed', transient: true });
+  });
+
+  it('takes a paused portal as a wait, never a failure: calls wait for it to resume, and a run is retried', () => {
+    const paused = new PortalPausedError('p1');
+    expect(hubSpotFailure(paused)).toMatchObject({ transient: true, retryAfterMs: PAUSED_RECHECK_MS });
+    expect(hubSpotJobError(paused, { code: 'hubspot_refused', what: 'the call' })).toEqual({
+      error: { code: 'portal_paused', message: paused.message, retryable: true },
+      retryAfterMs: PAUSED_RECHECK_MS,
+    });
   });
 
   it('takes a spent daily budget as transient and a portal without credentials as permanent', () => {

@@ -9,11 +9,13 @@ import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
 import { MetricsService } from '../../metrics/metrics.service';
 import { Portal, PropertyMappings } from '../../portals/portal.entity';
+import { PortalPauses } from '../../portals/portal-pauses.service';
 import { PortalsService } from '../../portals/portals.service';
 import { CredentialKeyError } from '../../portals/credential-cipher';
 import { RedisService } from '../../redis/redis.service';
 import { tracedHubSpotCall } from '../../telemetry/hubspot-trace';
 import { retryDelayMs } from '../../worker/backoff';
+import { apiVersionMiddleware } from './api-version';
 import { BudgetUsage, DailyBudgetExhaustedError, Grant, PortalRateLimits, RateBudget, RatePriority } from './rate-budget';
 
 /** A portal as the gateway talks to HubSpot for it. */
@@ -39,6 +41,18 @@ export class HubSpotNotConnectedError extends Error {
   }
 }
 
+/**
+ * The portal's work is paused (its app was uninstalled, or an admin paused it): nothing is sent to
+ * HubSpot for it until it resumes, and what was to be sent waits.
+ */
+export class PortalPausedError extends Error {
+  override readonly name = 'PortalPausedError';
+
+  constructor(readonly portalId: string) {
+    super(`Portal ${portalId} is paused; its work waits until it resumes`);
+  }
+}
+
 /** What went wrong with a HubSpot call, as Offload acts on it. */
 export interface HubSpotFailure {
   /** HubSpot's HTTP status; absent when no answer came (network, timeout). */
@@ -50,6 +64,9 @@ export interface HubSpotFailure {
   retryAfterMs?: number;
 }
 
+/** How long work waiting on a paused portal waits before it looks again. */
+export const PAUSED_RECHECK_MS = 5_000;
+
 /** HubSpot's 423 Locked: "wait at least 2 seconds and retry". */
 const LOCKED_WAIT_MS = 2_000;
 
@@ -59,6 +76,7 @@ export function hubSpotFailure(error: unknown): HubSpotFailure {
   if (error instanceof HubSpotNotConnectedError) return { message: error.message, transient: false };
   // The key is wrong, not HubSpot: waited out (the key can be fixed), and said as it is.
   if (error instanceof CredentialKeyError) return { message: error.message, transient: true };
+  if (error instanceof PortalPausedError) return { message: error.message, transient: true, retryAfterMs: PAUSED_RECHECK_MS };
   const status = apiStatus(error);
   if (status === undefined) return { message: `HubSpot did not answer: ${(error as Error)?.message ?? error}`, transient: true };
   const body = (error as { body?: unknown }).body;
@@ -134,6 +152,7 @@ export class HubSpotGateway implements OnModuleInit {
     private readonly portals: PortalsService,
     private readonly metrics: MetricsService,
     private readonly redis: RedisService,
+    private readonly pauses: PortalPauses,
   ) {
     this.agent = new URL(config.hubspotBaseUrl).protocol === 'https:' ? new HttpsAgent({ keepAlive: true }) : new HttpAgent({ keepAlive: true });
     this.budget = new RateBudget(redis.client, {
@@ -155,6 +174,7 @@ export class HubSpotGateway implements OnModuleInit {
    * renewal). `rejectedToken`: HubSpot has just refused this token, so a fresh one is needed.
    */
   connection(portalId: string, rejectedToken?: string): Promise<HubSpotConnection> {
+    if (this.pauses.isPaused(portalId)) return Promise.reject(new PortalPausedError(portalId));
     const cached = this.connections.get(portalId);
     if (cached && cached.expiresAt > Date.now() && !rejectedToken) return cached.connection;
     const entry = { connection: undefined as unknown as Promise<HubSpotConnection>, expiresAt: Date.now() + CONNECTION_TTL_MS };
@@ -228,6 +248,17 @@ export class HubSpotGateway implements OnModuleInit {
     }
   }
 
+  /** Whether the portal's work is paused: nothing is sent to HubSpot for it until it resumes. */
+  isPaused(portalId: string): boolean {
+    return this.pauses.isPaused(portalId);
+  }
+
+  /** Where the portal's outputs are written; known without HubSpot, so a paused portal has them too. */
+  async propertyMappings(portalId: string): Promise<PropertyMappings> {
+    if (!this.pauses.isPaused(portalId)) return (await this.connection(portalId)).propertyMappings;
+    return (await this.portals.findById(portalId)).propertyMappings ?? {};
+  }
+
   /** Waits for a slot of the portal's budget without using it yet: for a caller that decides what to send once it has one. */
   async reserve(portalId: string, priority: RatePriority, signal?: AbortSignal): Promise<Grant> {
     const connection = await this.connection(portalId);
@@ -282,6 +313,7 @@ export class HubSpotGateway implements OnModuleInit {
     const deadline = Date.now() + REFRESH_LOCK_MS;
     while (Date.now() < deadline) {
       await sleep(200);
+      if (this.pauses.isPaused(portal.id)) throw new PortalPausedError(portal.id);
       const current = await this.portals.findById(portal.id);
       const token = this.portals.decryptAccessToken(current);
       const renewAt = (current.hubspotTokenExpiresAt?.getTime() ?? 0) - REFRESH_MARGIN_MS;
@@ -296,7 +328,7 @@ export class HubSpotGateway implements OnModuleInit {
       throw new HubSpotNotConnectedError(portal.id, 'is connected by OAuth, but HUBSPOT_CLIENT_ID and HUBSPOT_CLIENT_SECRET are not both set to renew its token');
     }
     const refreshToken = this.portals.decryptRefreshToken(portal)!;
-    const oauth = new Client({ basePath: this.config.hubspotBaseUrl, numberOfApiCallRetries: 0, httpAgent: this.agent }).oauth.tokensApi;
+    const oauth = this.appClient().oauth.tokensApi;
     let answer;
     try {
       answer = await withTimeout(() => oauth.create('refresh_token', undefined, undefined, clientId, clientSecret, refreshToken), CALL_TIMEOUT_MS);
@@ -304,13 +336,28 @@ export class HubSpotGateway implements OnModuleInit {
       const failure = hubSpotFailure(error);
       if (failure.transient) throw error;
       this.metrics.hubspotCalls.inc({ portal: this.metrics.portalLabel.of(portal.id), outcome: 'refused' });
-      throw new HubSpotNotConnectedError(portal.id, `has an OAuth refresh token HubSpot refused (${failure.message}); connect the app again`);
+      // Refused for good: the app was uninstalled or its access revoked. The portal's work waits, once for all its jobs, until it is installed again.
+      await this.pauses.pause(portal.id, `HubSpot refused the app's OAuth refresh token (${failure.message}): the app was uninstalled or its access revoked; install it again to resume`);
+      throw new PortalPausedError(portal.id);
     }
     this.metrics.hubspotCalls.inc({ portal: this.metrics.portalLabel.of(portal.id), outcome: 'ok' });
     const expiresAt = new Date(Date.now() + answer.expiresIn * 1000);
     await this.portals.saveRefreshedTokens(portal.id, { accessToken: answer.accessToken, refreshToken: answer.refreshToken, expiresAt });
     this.logger.log(`Renewed the OAuth access token of portal ${portal.id}; it expires at ${expiresAt.toISOString()}`);
     return { value: answer.accessToken, renewAt: expiresAt.getTime() - REFRESH_MARGIN_MS };
+  }
+
+  /**
+   * A client for the app's own calls (OAuth tokens, action definitions), with no portal's token: the
+   * date version, no retries of its own, the shared connections.
+   */
+  appClient(): Client {
+    return new Client({
+      basePath: this.config.hubspotBaseUrl,
+      numberOfApiCallRetries: 0,
+      httpAgent: this.agent,
+      middleware: [apiVersionMiddleware(this.config.hubspotApiVersion)],
+    });
   }
 
   private connect(portal: Portal, accessToken: string): HubSpotConnection {
@@ -323,6 +370,7 @@ export class HubSpotGateway implements OnModuleInit {
       httpAgent: this.agent,
       // HubSpot's count of the day comes back on every answer; calls other integrations make count too.
       middleware: [
+        apiVersionMiddleware(this.config.hubspotApiVersion),
         {
           pre: (context: unknown) => context,
           post: (context: unknown) => {

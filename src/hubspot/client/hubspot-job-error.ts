@@ -1,5 +1,5 @@
 import type { JobError } from '../../jobs/job-record';
-import { hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
+import { hubSpotFailure, HubSpotNotConnectedError, PAUSED_RECHECK_MS, PortalPausedError } from './hubspot-gateway';
 import { DailyBudgetExhaustedError } from './rate-budget';
 
 export interface HubSpotJobError {
@@ -20,6 +20,9 @@ export function hubSpotJobError(error: unknown, refused: { code: string; what: s
   }
   if (error instanceof HubSpotNotConnectedError) {
     return { error: { code: 'hubspot_not_connected', message: error.message, retryable: false } };
+  }
+  if (error instanceof PortalPausedError) {
+    return { error: { code: 'portal_paused', message: error.message, retryable: true }, retryAfterMs: PAUSED_RECHECK_MS };
   }
   const failure = hubSpotFailure(error);
   if (failure.transient) {

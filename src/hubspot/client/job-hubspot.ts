@@ -1,7 +1,7 @@
 import type { Client } from '@hubspot/api-client';
 import { Injectable } from '@nestjs/common';
 import { MicroBatcher } from '../../common/micro-batcher';
-import type { JobPriority } from '../../jobs/job-record';
+import type { JobPriority, ObjectRef } from '../../jobs/job-record';
 import { HubSpotOwner, JobFailure, JobHubSpot } from '../../registry/job-handler';
 import { HubSpotGateway } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
@@ -38,10 +38,12 @@ export class JobHubSpotFactory {
 
   constructor(private readonly gateway: HubSpotGateway) {}
 
-  forJob(job: { portalId: string; priority: JobPriority }): JobHubSpot {
+  forJob(job: { portalId: string; priority: JobPriority; object?: ObjectRef | null }): JobHubSpot {
     return {
       readProperties: async (object, properties) => {
         const type = normaliseObjectType(object.type);
+        const known = knownProperties(job.object, type, object.id, properties);
+        if (known) return known;
         const outcome = await this.reader(job.portalId, type, job.priority)
           .add({ id: object.id, properties })
           .catch((error: unknown): never => {
@@ -136,6 +138,17 @@ export class JobHubSpotFactory {
     owners.catch(() => this.owners.delete(portalId));
     return owners;
   }
+}
+
+/**
+ * The properties asked for, when the job's request carried every one of them for this record (a
+ * custom action's object.properties): no call to HubSpot is needed.
+ */
+function knownProperties(carried: ObjectRef | null | undefined, type: string, id: string, properties: string[]): Properties | undefined {
+  const values = carried?.properties;
+  if (!values || normaliseObjectType(carried.type) !== type || carried.id !== String(id)) return undefined;
+  if (!properties.every((name) => Object.hasOwn(values, name))) return undefined;
+  return Object.fromEntries(properties.map((name) => [name, values[name]]));
 }
 
 function asJobFailure(error: unknown, what: string): JobFailure {

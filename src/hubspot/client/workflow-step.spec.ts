@@ -2,26 +2,31 @@ import { blockExpiration, isoDuration, stepCompletion } from './workflow-step';
 
 describe('stepCompletion', () => {
   it('completes a succeeded job with SUCCESS and its outputs, as strings', () => {
-    expect(stepCompletion({ status: 'succeeded', output: { ok: true, attempts: 2, label: 'x' }, error: null })).toEqual({
+    expect(stepCompletion({ id: 'j1', status: 'succeeded', output: { ok: true, attempts: 2, label: 'x' }, error: null })).toEqual({
       ok: 'true',
       attempts: '2',
       label: 'x',
+      job_id: 'j1',
+      job_status: 'succeeded',
       hs_execution_state: 'SUCCESS',
     });
   });
 
-  it('completes a failed or cancelled job with FAIL_CONTINUE and the error code and message', () => {
+  it('completes a failed or cancelled job with FAIL_CONTINUE and the error code (for execution rules) and message', () => {
     expect(
-      stepCompletion({ status: 'failed', output: null, error: { code: 'noop_fatal', message: 'asked to fail', retryable: false } }),
-    ).toEqual({ hs_execution_state: 'FAIL_CONTINUE', offload_error: 'noop_fatal: asked to fail' });
-    expect(stepCompletion({ status: 'cancelled', output: null, error: null })).toEqual({
+      stepCompletion({ id: 'j2', status: 'failed', output: null, error: { code: 'noop_fatal', message: 'asked to fail', retryable: false } }),
+    ).toEqual({ job_id: 'j2', job_status: 'failed', hs_execution_state: 'FAIL_CONTINUE', errorCode: 'noop_fatal', offload_error: 'noop_fatal: asked to fail' });
+    expect(stepCompletion({ id: 'j3', status: 'cancelled', output: null, error: null })).toEqual({
+      job_id: 'j3',
+      job_status: 'cancelled',
       hs_execution_state: 'FAIL_CONTINUE',
+      errorCode: 'cancelled',
       offload_error: 'cancelled: The job cancelled',
     });
   });
 
   it('keeps the error output within what HubSpot accepts of a string', () => {
-    const outputs = stepCompletion({ status: 'failed', output: null, error: { code: 'x', message: 'y'.repeat(70_000), retryable: false } });
+    const outputs = stepCompletion({ id: 'j4', status: 'failed', output: null, error: { code: 'x', message: 'y'.repeat(70_000), retryable: false } });
     expect(String(outputs.offload_error).length).toBe(65_000);
   });
 });

@@ -13,16 +13,21 @@ const MAX_BLOCK_MS = 7 * DAY_MS;
 
 /**
  * What completes the step of an ended job: SUCCESS with its outputs, or FAIL_CONTINUE with the
- * error. Values are strings, as the callbacks API declares them (HubSpot reads them by the output's type).
+ * error; both with the job's id and status (job_id, job_status). A failure also carries its code
+ * as `errorCode`, which the action definition's execution rules match to show the workflow user a
+ * message. Values are strings, as the callbacks API declares them (HubSpot reads them by the output's type).
  */
-export function stepCompletion(job: Pick<JobRecord, 'status' | 'output' | 'error'>): Record<string, string> {
+export function stepCompletion(job: Pick<JobRecord, 'id' | 'status' | 'output' | 'error'>): Record<string, string> {
+  const identity = { job_id: job.id, job_status: job.status };
   if (job.status === 'succeeded') {
     const outputs = Object.entries(job.output ?? {}).map(([name, value]) => [name, propertyValue(value)]);
-    return { ...Object.fromEntries(outputs), hs_execution_state: 'SUCCESS' };
+    return { ...Object.fromEntries(outputs), ...identity, hs_execution_state: 'SUCCESS' };
   }
   const error = job.error ?? { code: job.status, message: `The job ${job.status}` };
   return {
+    ...identity,
     hs_execution_state: 'FAIL_CONTINUE',
+    errorCode: error.code,
     [ERROR_OUTPUT]: `${error.code}: ${error.message}`.slice(0, MAX_STRING_OUTPUT),
   };
 }

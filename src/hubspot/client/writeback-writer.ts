@@ -10,7 +10,7 @@ import { inWritebackBatchSpan, settledInBatch } from '../../telemetry/writeback-
 import { HandlerRegistry } from '../../registry/handler-registry';
 import type { JobOutputs } from '../../registry/job-handler';
 import { retryDelayMs } from '../../worker/backoff';
-import { HubSpotGateway, hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
+import { HubSpotGateway, hubSpotFailure, HubSpotNotConnectedError, PAUSED_RECHECK_MS } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
 import type { Grant } from './rate-budget';
@@ -107,7 +107,7 @@ export class WritebackWriter {
   async intentFor(job: JobRecord, outputs: JobOutputs): Promise<RecordWriteIntent | undefined> {
     if (!job.object) return undefined;
     const objectType = normaliseObjectType(job.object.type);
-    const { propertyMappings } = await this.gateway.connection(job.portalId);
+    const propertyMappings = await this.gateway.propertyMappings(job.portalId);
     const properties = outputProperties(outputs, propertyMappings[objectType], this.registry.get(job.type)?.outputs);
     return Object.keys(properties).length === 0 ? undefined : { objectType, objectId: job.object.id, properties };
   }
@@ -215,6 +215,11 @@ export class WritebackWriter {
         await this.linger(state);
         while (state.sends.size >= MAX_IN_FLIGHT) await Promise.race(state.sends);
         if (stop.aborted) return;
+        if (this.gateway.isPaused(lane.portalId)) {
+          // Held in the journal, unclaimed, until the portal resumes.
+          this.dueAt(lane, Date.now() + PAUSED_RECHECK_MS);
+          return;
+        }
         const grant = await this.gateway.reserve(lane.portalId, lane.priority, stop);
         let verifications: ClaimedWrite[] = [];
         let writes: ClaimedWrite[] = [];

@@ -29,7 +29,12 @@ const actionRequest = requestSchema(
       Type.Object({
         objectId: crmRecordId(),
         objectType: Type.String({ minLength: 1, maxLength: 64, description: 'CONTACT, COMPANY, DEAL, TICKET, ...' }),
-        properties: Type.Optional(Type.Object({}, { additionalProperties: true })),
+        properties: Type.Optional(
+          Type.Object(
+            {},
+            { additionalProperties: true, maxProperties: 200, description: "The record's properties the definition's objectRequestOptions asked for" },
+          ),
+        ),
       }),
     ),
     inputFields: Type.Optional(
@@ -37,6 +42,13 @@ const actionRequest = requestSchema(
     ),
   }),
 );
+
+/** Record properties as HubSpot keeps them: text, or null when unset. */
+function propertyValues(properties: Record<string, unknown>): Record<string, string | null> {
+  return Object.fromEntries(
+    Object.entries(properties).map(([name, value]) => [name, value === null || value === undefined ? null : typeof value === 'string' ? value : JSON.stringify(value)]),
+  );
+}
 
 /**
  * Custom workflow actions defined by the HubSpot app: the step blocks while Offload runs the job,
@@ -80,14 +92,18 @@ export class HubSpotActionsController {
     const result = await this.jobs.enqueueRequest(portal, {
       type,
       input: workflowInput(action.inputFields ?? {}, handler.inputSchema, { declaredOnly: false }),
-      object: action.object && { type: normaliseObjectType(action.object.objectType), id: String(action.object.objectId) },
+      object: action.object && {
+        type: normaliseObjectType(action.object.objectType),
+        id: String(action.object.objectId),
+        ...(action.object.properties ? { properties: propertyValues(action.object.properties) } : {}),
+      },
       callbackId: action.callbackId,
       priority: 'live',
       completesWorkflowStep: true,
     });
     if ('job' in result && isTerminal(result.job.status)) {
-      const { status, output, error } = result.job;
-      return { outputFields: stepCompletion({ status, output: output ?? null, error: error ?? null }) };
+      const { id, status, output, error } = result.job;
+      return { outputFields: stepCompletion({ id, status, output: output ?? null, error: error ?? null }) };
     }
     // A conflict means this callback's job exists already (its inputs drifted): it completes the step.
     if ('error' in result && !(result.error instanceof IdempotencyConflictError)) throw result.error;

@@ -51,8 +51,10 @@ export class HubSpotWebhooksController {
   @ApiOperation({
     summary: 'A workflow "send a webhook" request: enqueues a job of the type for the enrolled record',
     description:
-      'Authenticated by the portal API key (Authorization: Bearer), or by a v3 HubSpot signature made with the app client ' +
-      'secret; a signed request names its portal with ?portalId=<HubSpot account id>, which the signature covers. The input ' +
+      'Authenticated by the portal API key (Authorization: Bearer), or by a HubSpot signature made with the app client ' +
+      'secret: v3 when X-HubSpot-Signature-v3 is present, otherwise v2 (X-HubSpot-Signature). A signed request names its ' +
+      'portal with ?portalId=<HubSpot account id>, which both signatures cover. A 429 from this endpoint gives Retry-After ' +
+      'in milliseconds, as workflow webhooks read it. The input ' +
       "is the payload's properties that the handler's inputSchema declares (text read as the declared number or " +
       'boolean; the rest ignored); the object is hs_object_id of type ?objectType (contacts by default). The idempotency ' +
       'key is derived from the portal, type, object and the whole payload, so a redelivery finds the same job. ' +
@@ -104,10 +106,10 @@ export class HubSpotWebhooksController {
       if (!portal) throw ApiError.unauthorized('The portal API key is unknown or revoked');
       return portal;
     }
-    if (request.headers['x-hubspot-signature-v3'] === undefined) {
-      throw ApiError.unauthorized('A portal API key (Authorization: Bearer) or a v3 HubSpot signature is required');
-    }
-    this.verifier.verify(request, ['v3']);
+    // v3 when its header is there; otherwise v2, which HubSpot's workflow and custom action requests carry.
+    const version = request.headers['x-hubspot-signature-v3'] !== undefined ? 'v3' : request.headers['x-hubspot-signature'] !== undefined ? 'v2' : undefined;
+    if (!version) throw ApiError.unauthorized('A portal API key (Authorization: Bearer) or a HubSpot signature (v3, or v2) is required');
+    this.verifier.verify(request, [version]);
     return 'signed';
   }
 

@@ -293,6 +293,27 @@ describe('JavaScript actions', () => {
     });
   });
 
+  describe('loops that can only spin', () => {
+    it('reports while (true), for (;;) and loops whose body neither changes what they test nor waits', async () => {
+      await expect(
+        summary([
+          'exports.main = async (event) => {',
+          '  let done = false;',
+          '  while (true) {}',
+          '  for (;;) { if (done) break; }',
+          '  do {} while (!done);',
+          '  for (let i = 0; ; i++) { if (i > 5) break; }',
+          '  while (true) { await new Promise((resolve) => setTimeout(resolve, 100)); }',
+          '  const items = [1, 2];',
+          '  while (items.length) items.pop();',
+          '  while (true) { break; }',
+          '  for (;;) { done = true; if (done) return { outputFields: {} }; }',
+          '};',
+        ]),
+      ).resolves.toEqual(['3 error time-budget', '4 error time-budget', '5 error time-budget']);
+    });
+  });
+
   describe('outputs against their declaration', () => {
     const declaration = [
       { name: 'score', type: 'number' as const },

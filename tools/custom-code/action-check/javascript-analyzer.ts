@@ -93,6 +93,7 @@ const FIXES = {
   axiosTimeout: 'pass `{ timeout: 5000 }` in the request config (or create the axios instance with one)',
   perItemCalls: 'use a batch API (HubSpot batch read and update take 100 records a call), or enqueue an Offload job for the work and poll it',
   sleeping: 'do not wait inside the action: throw on a 429 so HubSpot retries later, or hand the waiting work to an Offload job',
+  busy: 'give the loop an end: change what it tests, or break after a bounded number of rounds; long waiting work belongs in an Offload job',
   hostFromInput: 'call a fixed host; if it must vary, check `new URL(url).hostname` against an allowlist before the call',
   pathFromInput: 'wrap the value in encodeURIComponent(…) before putting it in the URL',
 };
@@ -148,6 +149,7 @@ class JavaScriptAnalyzer {
     this.checkNetworkCalls(calls);
     this.checkUrls(calls);
     this.checkLoops();
+    this.checkBusyLoops();
     this.checkSleeps();
     return { findings: this.findings, facts: this.facts() };
   }
@@ -611,6 +613,51 @@ class JavaScriptAnalyzer {
     return isNetwork(root) || this.src.everyNodeUnder(root, isNetwork);
   }
 
+  /**
+   * `while (true)`, `for (;;)` and other loops that can only spin: no wait in the body (await,
+   * setTimeout, a network call), and nothing that the loop tests, or the conditions guarding its
+   * breaks, read is changed in it. They run until the 20-second limit stops the action.
+   */
+  private checkBusyLoops(): void {
+    for (const node of this.src.nodes) {
+      if (!ts.isWhileStatement(node) && !ts.isForStatement(node) && !ts.isDoStatement(node)) continue;
+      let waits = false;
+      this.src.within(node.statement, (inner) => {
+        if (ts.isAwaitExpression(inner) || ts.isYieldExpression(inner) || (ts.isCallExpression(inner) && (this.classify(inner) || isCalled(inner, 'setTimeout')))) waits = true;
+      });
+      if (waits) continue;
+      const test = ts.isForStatement(node) ? node.condition : node.expression;
+      const conditions = test === undefined || test.kind === ts.SyntaxKind.TrueKeyword ? [] : [test];
+      let exitsUnconditionally = false;
+      const visit = (inner: ts.Node, guard: ts.Expression | undefined): void => {
+        if (isFunctionNode(inner) || isLoop(inner)) return;
+        if (ts.isBreakStatement(inner) || ts.isReturnStatement(inner) || ts.isThrowStatement(inner)) {
+          if (guard) conditions.push(guard);
+          else exitsUnconditionally = true;
+          return;
+        }
+        if (ts.isIfStatement(inner)) {
+          visit(inner.thenStatement, guard ?? inner.expression);
+          if (inner.elseStatement) visit(inner.elseStatement, guard ?? inner.expression);
+          return;
+        }
+        ts.forEachChild(inner, (child) => visit(child, guard));
+      };
+      ts.forEachChild(node.statement, (child) => visit(child, undefined));
+      const testsACall = conditions.some((condition) => ts.isCallExpression(condition) || this.src.everyNodeUnder(condition, ts.isCallExpression));
+      if (exitsUnconditionally || testsACall) continue;
+      const tested = new Set<string>();
+      for (const condition of conditions) {
+        if (ts.isIdentifier(condition)) tested.add(condition.text);
+        this.src.everyNodeUnder(condition, (inner) => void (ts.isIdentifier(inner) && tested.add(inner.text)));
+      }
+      const changed = changedNames(node);
+      if (conditions.length === 0 || ![...tested].some((name) => changed.has(name))) {
+        this.report(node, 'time-budget', 'error', 'this loop cannot end: its body neither changes what it tests nor waits, so it spins until the 20-second limit stops the action', FIXES.busy);
+      }
+    }
+  }
+
   private checkLoops(): void {
     for (const node of this.src.nodes) {
       if (isLoop(node)) {
@@ -924,4 +971,32 @@ function isNameLike(node: ts.StringLiteralLike): boolean {
   if (ts.isElementAccessExpression(parent) && parent.argumentExpression === node) return true;
   if (ts.isImportDeclaration(parent) || ts.isExportDeclaration(parent)) return true;
   return ts.isCallExpression(parent) && (parent.expression.kind === ts.SyntaxKind.ImportKeyword || (ts.isIdentifier(parent.expression) && parent.expression.text === 'require'));
+}
+
+function isCalled(call: ts.CallExpression, name: string): boolean {
+  const callee = unwrap(call.expression);
+  return ts.isIdentifier(callee) && callee.text === name;
+}
+
+/** Names a loop changes: assigned, incremented, or the object of a method call (items.pop()), in its body or its for-incrementor. */
+function changedNames(loop: ts.IterationStatement): Set<string> {
+  const changed = new Set<string>();
+  const root = (expression: ts.Expression): ts.Expression => {
+    let current = expression;
+    while (ts.isPropertyAccessExpression(current) || ts.isElementAccessExpression(current) || ts.isParenthesizedExpression(current)) current = current.expression;
+    return current;
+  };
+  const note = (expression: ts.Expression) => {
+    const name = root(expression);
+    if (ts.isIdentifier(name)) changed.add(name.text);
+  };
+  const visit = (node: ts.Node): void => {
+    if (ts.isBinaryExpression(node) && node.operatorToken.kind >= ts.SyntaxKind.FirstAssignment && node.operatorToken.kind <= ts.SyntaxKind.LastAssignment) note(node.left);
+    if ((ts.isPrefixUnaryExpression(node) || ts.isPostfixUnaryExpression(node)) && (node.operator === ts.SyntaxKind.PlusPlusToken || node.operator === ts.SyntaxKind.MinusMinusToken)) note(node.operand);
+    if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression)) note(node.expression.expression);
+    ts.forEachChild(node, visit);
+  };
+  visit(loop.statement);
+  if (ts.isForStatement(loop) && loop.incrementor) visit(loop.incrementor);
+  return changed;
 }

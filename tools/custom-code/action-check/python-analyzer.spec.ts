@@ -103,6 +103,37 @@ describe('Python actions', () => {
     ).resolves.toEqual(['6 warning time-budget', '8 warning time-budget', '10 warning time-budget']);
   });
 
+  it('reports loops that can only spin, and accepts those that change what they test, wait or exit', async () => {
+    await expect(
+      summary([
+        'import time',
+        'def main(event):',
+        '    done = False',
+        '    while True:',
+        '        pass',
+        '    while not done:',
+        '        x = 1',
+        '    while True:',
+        '        if done:',
+        '            break',
+        '    n = 0',
+        '    while True:',
+        '        n += 1',
+        '        if n > 9:',
+        '            break',
+        '    while not done:',
+        '        time.sleep(0.1)',
+        '        done = True',
+        '    items = [1]',
+        '    while items:',
+        '        items.pop()',
+        '    while True:',
+        '        break',
+        '    return {"outputFields": {}}',
+      ]),
+    ).resolves.toEqual(['4 error time-budget', '6 error time-budget', '8 error time-budget']);
+  });
+
   it('reports URLs built from inputs, whatever the string formatting, and accepts quoted ones', async () => {
     const findings = await check([
       'import requests',

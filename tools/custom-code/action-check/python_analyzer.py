@@ -49,6 +49,7 @@ FIXES = {
     "timeout": "pass `timeout=5` (seconds)",
     "per_item": "use a batch API (HubSpot batch read and update take 100 records a call), or enqueue an Offload job for the work and poll it",
     "sleeping": "do not wait inside the action: hand the waiting work to an Offload job",
+    "busy": "give the loop an end: change what it tests, or break after a bounded number of rounds; long waiting work belongs in an Offload job",
     "host": "call a fixed host; if it must vary, check urllib.parse.urlparse(url).hostname against an allowlist before the call",
     "path": "quote the value with urllib.parse.quote(value, safe='') before putting it in the URL",
 }
@@ -503,6 +504,76 @@ class Analyzer:
                         FIXES["per_item"],
                     )
 
+    def check_busy_loops(self):
+        """A `while` that can only spin: no wait in its body, and nothing that its test (or the tests
+        guarding its breaks) reads is changed in it, so it runs until the 20-second limit stops it."""
+        for node in self.nodes:
+            if not isinstance(node, ast.While) or self.loop_waits(node):
+                continue
+            conditions = [] if self.always_true(node.test) else [node.test]
+            exits_unconditionally = False
+            for statement in node.body:
+                if isinstance(statement, (ast.Break, ast.Return, ast.Raise)):
+                    exits_unconditionally = True
+            for inner in self.loop_body_nodes(node):
+                if isinstance(inner, ast.If) and any(isinstance(n, (ast.Break, ast.Return, ast.Raise)) for n in self.loop_body_nodes(inner)):
+                    conditions.append(inner.test)
+            if exits_unconditionally or any(isinstance(n, ast.Call) for c in conditions for n in ast.walk(c)):
+                continue
+            tested = {n.id for c in conditions for n in ast.walk(c) if isinstance(n, ast.Name)}
+            if not conditions or not (tested & self.changed_names(node)):
+                self.report(
+                    node,
+                    "time-budget",
+                    "error",
+                    "this loop cannot end: its body neither changes what it tests nor waits, so it spins until the 20-second limit stops the action",
+                    FIXES["busy"],
+                )
+
+    @staticmethod
+    def always_true(test):
+        return isinstance(test, ast.Constant) and bool(test.value)
+
+    def loop_body_nodes(self, loop):
+        """The nodes of a loop's body, without those of nested loops and functions (their breaks are their own)."""
+        stack = list(loop.body) + list(getattr(loop, "orelse", []) if isinstance(loop, ast.If) else [])
+        while stack:
+            current = stack.pop()
+            yield current
+            if not isinstance(current, LOOPS + FUNCTIONS):
+                stack.extend(ast.iter_child_nodes(current))
+
+    def loop_waits(self, loop):
+        for statement in loop.body:
+            for inner in ast.walk(statement):
+                if isinstance(inner, (ast.Await, ast.Yield, ast.YieldFrom)):
+                    return True
+                if isinstance(inner, ast.Call) and self.qualified(inner.func) in SLEEPS:
+                    return True
+            if self.contains_network_call(statement):
+                return True
+        return False
+
+    @staticmethod
+    def changed_names(loop):
+        changed = set()
+        for statement in loop.body:
+            for inner in ast.walk(statement):
+                targets = []
+                if isinstance(inner, ast.Assign):
+                    targets = inner.targets
+                elif isinstance(inner, (ast.AugAssign, ast.AnnAssign, ast.NamedExpr, ast.For, ast.AsyncFor)):
+                    targets = [inner.target]
+                elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute):
+                    targets = [inner.func.value]
+                elif isinstance(inner, ast.Delete):
+                    targets = inner.targets
+                for target in targets:
+                    for name in ast.walk(target):
+                        if isinstance(name, ast.Name):
+                            changed.add(name.id)
+        return changed
+
     def number_value(self, node, depth=0):
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
             return node.value
@@ -721,6 +792,7 @@ class Analyzer:
         self.check_network(calls)
         self.check_urls(calls)
         self.check_loops()
+        self.check_busy_loops()
         self.check_sleeps()
         return {"findings": self.findings, "facts": self.facts()}
 

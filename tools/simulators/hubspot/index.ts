@@ -9,6 +9,8 @@ export {
   SimulatorState,
 } from './simulator';
 export type { HubSpotSimulatorOptions, InjectApi, OAuthClient, PortalOptions } from './simulator';
+export { DEFAULT_DEVELOPER_API_KEY } from './app';
+export type { StoredDefinition } from './app';
 export { parseFaultSettings } from './faults';
 export type { FaultSettings } from './faults';
 export type { RecordedCall, SimulatorStats } from './recorder';

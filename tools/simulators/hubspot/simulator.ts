@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hangUp, HttpAnswer, readBody, sendAnswer, SimulatorServer } from '../common';
+import { AppPlatform, DEFAULT_DEVELOPER_API_KEY } from './app';
 import { handleControl } from './control';
 import {
   CorrelationIds,
@@ -81,6 +82,8 @@ export interface HubSpotSimulatorOptions {
   portals?: PortalOptions[];
   /** OAuth apps allowed to refresh tokens. Default: sim-client-id / sim-client-secret. */
   oauthClients?: OAuthClient[];
+  /** The developer API key of the app's action definition endpoints. Default sim-developer-key. */
+  developerApiKey?: string;
   /** Lifetime of OAuth access tokens. Default 1800 (HubSpot's 30 minutes). */
   accessTokenTtlSeconds?: number;
   /** Refuse writes to properties the portal's schema lacks, as HubSpot does. Default true. */
@@ -121,6 +124,8 @@ const DATE_VERSIONED_PATHS: [RegExp, string][] = [
   [/^\/crm\/objects\/\d{4}-\d{2}(?=\/)/, '/crm/v3/objects'],
   [/^\/crm\/owners\/\d{4}-\d{2}(?=\/|$)/, '/crm/v3/owners'],
   [/^\/automation\/actions\/callbacks\/\d{4}-\d{2}(?=\/)/, '/automation/v4/actions/callbacks'],
+  [/^\/automation\/actions\/\d{4}-\d{2}(?=\/)/, '/automation/v4/actions'],
+  [/^\/oauth\/\d{4}-\d{2}(?=\/)/, '/oauth/v1'],
 ];
 
 /** Paths HubSpot lists with a date version (`/crm/objects/2026-03/...`) answer as their v3/v4 twins. */
@@ -208,6 +213,8 @@ export interface InjectApi {
 export class HubSpotSimulator {
   readonly state: SimulatorState;
   readonly inject: InjectApi;
+  /** The app's side: installs through the authorize page, uninstalls, action definitions. */
+  readonly app: AppPlatform;
   /** The first portal: the one library calls use when they name none. */
   readonly portalId: number;
   private readonly http = new SimulatorServer(
@@ -245,6 +252,7 @@ export class HubSpotSimulator {
     this.unknownCallbacks = options.unknownCallbacks ?? 'accept';
     for (const client of options.oauthClients ?? [{ clientId: DEFAULT_CLIENT_ID, clientSecret: DEFAULT_CLIENT_SECRET }])
       this.state.oauthClients.set(client.clientId, client.clientSecret);
+    this.app = new AppPlatform(options.developerApiKey ?? DEFAULT_DEVELOPER_API_KEY, this.state.oauthClients, (portalId) => this.state.portals.has(portalId));
     const portals = options.portals ?? [{ portalId: DEFAULT_PORTAL_ID }];
     if (portals.length === 0) throw new Error('at least one portal is needed');
     for (const portal of portals) this.addPortal(portal);
@@ -399,6 +407,24 @@ export class HubSpotSimulator {
     if (!info) return;
     if (info.kind === 'oauth') info.expiresAt = this.now() - 1;
     else this.state.tokens.delete(token);
+  }
+
+  /**
+   * The portal uninstalls the app: its refresh tokens are refused from now on (400 BAD_REFRESH_TOKEN)
+   * and its access tokens are revoked (401).
+   */
+  uninstall(portalId = this.portalId, clientId: string = this.state.oauthClients.keys().next().value ?? DEFAULT_CLIENT_ID): void {
+    for (const [token, refresh] of this.state.refreshTokens) if (refresh.portalId === portalId && refresh.clientId === clientId) this.state.refreshTokens.delete(token);
+    for (const [token, access] of this.state.tokens) if (access.portalId === portalId && access.clientId === clientId) this.state.tokens.delete(token);
+    this.app.installs.get(clientId)?.delete(portalId);
+  }
+
+  /**
+   * A property validation rule of the portal (enforced on CRM writes since the 2026-09 APIs): a
+   * write whose value does not match `pattern` is refused with 400 and `message`.
+   */
+  setValidationRule(objectType: string, property: string, rule: { pattern: RegExp; message: string }, portalId = this.portalId): void {
+    this.requirePortal(portalId).validationRules[this.objectType(objectType)].set(property, rule);
   }
 
   addOAuthClient(clientId: string, clientSecret: string): void {
@@ -712,6 +738,14 @@ export class HubSpotSimulator {
       return allow('GET', { endpoint: 'crm.owners.list', authenticated: true, handle: (c) => this.listOwners(c) });
     if (s[0] === 'crm' && s[1] === 'v3' && s[2] === 'owners' && s.length === 4)
       return allow('GET', { endpoint: 'crm.owners.get', authenticated: true, handle: (c) => this.getOwner(c, s[3]) });
+    if (s[0] === 'automation' && s[1] === 'v4' && s[2] === 'actions' && /^\d+$/.test(s[3] ?? '')) {
+      if (s.length === 4 && method === 'GET')
+        return { endpoint: 'automation.definitions.list', authenticated: false, handle: (c) => this.app.checkDeveloperKey(c.query, c.correlationId) ?? this.app.listDefinitions(s[3]) };
+      if (s.length === 4)
+        return allow('POST', { endpoint: 'automation.definitions.create', authenticated: false, handle: (c) => this.app.checkDeveloperKey(c.query, c.correlationId) ?? this.app.createDefinition(s[3], c.body, c.correlationId) });
+      if (s.length === 5)
+        return allow('PATCH', { endpoint: 'automation.definitions.update', authenticated: false, handle: (c) => this.app.checkDeveloperKey(c.query, c.correlationId) ?? this.app.updateDefinition(s[3], s[4], c.body, c.correlationId) });
+    }
     if (s[0] === 'automation' && s[1] === 'v4' && s[2] === 'actions' && s[3] === 'callbacks') {
       if (s.length === 5 && s[4] === 'complete')
         return allow('POST', { endpoint: 'automation.callbacks.completeBatch', authenticated: true, handle: (c) => this.completeBatch(c) });
@@ -720,6 +754,10 @@ export class HubSpotSimulator {
     }
     if (s[0] === 'oauth' && s[1] === 'v1' && s[2] === 'token' && s.length === 3)
       return allow('POST', { endpoint: 'oauth.token', authenticated: false, handle: (c) => this.oauthToken(c) });
+    if (s[0] === 'oauth' && s[1] === 'v1' && s[2] === 'token' && s[3] === 'introspect' && s.length === 4)
+      return allow('POST', { endpoint: 'oauth.introspect', authenticated: false, handle: (c) => this.introspect(c) });
+    if (s[0] === 'oauth' && s[1] === 'authorize' && s.length === 2)
+      return allow('GET', { endpoint: 'oauth.authorize', authenticated: false, handle: (c) => this.app.authorize(c.query, this.portalId) });
     return null;
   }
 
@@ -1003,13 +1041,51 @@ export class HubSpotSimulator {
     if (grantType !== 'refresh_token' && grantType !== 'authorization_code') return fail('BAD_GRANT_TYPE', 'missing or unsupported grant_type');
     if (!this.state.oauthClients.has(clientId)) return fail('BAD_CLIENT_ID', 'missing or unknown client id');
     if (this.state.oauthClients.get(clientId) !== field('client_secret')) return fail('BAD_CLIENT_SECRET', 'missing or invalid client secret');
-    if (grantType === 'authorization_code') return fail('BAD_AUTH_CODE', 'missing or unknown auth code');
+    if (grantType === 'authorization_code') {
+      const grant = this.app.redeem(field('code'), clientId, field('redirect_uri'));
+      if (!grant) return fail('BAD_AUTH_CODE', 'missing or unknown auth code');
+      call.portal = this.state.portals.get(grant.portalId) ?? null;
+      return {
+        status: 200,
+        body: {
+          token_type: 'bearer',
+          refresh_token: this.mintRefreshToken(grant.portalId, clientId),
+          access_token: this.mintAccessToken(grant.portalId, clientId, this.accessTokenTtlSeconds),
+          expires_in: this.accessTokenTtlSeconds,
+        },
+      };
+    }
     if (!refresh || refresh.clientId !== clientId) return fail('BAD_REFRESH_TOKEN', 'missing or unknown refresh token');
     const accessToken = this.mintAccessToken(refresh.portalId, clientId, this.accessTokenTtlSeconds);
     // HubSpot answers a refresh with the same refresh token; the older access tokens stay valid until they expire.
     return {
       status: 200,
       body: { token_type: 'bearer', refresh_token: refresh.token, access_token: accessToken, expires_in: this.accessTokenTtlSeconds },
+    };
+  }
+
+  /** What HubSpot says of a token the app holds: for an access token, its portal (hub_id) and scopes. */
+  private introspect(call: ApiCall): HttpAnswer {
+    const form = isObject(call.body) ? (call.body as Record<string, unknown>) : {};
+    const field = (name: string) => (typeof form[name] === 'string' ? (form[name] as string) : '');
+    const clientId = field('client_id');
+    if (this.state.oauthClients.get(clientId) !== field('client_secret') || !clientId)
+      return { status: 400, body: { status: 'BAD_CLIENT_SECRET', message: 'missing or invalid client credentials', correlationId: call.correlationId } };
+    const token = this.state.tokens.get(field('token'));
+    if (!token || token.kind !== 'oauth' || token.clientId !== clientId || (token.expiresAt ?? 0) <= this.now()) return { status: 200, body: { active: false } };
+    call.portal = this.state.portals.get(token.portalId) ?? null;
+    return {
+      status: 200,
+      body: {
+        active: true,
+        token: token.token,
+        token_use: 'access_token',
+        token_type: 'bearer',
+        client_id: clientId,
+        hub_id: token.portalId,
+        scopes: this.app.scopesOf(clientId, token.portalId),
+        expires_in: Math.max(0, Math.round(((token.expiresAt ?? 0) - this.now()) / 1000)),
+      },
     };
   }
 }

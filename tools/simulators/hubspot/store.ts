@@ -105,6 +105,12 @@ export class Portal {
     deals: new Set(BUILT_IN_PROPERTIES.deals),
   };
   owners: Owner[] = [];
+  /** Property validation rules, by object type and property. */
+  readonly validationRules: Record<CrmObjectType, Map<string, { pattern: RegExp; message: string }>> = {
+    contacts: new Map(),
+    companies: new Map(),
+    deals: new Map(),
+  };
   private nextObjectId = 1;
 
   constructor(
@@ -165,6 +171,11 @@ export function checkProperties(portal: Portal, type: CrmObjectType, input: unkn
     }
     if (strict && !portal.schema[type].has(name)) {
       problem(name, 'PROPERTY_DOESNT_EXIST', `Property "${name}" does not exist`);
+      continue;
+    }
+    const rule = portal.validationRules[type].get(name);
+    if (rule && raw !== null && raw !== '' && !rule.pattern.test(String(raw))) {
+      problem(name, 'INVALID_PROPERTY_VALUE_VALIDATION_RULE', rule.message);
       continue;
     }
     if (typeof raw === 'string') values.set(name, raw);
