@@ -7,10 +7,11 @@ import { JobWaiter } from './job-waiter';
 import { JobsController } from './jobs.controller';
 import { JobsCoreModule } from './jobs-core.module';
 import { JobsService } from './jobs.service';
+import { WritebacksAdminController } from './writebacks-admin.controller';
 
 @Module({
   imports: [JobsCoreModule, PortalsModule, QueueModule, RegistryModule, MetricsModule],
-  controllers: [JobsController],
+  controllers: [JobsController, WritebacksAdminController],
   providers: [JobsService, JobWaiter],
   exports: [JobsService],
 })

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { storableJson } from '../common/storable-text';
 import { JobError, JobPriority, JobRecord, jobFromRow } from './job-record';
 import { JOB_COLUMNS, outboxInsert, prefixed } from './job.repository';
@@ -16,6 +16,21 @@ export interface ClaimedWrite {
   id: string;
   jobId: string;
   objectId: string;
+  handlerType: string;
+  handlerVersion: string;
+  /** Compute the change, write nothing: the job asked for a dry run, or its portal keeps its version to dry runs. */
+  dryRun: boolean;
+  /** Counted against its version's rollout already (a write sent again is not counted twice). */
+  admitted: boolean;
+  /**
+   * Since when a change to the record is not the job's to overwrite: HubSpot's last-modified time
+   * of the record as the job read it, or the job's creation for a job that read nothing.
+   */
+  basis: Date;
+  /** Each property's value before the write, kept before it was first sent (null: not read yet, or written blind). */
+  previous: Record<string, string | null> | null;
+  /** Properties left out because a person (or anything but Offload) changed them after the basis. */
+  skippedStale: string[];
   /** The job's creation time: where two jobs set one property, the later job's value is the one the record keeps. */
   jobOrder: number;
   properties: Record<string, string>;
@@ -28,17 +43,44 @@ export interface ClaimedWrite {
   overtaken: string[];
 }
 
-/** How a claimed write ended up. `retry`: back to pending, due after `retryInMs` (read back first when `verify`). */
+/** What a write did beyond the job's outputs, shown with the job: the properties skipped as stale, a dry run's change. */
+export interface WritebackReport {
+  dryRun?: true;
+  changes?: PropertyChange[];
+  skipped_stale?: string[];
+}
+
+/** One property a write changes (or a dry run would): its value before, and after. */
+export interface PropertyChange {
+  property: string;
+  old: string | null;
+  new: string;
+}
+
+/**
+ * How a claimed write ended up. `retry`: back to pending, due after `retryInMs` (read back first when `verify`).
+ * `skipped`: every property was stale; `previewed`: a dry run, read and reported; `withdrawn`: its version was reverted.
+ */
 export type WriteSettlement =
-  | { id: string; outcome: 'written' | 'superseded'; superseded?: string[] }
-  | { id: string; outcome: 'refused' | 'unconfirmed' | 'failed'; error: JobError }
+  | { id: string; outcome: 'written' | 'superseded' | 'skipped' | 'previewed'; superseded?: string[]; report?: WritebackReport; previous?: Record<string, string | null> }
+  | { id: string; outcome: 'refused' | 'unconfirmed' | 'failed' | 'withdrawn'; error: JobError }
   | { id: string; outcome: 'retry'; retryInMs: number; verify?: boolean; unanswered?: number };
+
+/** What a writer keeps of a write before it sends it: the values it replaces (for undo), and the properties it leaves out as stale. */
+export interface WritePreparation {
+  id: string;
+  previous: Record<string, string | null>;
+  skippedStale: string[];
+}
 
 /** A lane with pending writes, and when its first is due. */
 export interface DueLane extends WriteLane {
   pending: number;
   dueAt: Date;
 }
+
+/** The write outcomes that end their job as succeeded. */
+const SUCCEEDED_WRITES = `('written', 'superseded', 'skipped', 'previewed')`;
 
 /**
  * Only one write to a record is on its way at a time (so writes land in the order they were sent);
@@ -59,7 +101,8 @@ const CLAIM = (verify: boolean) => `
     UPDATE writebacks w SET status = 'sent', sent_by = $5, lease_until = now() + $6 * interval '1 millisecond',
       sent_at = now(), sends = w.sends + ${verify ? 0 : 1}
     FROM picked WHERE w.id = picked.id
-    RETURNING w.id, w.job_id, w.object_id, w.job_order, w.properties, w.sends, w.unanswered, w.created_at
+    RETURNING w.id, w.job_id, w.object_id, w.job_order, w.properties, w.sends, w.unanswered, w.created_at, w.handler_type,
+      w.handler_version, w.dry_run, w.admitted, coalesce(w.read_at, w.job_order) AS basis, w.previous, w.skipped_stale
   )
   SELECT sent.*, coalesce((
     SELECT jsonb_agg(DISTINCT name) FROM writebacks later, jsonb_object_keys(later.properties) AS name
@@ -78,7 +121,7 @@ const CLAIM_VERIFICATIONS = CLAIM(true);
 const SETTLE = `
   WITH t AS (
     SELECT * FROM jsonb_to_recordset($1::jsonb)
-      AS t(id bigint, outcome text, error jsonb, superseded jsonb, "retryInMs" int, verify boolean, unanswered int)
+      AS t(id bigint, outcome text, error jsonb, superseded jsonb, "retryInMs" int, verify boolean, unanswered int, report jsonb, previous jsonb)
   ), settled AS (
     UPDATE writebacks w SET
       status = CASE WHEN t.outcome = 'retry' THEN 'pending' ELSE t.outcome END,
@@ -86,18 +129,36 @@ const SETTLE = `
       superseded = coalesce(t.superseded, w.superseded),
       unanswered = w.unanswered + coalesce(t.unanswered, 0),
       error = t.error,
+      previous = coalesce(w.previous, t.previous),
       next_attempt_at = now() + coalesce(t."retryInMs", 0) * interval '1 millisecond',
       sent_by = NULL, lease_until = NULL,
       settled_at = CASE WHEN t.outcome = 'retry' THEN NULL ELSE now() END
     FROM t WHERE w.id = t.id AND w.status = 'sent' AND w.sent_by = $2
-    RETURNING w.job_id, w.status, w.error
+    RETURNING w.job_id, w.status, w.error, t.report, w.portal_id, w.handler_type, w.handler_version
   ), ended AS (
-    UPDATE jobs j SET status = CASE WHEN s.status IN ('written', 'superseded') THEN 'succeeded' ELSE 'failed' END,
-      error = s.error, finished_at = now(), updated_at = now()
+    UPDATE jobs j SET status = CASE WHEN s.status IN ${SUCCEEDED_WRITES} THEN 'succeeded' ELSE 'failed' END,
+      error = s.error, writeback_report = s.report, finished_at = now(), updated_at = now()
     FROM settled s WHERE j.id = s.job_id AND s.status <> 'pending' AND j.status = 'writing'
     RETURNING ${prefixed('j', JOB_COLUMNS)}
+  ), progress AS (
+    -- A rollout that releases its stages by itself counts the clean writes of the stage; a refusal starts the count again.
+    UPDATE writeback_releases r SET clean = CASE WHEN s.refused > 0 THEN 0 ELSE r.clean + s.clean END
+    FROM (
+      SELECT portal_id, handler_type, handler_version,
+        count(*) FILTER (WHERE status IN ${SUCCEEDED_WRITES} AND status <> 'previewed') AS clean,
+        count(*) FILTER (WHERE status = 'refused') AS refused
+      FROM settled GROUP BY 1, 2, 3
+    ) s
+    WHERE r.portal_id = s.portal_id AND r.handler_type = s.handler_type AND r.handler_version = s.handler_version
+      AND r.auto_release_after IS NOT NULL AND (s.clean > 0 OR s.refused > 0)
   ), events AS (${outboxInsert('ended')})
   SELECT * FROM ended`;
+
+/** Keeps what a write replaces before it is sent: a write that lands is always one undo can restore. */
+const PREPARE = `
+  UPDATE writebacks w SET previous = coalesce(w.previous, t.previous), skipped_stale = t."skippedStale"
+  FROM jsonb_to_recordset($1::jsonb) AS t(id bigint, previous jsonb, "skippedStale" jsonb)
+  WHERE w.id = t.id AND w.status = 'sent' AND w.sent_by = $2`;
 
 /**
  * The write-back journal in PostgreSQL: every write a succeeded run owes its record, from the run's
@@ -109,14 +170,25 @@ const SETTLE = `
 export class WritebackJournal {
   constructor(private readonly db: DataSource) {}
 
-  /** Claims up to `limit` due writes of the lane for `writer`: to send, or (`verify`) to read back first. */
-  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean): Promise<ClaimedWrite[]> {
-    const rows = await this.db.query(verify ? CLAIM_VERIFICATIONS : CLAIM_WRITES, [lane.portalId, lane.objectType, lane.priority, limit, writer, leaseMs]);
+  /**
+   * Claims up to `limit` due writes of the lane for `writer`: to send, or (`verify`) to read back
+   * first. `within`: the transaction to claim in (WritebackReleases lets the claimed writes through
+   * their versions' rollouts and pauses in the same one).
+   */
+  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean, within: EntityManager = this.db.manager): Promise<ClaimedWrite[]> {
+    const rows = await within.query(verify ? CLAIM_VERIFICATIONS : CLAIM_WRITES, [lane.portalId, lane.objectType, lane.priority, limit, writer, leaseMs]);
     return rows.map(
       (row: Record<string, any>): ClaimedWrite => ({
         id: String(row.id),
         jobId: row.job_id,
         objectId: row.object_id,
+        handlerType: row.handler_type,
+        handlerVersion: row.handler_version,
+        dryRun: row.dry_run,
+        admitted: row.admitted,
+        basis: row.basis,
+        previous: row.previous,
+        skippedStale: row.skipped_stale,
         jobOrder: row.job_order.getTime(),
         properties: row.properties,
         sends: row.sends,
@@ -125,6 +197,32 @@ export class WritebackJournal {
         overtaken: row.overtaken,
       }),
     );
+  }
+
+  /** Keeps, before the writes are sent, the values they replace and the properties they leave out as stale. */
+  async prepare(preparations: WritePreparation[], writer: string): Promise<void> {
+    if (preparations.length > 0) await this.db.query(PREPARE, [storableJson(preparations), writer]);
+  }
+
+  /**
+   * The values Offload itself wrote to the records since `since` (a minute earlier, for the clocks
+   * of HubSpot and PostgreSQL): a change to a record that matches one of them is Offload's, not a person's.
+   */
+  async ownValues(lane: WriteLane, objectIds: string[], since: Date): Promise<Map<string, Record<string, string[]>>> {
+    const rows: Array<{ object_id: string; name: string; value: string }> = await this.db.query(
+      `SELECT DISTINCT w.object_id, p.key AS name, p.value
+       FROM writebacks w, jsonb_each_text(w.properties) p
+       WHERE w.portal_id = $1 AND w.object_type = $2 AND w.object_id = ANY($3::text[]) AND w.status = 'written'
+         AND w.settled_at >= $4::timestamptz - interval '1 minute'`,
+      [lane.portalId, lane.objectType, objectIds, since],
+    );
+    const own = new Map<string, Record<string, string[]>>();
+    for (const row of rows) {
+      const record = own.get(row.object_id) ?? {};
+      (record[row.name] ??= []).push(row.value);
+      own.set(row.object_id, record);
+    }
+    return own;
   }
 
   /** Settles writes `writer` holds; answers the jobs that ended with them. */

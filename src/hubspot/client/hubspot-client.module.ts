@@ -7,15 +7,16 @@ import { RegistryModule } from '../../registry/registry.module';
 import { HubSpotGateway } from './hubspot-gateway';
 import { JobHubSpotFactory } from './job-hubspot';
 import { WorkflowStepCompleter } from './workflow-step-completer';
+import { WritebackReverter } from './writeback-reverter';
 import { WritebackWriter } from './writeback-writer';
 
 /**
- * Every call Offload makes to HubSpot: the gateway (client, shared budget, retries), write-back,
+ * Every call Offload makes to HubSpot: the gateway (client, shared budget, retries), write-back (and its reverts),
  * handlers' calls, and the completion of workflow steps, which follows every job end.
  */
 @Module({
   imports: [PortalsCoreModule, JobsCoreModule, RedisModule, MetricsModule, RegistryModule],
-  providers: [HubSpotGateway, WritebackWriter, WorkflowStepCompleter, JobHubSpotFactory],
+  providers: [HubSpotGateway, WritebackWriter, WritebackReverter, WorkflowStepCompleter, JobHubSpotFactory],
   exports: [HubSpotGateway, WritebackWriter, JobHubSpotFactory],
 })
 export class HubSpotClientModule {}
