@@ -13,7 +13,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   pause; outside the claim's partial index, so a claim never meets it), `previewed` (a dry run's
  *   read) and `skipped` (every property was stale).
  * - writeback_releases: per portal, handler type and version, its rollout, dry-run-only setting,
- *   pause and revert.
+ *   pause and revert; after a pause is released, only later writes are evidence (`judged_after`),
+ *   and a drift an admin released is accepted.
  * - writeback_reverts: a revert and its progress.
  * - writeback_settings: per portal, whether records are read before they are written.
  */
@@ -58,6 +59,8 @@ export class SafeWriteback1771000000000 implements MigrationInterface {
         clean integer NOT NULL DEFAULT 0,
         paused_at timestamptz,
         pause_reason jsonb,
+        judged_after bigint NOT NULL DEFAULT 0,
+        drift_accepted boolean NOT NULL DEFAULT false,
         reverted_at timestamptz,
         first_claim_at timestamptz,
         last_claim_at timestamptz,

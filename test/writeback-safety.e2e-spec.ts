@@ -61,6 +61,21 @@ class Reviewer {
   }
 }
 
+/** Writes a property the simulated portals do not define: HubSpot refuses every write of it. */
+@JobHandlerOf({
+  type: 'labeller',
+  version: '1.0.0',
+  owner: 'tests',
+  description: 'labels a contact, in a property HubSpot does not know',
+  input: Type.Object({}),
+  outputs: { label: { hubspotType: 'string', description: 'a label' } },
+})
+class Labeller {
+  async run() {
+    return { label: 'vip' };
+  }
+}
+
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => from + i);
 
 async function query(isolation: Isolation, text: string, values: unknown[] = []): Promise<any[]> {
@@ -123,7 +138,7 @@ describe('safe write-back (end to end, through the official client, against the 
   beforeAll(async () => {
     sim = await createHubSpotSimulator({ rateLimit: 1_000 });
     isolation = await isolate();
-    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [scorer('1.0.0'), Reviewer]);
+    offload = await startOffload(configFor(isolation, { HUBSPOT_BASE_URL: sim.url }), [scorer('1.0.0'), Reviewer, Labeller]);
     admin = new HttpClient(offload.url, ADMIN_TOKEN);
   });
 
@@ -223,6 +238,62 @@ describe('safe write-back (end to end, through the official client, against the 
       expect(job.status).toBe('succeeded');
       expect(job.skipped_stale).toBeUndefined();
       expect(sim.getObject('contacts', 1, hubspotPortalId)!.properties.tier).toBe('A');
+    });
+  });
+
+  describe('the automatic pause', () => {
+    it('holds a version’s writes once HubSpot refuses half of its latest ones, and says why', async () => {
+      const { id, client, hubspotPortalId } = await connected(sim, admin, offload.url, 6_500_001, range(1, 40));
+      await enqueue(client, 'labeller', range(1, 30), 'refused');
+      await eventually(() => statuses(isolation, id, 'refused'), (counts) => counts.failed === 30, 60_000);
+
+      const [later] = await enqueue(client, 'labeller', [31], 'later');
+      const release = await eventually(() => admin.get(`/v1/admin/portals/${id}/writebacks/releases/labeller/1.0.0`), (answer) => answer.body.held === 1, 60_000);
+      expect(release.body.paused.reason).toMatchObject({ code: 'failure_rate', share: 1 });
+      expect(release.body.paused.reason.message).toMatch(/HubSpot refused 30 of the latest 30 writes/);
+      expect((await client.get(`/v1/jobs/${later}`)).body.status).toBe('writing');
+      const refusedCalls = sim.listCalls({ endpoint: 'crm.objects.batch.update', portalId: hubspotPortalId }).length;
+
+      // Released, its write is tried (and refused: the property still does not exist), and the next claim pauses it again.
+      expect((await admin.post(`/v1/admin/portals/${id}/writebacks/releases/labeller/1.0.0/release`)).body.paused).toBeNull();
+      expect(await ended(client, later)).toMatchObject({ status: 'failed', error: { code: 'writeback_rejected' } });
+      expect(sim.listCalls({ endpoint: 'crm.objects.batch.update', portalId: hubspotPortalId }).length).toBe(refusedCalls + 1);
+    });
+  });
+
+  describe('the admin API', () => {
+    it('keeps a portal’s settings, and refuses what it cannot do with the contract’s errors', async () => {
+      const { id } = await connected(sim, admin, offload.url, 6_600_001, []);
+      const at = (path: string) => `/v1/admin/portals/${id}/writebacks${path}`;
+      expect((await admin.get(at('/settings'))).body).toEqual({ readBeforeWrite: true });
+      expect((await admin.request('PUT', at('/settings'), { readBeforeWrite: false })).body).toEqual({ readBeforeWrite: false });
+      expect((await admin.get(at('/settings'))).body).toEqual({ readBeforeWrite: false });
+
+      const refusals: Array<[string, string, unknown, number, string, string?]> = [
+        ['PUT', at('/settings'), { readBeforeWrite: 'yes' }, 400, 'validation_failed', 'readBeforeWrite'],
+        ['PUT', at('/releases/scorer/1.0.0'), { rollout: { stages: [10, 1] } }, 400, 'validation_failed', 'rollout.stages'],
+        ['PUT', at('/releases/scorer/1.0.0'), {}, 400, 'validation_failed'],
+        ['PUT', at('/releases/scorer/1%20x'), { dryRunOnly: true }, 400, 'validation_failed', 'version'],
+        ['POST', at('/revert'), {}, 400, 'validation_failed'],
+        ['POST', at('/revert'), { version: '1.0.0' }, 400, 'validation_failed', 'type'],
+        ['POST', at('/revert'), { from: '2026-12-02T00:00:00Z', to: '2026-12-01T00:00:00Z' }, 400, 'validation_failed', 'to'],
+        ['POST', at('/revert'), { from: 'yesterday' }, 400, 'validation_failed', 'from'],
+        ['GET', at('/reverts/999'), undefined, 404, 'not_found'],
+        ['GET', at('/reverts/not-a-number'), undefined, 404, 'not_found'],
+        ['POST', at('/releases/scorer/1.0.0/release'), undefined, 409, 'conflict'],
+        ['GET', '/v1/admin/portals/00000000-0000-0000-0000-000000000000/writebacks/releases', undefined, 404, 'not_found'],
+        ['GET', '/v1/admin/portals/nope/writebacks/settings', undefined, 404, 'not_found'],
+      ];
+      for (const [method, path, body, status, code, field] of refusals) {
+        const answer = await admin.request(method, path, body);
+        expect({ path, status: answer.status, code: answer.body.error?.code }).toEqual({ path, status, code });
+        if (field) expect(answer.body.error.details.map((detail: { path: string }) => detail.path)).toContain(field);
+      }
+      expect((await new HttpClient(offload.url).get(at('/settings'))).status).toBe(401);
+      // A time range alone is a revert of its own; with nothing written in it, it is done at once.
+      const empty = await admin.post(at('/revert'), { from: '2026-12-01T00:00:00Z' });
+      expect(empty.status).toBe(202);
+      expect(empty.body).toMatchObject({ filter: { from: '2026-12-01T00:00:00.000Z' }, writes: 0, records: 0 });
     });
   });
 

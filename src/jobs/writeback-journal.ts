@@ -34,7 +34,7 @@ export interface ClaimedWrite {
   /** The job's creation time: where two jobs set one property, the later job's value is the one the record keeps. */
   jobOrder: number;
   properties: Record<string, string>;
-  /** Sends so far, this one included. */
+  /** Batch updates that carried it so far (counted as each goes out; a claim that only reads counts none). */
   sends: number;
   /** Sends whose answer left the record out without a word. */
   unanswered: number;
@@ -66,11 +66,15 @@ export type WriteSettlement =
   | { id: string; outcome: 'refused' | 'unconfirmed' | 'failed' | 'withdrawn'; error: JobError }
   | { id: string; outcome: 'retry'; retryInMs: number; verify?: boolean; unanswered?: number };
 
-/** What a writer keeps of a write before it sends it: the values it replaces (for undo), and the properties it leaves out as stale. */
+/**
+ * What a writer keeps of a write before it sends it: the values it replaces (for undo), and the
+ * properties it leaves out as stale; `sent`: the update now going out carries it (counted as a send).
+ */
 export interface WritePreparation {
   id: string;
   previous: Record<string, string | null>;
   skippedStale: string[];
+  sent: boolean;
 }
 
 /** A lane with pending writes, and when its first is due. */
@@ -99,7 +103,7 @@ const CLAIM = (verify: boolean) => `
     FOR UPDATE SKIP LOCKED
   ), sent AS (
     UPDATE writebacks w SET status = 'sent', sent_by = $5, lease_until = now() + $6 * interval '1 millisecond',
-      sent_at = now(), sends = w.sends + ${verify ? 0 : 1}
+      sent_at = now()
     FROM picked WHERE w.id = picked.id
     RETURNING w.id, w.job_id, w.object_id, w.job_order, w.properties, w.sends, w.unanswered, w.created_at, w.handler_type,
       w.handler_version, w.dry_run, w.admitted, coalesce(w.read_at, w.job_order) AS basis, w.previous, w.skipped_stale
@@ -156,8 +160,9 @@ const SETTLE = `
 
 /** Keeps what a write replaces before it is sent: a write that lands is always one undo can restore. */
 const PREPARE = `
-  UPDATE writebacks w SET previous = coalesce(w.previous, t.previous), skipped_stale = t."skippedStale"
-  FROM jsonb_to_recordset($1::jsonb) AS t(id bigint, previous jsonb, "skippedStale" jsonb)
+  UPDATE writebacks w SET previous = coalesce(w.previous, t.previous), skipped_stale = t."skippedStale",
+    sends = w.sends + CASE WHEN t.sent THEN 1 ELSE 0 END
+  FROM jsonb_to_recordset($1::jsonb) AS t(id bigint, previous jsonb, "skippedStale" jsonb, sent boolean)
   WHERE w.id = t.id AND w.status = 'sent' AND w.sent_by = $2`;
 
 /**

@@ -71,18 +71,18 @@ const LOCK_RELEASES = `
 
 /**
  * A version's latest writes in the portal, whatever became of them (their values), and its latest
- * settled ones before the claimed batch (how many HubSpot refused). Both walk the version's index
- * backwards a bounded way.
+ * settled ones before the claimed batch (how many HubSpot refused); only those after `judged_after`
+ * (a released pause's evidence is not judged again). Both walk the version's index backwards a bounded way.
  */
 const VERSION_STATS = `
   WITH latest AS (
     SELECT properties FROM writebacks
-    WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run
+    WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id > $6
     ORDER BY id DESC LIMIT $4
   ), settled AS (
     SELECT status FROM (
       SELECT status FROM writebacks
-      WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id < $5
+      WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id < $5 AND id > $6
       ORDER BY id DESC LIMIT 1000
     ) recent WHERE status IN ('written', 'superseded', 'skipped', 'refused') LIMIT $4
   )
@@ -170,6 +170,7 @@ export class WritebackReleases {
       ]);
       const hold: string[] = [];
       const admit: string[] = [];
+      const send: string[] = [];
       for (const release of releases) {
         const writes = byVersion.get(versionKey(release.handler_type, release.handler_version))!;
         const paused = release.paused_at !== null;
@@ -183,6 +184,7 @@ export class WritebackReleases {
         );
         const byId = new Map(writes.map((write) => [write.id, write]));
         outcome.writes.push(...decision.send.map((id) => byId.get(id)!), ...decision.preview.map((id) => ({ ...byId.get(id)!, dryRun: true })));
+        send.push(...decision.send);
         outcome.withdrawn.push(...decision.withdraw.map((id) => byId.get(id)!));
         hold.push(...decision.hold);
         admit.push(...decision.admit);
@@ -196,10 +198,17 @@ export class WritebackReleases {
         }
         if (reason) outcome.paused.push({ type: release.handler_type, version: release.handler_version, reason });
       }
-      if (hold.length > 0) {
-        await tx.query(`UPDATE writebacks SET status = 'held', sent_by = NULL, lease_until = NULL, sends = sends - 1 WHERE id = ANY($1::bigint[])`, [hold]);
+      if (hold.length > 0) await tx.query(`UPDATE writebacks SET status = 'held', sent_by = NULL, lease_until = NULL WHERE id = ANY($1::bigint[])`, [hold]);
+      // Written blind, a write goes out in the update that follows this claim: that is its send. Read first, it is counted once the read has let it go.
+      const counted = outcome.readBeforeWrite ? [] : send;
+      if (admit.length > 0 || counted.length > 0) {
+        await tx.query(
+          `UPDATE writebacks SET admitted = admitted OR id = ANY($1::bigint[]), sends = sends + CASE WHEN id = ANY($2::bigint[]) THEN 1 ELSE 0 END
+           WHERE id = ANY($1::bigint[]) OR id = ANY($2::bigint[])`,
+          [admit, counted],
+        );
+        for (const write of outcome.writes) if (counted.includes(write.id)) write.sends += 1;
       }
-      if (admit.length > 0) await tx.query(`UPDATE writebacks SET admitted = true WHERE id = ANY($1::bigint[])`, [admit]);
       outcome.held = hold.length;
       return outcome;
     }).then((outcome) => {
@@ -211,18 +220,21 @@ export class WritebackReleases {
     });
   }
 
-  /** The guard a version's latest writes trip, if any: HubSpot refusing too many, or drift from the version before it. */
+  /**
+   * The guard a version's latest writes trip, if any: HubSpot refusing too many, or drift from the
+   * version before it (unless an admin released a drift of this version already).
+   */
   private async trip(tx: EntityManager, portalId: string, release: Record<string, any>, beforeId: number): Promise<PauseReason | undefined> {
-    const stats = await this.versionStats(tx, portalId, release.handler_type, release.handler_version, beforeId);
+    const stats = await this.versionStats(tx, portalId, release.handler_type, release.handler_version, beforeId, release.judged_after);
     const failing = failureRateOf(stats);
-    if (failing) return failing;
+    if (failing || release.drift_accepted) return failing;
     const previous = await this.previousVersion(portalId, release.handler_type, release.handler_version, release.first_claim_at);
     if (previous === undefined) return undefined;
     return driftOf(stats, await this.baseline(portalId, release.handler_type, previous), previous);
   }
 
-  private async versionStats(within: EntityManager, portalId: string, type: string, version: string, beforeId: number) {
-    const rows: Array<Record<string, any>> = await within.query(VERSION_STATS, [portalId, type, version, GUARDS.window, beforeId]);
+  private async versionStats(within: EntityManager, portalId: string, type: string, version: string, beforeId: number, judgedAfter: string | number = 0) {
+    const rows: Array<Record<string, any>> = await within.query(VERSION_STATS, [portalId, type, version, GUARDS.window, beforeId, judgedAfter]);
     const values: WrittenValues['values'] = {};
     let totals = { writes: 0, settled: 0, refused: 0 };
     for (const row of rows) {
@@ -334,8 +346,12 @@ export class WritebackReleases {
         throw new ConflictError(`Write-back of ${type}@${version} is not paused, reverted or held by a rollout stage: there is nothing to release`);
       }
       if (row.paused_at !== null || row.reverted_at !== null) {
+        // The writes that made the pause are not judged again, and a drift an admin released is the version's to make.
         await tx.query(
-          `UPDATE writeback_releases SET paused_at = NULL, reverted_at = NULL, updated_at = now() WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`,
+          `UPDATE writeback_releases SET paused_at = NULL, reverted_at = NULL, updated_at = now(),
+             judged_after = (SELECT last_value FROM writebacks_id_seq),
+             drift_accepted = drift_accepted OR (paused_at IS NOT NULL AND pause_reason->>'code' IN ('drift', 'clearing'))
+           WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`,
           [portalId, type, version],
         );
         this.logger.log(`Write-back of ${type}@${version} to portal ${portalId} released from its ${row.reverted_at !== null ? 'revert' : 'pause'}`);

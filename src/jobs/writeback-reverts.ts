@@ -137,12 +137,16 @@ export class WritebackReverts {
   /** Up to `limit` records the revert has left, all of one object type, with their reverted writes. */
   async nextRecords(id: string, limit: number): Promise<{ objectType: string; records: RecordToRevert[] } | undefined> {
     const rows: Array<Record<string, any>> = await this.db.query(
+      // The records come first in the revert's index, so their writes are a range of it: read as a range, the plan stays an
+      // index range scan even while the statistics do not know the revert yet (a join was planned as a scan of every write of it).
       `WITH next_type AS (
          SELECT object_type FROM writebacks WHERE revert_id = $1 AND revert_outcome IS NULL ORDER BY object_type, object_id LIMIT 1
-       ), records AS (
-         SELECT DISTINCT object_type, object_id FROM writebacks
-         WHERE revert_id = $1 AND revert_outcome IS NULL AND object_type = (SELECT object_type FROM next_type)
-         ORDER BY object_type, object_id LIMIT $2
+       ), last_record AS (
+         SELECT max(object_id) AS object_id FROM (
+           SELECT DISTINCT object_id FROM writebacks
+           WHERE revert_id = $1 AND revert_outcome IS NULL AND object_type = (SELECT object_type FROM next_type)
+           ORDER BY object_id LIMIT $2
+         ) records
        )
        SELECT w.id::text, w.object_type, w.object_id, w.properties, w.superseded, w.skipped_stale, w.previous,
          EXISTS (
@@ -150,8 +154,9 @@ export class WritebackReverts {
            WHERE later.portal_id = w.portal_id AND later.object_type = w.object_type AND later.object_id = w.object_id
              AND later.status = 'written' AND later.revert_id IS DISTINCT FROM w.revert_id AND later.settled_at > w.settled_at
          ) AS overwritten_later
-       FROM writebacks w JOIN records r ON r.object_type = w.object_type AND r.object_id = w.object_id
-       WHERE w.revert_id = $1 AND w.revert_outcome IS NULL
+       FROM writebacks w
+       WHERE w.revert_id = $1 AND w.revert_outcome IS NULL AND w.object_type = (SELECT object_type FROM next_type)
+         AND w.object_id <= (SELECT object_id FROM last_record)
        ORDER BY w.object_id, w.settled_at DESC, w.id DESC`,
       [id, limit],
     );

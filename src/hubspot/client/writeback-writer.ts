@@ -373,9 +373,10 @@ export class WritebackWriter {
       const skipped = stale.get(claimed.id) ?? [];
       const left = Object.fromEntries(Object.entries(write.properties).filter(([name]) => !skipped.includes(name)));
       if (skipped.length > 0) this.staleProperties.inc({ type: claimed.handlerType }, skipped.length);
-      preparations.push({ id: claimed.id, previous: valuesOf(record, Object.keys(left)), skippedStale: skipped });
-      if (Object.keys(left).length === 0) settlements.push({ id: claimed.id, outcome: 'skipped', report: { skipped_stale: skipped } });
-      else sendable.push({ claimed: { ...claimed, skippedStale: skipped }, write: { ...write, properties: left } });
+      const sent = Object.keys(left).length > 0;
+      preparations.push({ id: claimed.id, previous: valuesOf(record, Object.keys(left)), skippedStale: skipped, sent });
+      if (!sent) settlements.push({ id: claimed.id, outcome: 'skipped', report: { skipped_stale: skipped } });
+      else sendable.push({ claimed: { ...claimed, sends: claimed.sends + 1, skippedStale: skipped }, write: { ...write, properties: left } });
     }
     await persistently(`Keeping the previous values of ${preparations.length} writes`, () => this.journal.prepare(preparations, this.id), this.logger);
     return { settlements, sendable };
