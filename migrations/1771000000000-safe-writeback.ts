@@ -57,6 +57,8 @@ export class SafeWriteback1771000000000 implements MigrationInterface {
         auto_release_after integer,
         admitted integer NOT NULL DEFAULT 0,
         clean integer NOT NULL DEFAULT 0,
+        recent_settled integer NOT NULL DEFAULT 0,
+        recent_refused integer NOT NULL DEFAULT 0,
         paused_at timestamptz,
         pause_reason jsonb,
         judged_after bigint NOT NULL DEFAULT 0,

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { storableJson } from '../common/storable-text';
 import { JobError, JobPriority, JobRecord, jobFromRow } from './job-record';
 import { JOB_COLUMNS, outboxInsert, prefixed } from './job.repository';
@@ -58,6 +58,37 @@ export interface PropertyChange {
 }
 
 /**
+ * A handler version's release for a portal (a row of writeback_releases, as JSON): what its writes
+ * may do (WritebackReleases reads it).
+ */
+export interface ReleaseRow {
+  portal_id: string;
+  handler_type: string;
+  handler_version: string;
+  dry_run_only: boolean;
+  rollout_stages: number[] | null;
+  rollout_stage: number;
+  auto_release_after: number | null;
+  admitted: number;
+  clean: number;
+  recent_settled: number;
+  recent_refused: number;
+  paused_at: string | Date | null;
+  pause_reason: unknown;
+  judged_after: string | number;
+  drift_accepted: boolean;
+  reverted_at: string | Date | null;
+  first_claim_at: string | Date | null;
+}
+
+/** What a claim of writes to send found: the writes, the releases of their versions, and the portal's setting. */
+export interface ClaimedWrites {
+  writes: ClaimedWrite[];
+  releases: ReleaseRow[];
+  readBeforeWrite: boolean;
+}
+
+/**
  * How a claimed write ended up. `retry`: back to pending, due after `retryInMs` (read back first when `verify`).
  * `skipped`: every property was stale; `previewed`: a dry run, read and reported; `withdrawn`: its version was reverted.
  */
@@ -88,10 +119,15 @@ const SUCCEEDED_WRITES = `('written', 'superseded', 'skipped', 'previewed')`;
 
 /**
  * Only one write to a record is on its way at a time (so writes land in the order they were sent);
- * a record with a write sent, or being read back, waits.
+ * a record with a write sent, or being read back, waits. A claim of writes to send (not to read
+ * back) also answers, in the same statement, the portal's setting (read before writing, or blind:
+ * then the update that follows is the writes' send, and is counted now) and the release of each
+ * handler version it met, created at its first claim.
  */
 const CLAIM = (verify: boolean) => `
-  WITH picked AS (
+  WITH settings AS (
+    SELECT coalesce((SELECT read_before_write FROM writeback_settings WHERE portal_id = $1), true) AS read_before_write
+  ), picked AS (
     SELECT w.id FROM writebacks w
     WHERE w.portal_id = $1 AND w.object_type = $2 AND w.priority = $3 AND w.status = 'pending'
       AND w.next_attempt_at <= now() AND w.verify = ${verify}
@@ -103,17 +139,32 @@ const CLAIM = (verify: boolean) => `
     FOR UPDATE SKIP LOCKED
   ), sent AS (
     UPDATE writebacks w SET status = 'sent', sent_by = $5, lease_until = now() + $6 * interval '1 millisecond',
-      sent_at = now()
+      sent_at = now(), sends = w.sends + CASE WHEN ${verify} OR w.dry_run OR (SELECT read_before_write FROM settings) THEN 0 ELSE 1 END
     FROM picked WHERE w.id = picked.id
     RETURNING w.id, w.job_id, w.object_id, w.job_order, w.properties, w.sends, w.unanswered, w.created_at, w.handler_type,
       w.handler_version, w.dry_run, w.admitted, coalesce(w.read_at, w.job_order) AS basis, w.previous, w.skipped_stale
-  )
+  )${
+    verify
+      ? ''
+      : `, releases AS (
+    INSERT INTO writeback_releases AS r (portal_id, handler_type, handler_version, first_claim_at, last_claim_at)
+    SELECT DISTINCT $1::uuid, handler_type, handler_version, now(), now() FROM sent ORDER BY 2, 3
+    ON CONFLICT (portal_id, handler_type, handler_version)
+      DO UPDATE SET last_claim_at = now(), first_claim_at = coalesce(r.first_claim_at, now())
+    RETURNING *
+  )`
+  }
   SELECT sent.*, coalesce((
     SELECT jsonb_agg(DISTINCT name) FROM writebacks later, jsonb_object_keys(later.properties) AS name
     WHERE later.portal_id = $1 AND later.object_type = $2 AND later.object_id = sent.object_id
       AND later.status = 'written' AND (later.job_order, later.id) > (sent.job_order, sent.id)
       AND NOT later.superseded ? name
-  ), '[]') AS overtaken
+  ), '[]') AS overtaken${
+    verify
+      ? ''
+      : `, (SELECT read_before_write FROM settings) AS read_before_write,
+    (SELECT to_jsonb(r) FROM releases r WHERE r.handler_type = sent.handler_type AND r.handler_version = sent.handler_version) AS release`
+  }
   FROM sent`;
 const CLAIM_WRITES = CLAIM(false);
 const CLAIM_VERIFICATIONS = CLAIM(true);
@@ -145,8 +196,14 @@ const SETTLE = `
     FROM settled s WHERE j.id = s.job_id AND s.status <> 'pending' AND j.status = 'writing'
     RETURNING ${prefixed('j', JOB_COLUMNS)}
   ), progress AS (
-    -- A rollout that releases its stages by itself counts the clean writes of the stage; a refusal starts the count again.
-    UPDATE writeback_releases r SET clean = CASE WHEN s.refused > 0 THEN 0 ELSE r.clean + s.clean END
+    -- Each version's clean writes in its rollout stage (a refusal starts the count again), and its
+    -- recent settled and refused writes: the last 100 to 200, halved as they pass 200, for its failure rate.
+    UPDATE writeback_releases r SET
+      clean = CASE WHEN s.refused > 0 THEN 0 ELSE r.clean + s.clean END,
+      recent_settled = CASE WHEN r.recent_settled + s.clean + s.refused > 200 THEN (r.recent_settled + s.clean + s.refused) / 2
+        ELSE r.recent_settled + s.clean + s.refused END,
+      recent_refused = CASE WHEN r.recent_settled + s.clean + s.refused > 200 THEN (r.recent_refused + s.refused) / 2
+        ELSE r.recent_refused + s.refused END
     FROM (
       SELECT portal_id, handler_type, handler_version,
         count(*) FILTER (WHERE status IN ${SUCCEEDED_WRITES} AND status <> 'previewed') AS clean,
@@ -154,7 +211,7 @@ const SETTLE = `
       FROM settled GROUP BY 1, 2, 3
     ) s
     WHERE r.portal_id = s.portal_id AND r.handler_type = s.handler_type AND r.handler_version = s.handler_version
-      AND r.auto_release_after IS NOT NULL AND (s.clean > 0 OR s.refused > 0)
+      AND (s.clean > 0 OR s.refused > 0)
   ), events AS (${outboxInsert('ended')})
   SELECT * FROM ended`;
 
@@ -175,33 +232,24 @@ const PREPARE = `
 export class WritebackJournal {
   constructor(private readonly db: DataSource) {}
 
+  /** Claims up to `limit` due writes of the lane for `writer`: to send, or (`verify`) to read back first. */
+  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean): Promise<ClaimedWrite[]> {
+    return (await this.claimRows(lane, writer, limit, leaseMs, verify)).map(claimedWrite);
+  }
+
   /**
-   * Claims up to `limit` due writes of the lane for `writer`: to send, or (`verify`) to read back
-   * first. `within`: the transaction to claim in (WritebackReleases lets the claimed writes through
-   * their versions' rollouts and pauses in the same one).
+   * Claims up to `limit` due writes of the lane to send, with the portal's read-before-write
+   * setting and the release of each handler version among them (see WritebackReleases).
    */
-  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean, within: EntityManager = this.db.manager): Promise<ClaimedWrite[]> {
-    const rows = await within.query(verify ? CLAIM_VERIFICATIONS : CLAIM_WRITES, [lane.portalId, lane.objectType, lane.priority, limit, writer, leaseMs]);
-    return rows.map(
-      (row: Record<string, any>): ClaimedWrite => ({
-        id: String(row.id),
-        jobId: row.job_id,
-        objectId: row.object_id,
-        handlerType: row.handler_type,
-        handlerVersion: row.handler_version,
-        dryRun: row.dry_run,
-        admitted: row.admitted,
-        basis: row.basis,
-        previous: row.previous,
-        skippedStale: row.skipped_stale,
-        jobOrder: row.job_order.getTime(),
-        properties: row.properties,
-        sends: row.sends,
-        unanswered: row.unanswered,
-        createdAt: row.created_at,
-        overtaken: row.overtaken,
-      }),
-    );
+  async claimWrites(lane: WriteLane, writer: string, limit: number, leaseMs: number): Promise<ClaimedWrites> {
+    const rows = await this.claimRows(lane, writer, limit, leaseMs, false);
+    const releases = new Map<string, ReleaseRow>();
+    for (const row of rows) releases.set(`${row.handler_type}\u0000${row.handler_version}`, row.release);
+    return { writes: rows.map(claimedWrite), releases: [...releases.values()], readBeforeWrite: rows[0]?.read_before_write ?? true };
+  }
+
+  private claimRows(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean): Promise<Array<Record<string, any>>> {
+    return this.db.query(verify ? CLAIM_VERIFICATIONS : CLAIM_WRITES, [lane.portalId, lane.objectType, lane.priority, limit, writer, leaseMs]);
   }
 
   /** Keeps, before the writes are sent, the values they replace and the properties they leave out as stale. */
@@ -273,4 +321,25 @@ export class WritebackJournal {
 
 function laneOf(row: Record<string, any>): WriteLane {
   return { portalId: row.portal_id, objectType: row.object_type, priority: row.priority };
+}
+
+function claimedWrite(row: Record<string, any>): ClaimedWrite {
+  return {
+    id: String(row.id),
+    jobId: row.job_id,
+    objectId: row.object_id,
+    handlerType: row.handler_type,
+    handlerVersion: row.handler_version,
+    dryRun: row.dry_run,
+    admitted: row.admitted,
+    basis: row.basis,
+    previous: row.previous,
+    skippedStale: row.skipped_stale,
+    jobOrder: row.job_order.getTime(),
+    properties: row.properties,
+    sends: row.sends,
+    unanswered: row.unanswered,
+    createdAt: row.created_at,
+    overtaken: row.overtaken,
+  };
 }

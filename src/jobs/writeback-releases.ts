@@ -4,7 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { ConflictError } from '../common/domain-errors';
 import { storableJson } from '../common/storable-text';
 import { MetricsService } from '../metrics/metrics.service';
-import { ClaimedWrite, WriteLane, WritebackJournal } from './writeback-journal';
+import { ClaimedWrite, ReleaseRow, WriteLane, WritebackJournal } from './writeback-journal';
 import {
   allowanceOf,
   DEFAULT_ROLLOUT_STAGES,
@@ -61,36 +61,16 @@ export interface ReleaseChange {
 
 const BASELINE_TTL_MS = 60_000;
 
-/** Locks (and creates) the releases of the versions a claim met, oldest-named first so two claims never wait on each other in turn. */
-const LOCK_RELEASES = `
-  INSERT INTO writeback_releases AS r (portal_id, handler_type, handler_version, first_claim_at, last_claim_at)
-  SELECT $1, t.type, t.version, now(), now() FROM unnest($2::text[], $3::text[]) AS t(type, version) ORDER BY t.type, t.version
-  ON CONFLICT (portal_id, handler_type, handler_version)
-    DO UPDATE SET last_claim_at = now(), first_claim_at = coalesce(r.first_claim_at, now())
-  RETURNING *`;
-
-/**
- * A version's latest writes in the portal, whatever became of them (their values), and its latest
- * settled ones before the claimed batch (how many HubSpot refused); only those after `judged_after`
- * (a released pause's evidence is not judged again). Both walk the version's index backwards a bounded way.
- */
-const VERSION_STATS = `
+/** The values of a version's latest writes in the portal (walking its index backwards), after a released pause's. */
+const LATEST_VALUES = `
   WITH latest AS (
     SELECT properties FROM writebacks
-    WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id > $6
+    WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id > $5
     ORDER BY id DESC LIMIT $4
-  ), settled AS (
-    SELECT status FROM (
-      SELECT status FROM writebacks
-      WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id < $5 AND id > $6
-      ORDER BY id DESC LIMIT 1000
-    ) recent WHERE status IN ('written', 'superseded', 'skipped', 'refused') LIMIT $4
   )
-  SELECT p.key AS property, p.value, count(*)::int AS n, NULL::int AS writes, NULL::int AS settled, NULL::int AS refused
-  FROM latest, jsonb_each_text(latest.properties) p GROUP BY p.key, p.value
+  SELECT p.key AS property, p.value, count(*)::int AS n FROM latest, jsonb_each_text(latest.properties) p GROUP BY p.key, p.value
   UNION ALL
-  SELECT NULL, NULL, NULL, (SELECT count(*)::int FROM latest), (SELECT count(*)::int FROM settled),
-    (SELECT count(*)::int FROM settled WHERE status = 'refused')`;
+  SELECT NULL, NULL, count(*)::int FROM latest`;
 
 /** Puts back as pending up to `limit` (null: all) of a version's held writes, oldest first, keeping their place; answers their lanes. */
 const UNHOLD = `
@@ -146,106 +126,124 @@ export class WritebackReleases {
 
   /**
    * Claims up to `limit` due writes of the lane for `writer` and lets them through their versions'
-   * releases, in one transaction: what a rollout stage or a pause does not allow is held (and
-   * counts no send), a reverted version's writes are handed back to be withdrawn, and a version
+   * releases. A version with nothing to judge (no rollout, pause, revert or dry-run-only setting, a
+   * failure rate below the threshold, no previous version to drift from) costs the claim statement
+   * alone. The others are judged under their release's lock: what a rollout stage or a pause does
+   * not allow is held, a reverted version's writes are handed back to be withdrawn, and a version
    * whose latest writes trip a guard is paused before this batch is sent.
    */
   async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number): Promise<GatedClaim> {
-    return this.db.transaction(async (tx) => {
-      const claimed = await this.journal.claim(lane, writer, limit, leaseMs, false, tx);
-      const outcome: GatedClaim = { writes: [], withdrawn: [], held: 0, readBeforeWrite: true, paused: [] };
-      if (claimed.length === 0) return outcome;
-      const [settings] = await tx.query(`SELECT read_before_write FROM writeback_settings WHERE portal_id = $1`, [lane.portalId]);
-      outcome.readBeforeWrite = settings?.read_before_write ?? true;
-      const byVersion = new Map<string, ClaimedWrite[]>();
-      for (const write of claimed) {
-        const key = versionKey(write.handlerType, write.handlerVersion);
-        byVersion.set(key, [...(byVersion.get(key) ?? []), write]);
-      }
-      const versions = [...byVersion.values()].map((writes) => writes[0]);
-      const releases: Array<Record<string, any>> = await tx.query(LOCK_RELEASES, [
-        lane.portalId,
-        versions.map((write) => write.handlerType),
-        versions.map((write) => write.handlerVersion),
-      ]);
-      const hold: string[] = [];
-      const admit: string[] = [];
-      const send: string[] = [];
-      for (const release of releases) {
-        const writes = byVersion.get(versionKey(release.handler_type, release.handler_version))!;
-        const paused = release.paused_at !== null;
-        const reverted = release.reverted_at !== null;
-        const writing = !release.dry_run_only && writes.some((write) => !write.dryRun);
-        const reason = writing && !paused && !reverted ? await this.trip(tx, lane.portalId, release, Math.min(...writes.map((write) => Number(write.id)))) : undefined;
-        const decision = gate(
-          { dryRunOnly: release.dry_run_only, stages: release.rollout_stages, stage: release.rollout_stage, admitted: release.admitted, paused, reverted },
-          writes,
-          reason !== undefined,
-        );
-        const byId = new Map(writes.map((write) => [write.id, write]));
-        outcome.writes.push(...decision.send.map((id) => byId.get(id)!), ...decision.preview.map((id) => ({ ...byId.get(id)!, dryRun: true })));
-        send.push(...decision.send);
-        outcome.withdrawn.push(...decision.withdraw.map((id) => byId.get(id)!));
-        hold.push(...decision.hold);
-        admit.push(...decision.admit);
-        if (reason || decision.admit.length > 0) {
-          await tx.query(
-            `UPDATE writeback_releases SET admitted = admitted + $4, paused_at = CASE WHEN $5::jsonb IS NULL THEN paused_at ELSE now() END,
-               pause_reason = coalesce($5::jsonb, pause_reason), updated_at = now()
-             WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`,
-            [lane.portalId, release.handler_type, release.handler_version, decision.admit.length, reason ? storableJson(reason) : null],
-          );
-        }
-        if (reason) outcome.paused.push({ type: release.handler_type, version: release.handler_version, reason });
-      }
-      if (hold.length > 0) await tx.query(`UPDATE writebacks SET status = 'held', sent_by = NULL, lease_until = NULL WHERE id = ANY($1::bigint[])`, [hold]);
-      // Written blind, a write goes out in the update that follows this claim: that is its send. Read first, it is counted once the read has let it go.
-      const counted = outcome.readBeforeWrite ? [] : send;
-      if (admit.length > 0 || counted.length > 0) {
-        await tx.query(
-          `UPDATE writebacks SET admitted = admitted OR id = ANY($1::bigint[]), sends = sends + CASE WHEN id = ANY($2::bigint[]) THEN 1 ELSE 0 END
-           WHERE id = ANY($1::bigint[]) OR id = ANY($2::bigint[])`,
-          [admit, counted],
-        );
-        for (const write of outcome.writes) if (counted.includes(write.id)) write.sends += 1;
-      }
-      outcome.held = hold.length;
-      return outcome;
-    }).then((outcome) => {
-      for (const { type, version, reason } of outcome.paused) {
-        this.pauses.inc({ type, reason: reason.code });
-        this.logger.warn(`Write-back of ${type}@${version} to portal ${lane.portalId} is paused (${reason.code}): ${reason.message}. Its writes wait for a release or a revert.`);
-      }
-      return outcome;
-    });
+    const { writes: claimed, releases, readBeforeWrite } = await this.journal.claimWrites(lane, writer, limit, leaseMs);
+    const outcome: GatedClaim = { writes: [], withdrawn: [], held: 0, readBeforeWrite, paused: [] };
+    const judged = new Set<string>();
+    for (const release of releases) if (await this.needsJudging(lane.portalId, release)) judged.add(versionKey(release.handler_type, release.handler_version));
+    outcome.writes = claimed.filter((write) => !judged.has(versionKey(write.handlerType, write.handlerVersion)));
+    const toJudge = claimed.filter((write) => judged.has(versionKey(write.handlerType, write.handlerVersion)));
+    if (toJudge.length > 0) await this.db.transaction((tx) => this.judge(tx, lane.portalId, toJudge, outcome));
+    for (const { type, version, reason } of outcome.paused) {
+      this.pauses.inc({ type, reason: reason.code });
+      this.logger.warn(`Write-back of ${type}@${version} to portal ${lane.portalId} is paused (${reason.code}): ${reason.message}. Its writes wait for a release or a revert.`);
+    }
+    return outcome;
+  }
+
+  /** Whether a version's claimed writes must be judged under its release's lock (anything but go). */
+  private async needsJudging(portalId: string, release: ReleaseRow): Promise<boolean> {
+    if (release.rollout_stages !== null || release.paused_at !== null || release.reverted_at !== null || release.dry_run_only) return true;
+    if (failureRateOf({ settled: release.recent_settled, refused: release.recent_refused })) return true;
+    return !release.drift_accepted && (await this.previousVersion(portalId, release.handler_type, release.handler_version, release.first_claim_at)) !== undefined;
   }
 
   /**
-   * The guard a version's latest writes trip, if any: HubSpot refusing too many, or drift from the
-   * version before it (unless an admin released a drift of this version already).
+   * Judges claimed writes under their releases' locks, oldest-named version first (so two claims
+   * never wait on each other in turn), and applies the decisions: holds, rollout counts, pauses.
    */
-  private async trip(tx: EntityManager, portalId: string, release: Record<string, any>, beforeId: number): Promise<PauseReason | undefined> {
-    const stats = await this.versionStats(tx, portalId, release.handler_type, release.handler_version, beforeId, release.judged_after);
-    const failing = failureRateOf(stats);
+  private async judge(tx: EntityManager, portalId: string, claimed: ClaimedWrite[], outcome: GatedClaim): Promise<void> {
+    const byVersion = new Map<string, ClaimedWrite[]>();
+    for (const write of claimed) {
+      const key = versionKey(write.handlerType, write.handlerVersion);
+      byVersion.set(key, [...(byVersion.get(key) ?? []), write]);
+    }
+    const versions = [...byVersion.values()].map((writes) => writes[0]);
+    const releases: ReleaseRow[] = await tx.query(
+      `SELECT r.* FROM writeback_releases r JOIN unnest($2::text[], $3::text[]) AS v(type, version)
+         ON r.portal_id = $1 AND r.handler_type = v.type AND r.handler_version = v.version
+       ORDER BY r.handler_type, r.handler_version FOR UPDATE OF r`,
+      [portalId, versions.map((write) => write.handlerType), versions.map((write) => write.handlerVersion)],
+    );
+    const hold: string[] = [];
+    const admit: string[] = [];
+    // Written blind, a claimed write was counted as sent; one that is not sent now is counted back.
+    const unsent: string[] = [];
+    for (const release of releases) {
+      const writes = byVersion.get(versionKey(release.handler_type, release.handler_version))!;
+      const paused = release.paused_at !== null;
+      const reverted = release.reverted_at !== null;
+      const writing = !release.dry_run_only && writes.some((write) => !write.dryRun);
+      const reason = writing && !paused && !reverted ? await this.trip(tx, portalId, release) : undefined;
+      const decision = gate(
+        { dryRunOnly: release.dry_run_only, stages: release.rollout_stages, stage: release.rollout_stage, admitted: release.admitted, paused, reverted },
+        writes,
+        reason !== undefined,
+      );
+      const byId = new Map(writes.map((write) => [write.id, write]));
+      outcome.writes.push(...decision.send.map((id) => byId.get(id)!), ...decision.preview.map((id) => ({ ...byId.get(id)!, dryRun: true })));
+      outcome.withdrawn.push(...decision.withdraw.map((id) => byId.get(id)!));
+      hold.push(...decision.hold);
+      admit.push(...decision.admit);
+      if (!outcome.readBeforeWrite) unsent.push(...[...decision.hold, ...decision.withdraw, ...decision.preview].filter((id) => !byId.get(id)!.dryRun));
+      if (reason || decision.admit.length > 0) {
+        await tx.query(
+          `UPDATE writeback_releases SET admitted = admitted + $4, paused_at = CASE WHEN $5::jsonb IS NULL THEN paused_at ELSE now() END,
+             pause_reason = coalesce($5::jsonb, pause_reason), updated_at = now()
+           WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`,
+          [portalId, release.handler_type, release.handler_version, decision.admit.length, reason ? storableJson(reason) : null],
+        );
+      }
+      if (reason) outcome.paused.push({ type: release.handler_type, version: release.handler_version, reason });
+    }
+    if (hold.length + admit.length + unsent.length > 0) {
+      await tx.query(
+        `UPDATE writebacks SET
+           status = CASE WHEN id = ANY($1::bigint[]) THEN 'held' ELSE status END,
+           sent_by = CASE WHEN id = ANY($1::bigint[]) THEN NULL ELSE sent_by END,
+           lease_until = CASE WHEN id = ANY($1::bigint[]) THEN NULL ELSE lease_until END,
+           admitted = admitted OR id = ANY($2::bigint[]),
+           sends = sends - CASE WHEN id = ANY($3::bigint[]) THEN 1 ELSE 0 END
+         WHERE id = ANY($1::bigint[]) OR id = ANY($2::bigint[]) OR id = ANY($3::bigint[])`,
+        [hold, admit, unsent],
+      );
+    }
+    outcome.held += hold.length;
+  }
+
+  /**
+   * The guard a version's writes trip, if any: HubSpot refusing too many of its recent writes, or
+   * its latest values drifting from the version before it (unless an admin released a drift of it).
+   */
+  private async trip(tx: EntityManager, portalId: string, release: ReleaseRow): Promise<PauseReason | undefined> {
+    const failing = failureRateOf({ settled: release.recent_settled, refused: release.recent_refused });
     if (failing || release.drift_accepted) return failing;
     const previous = await this.previousVersion(portalId, release.handler_type, release.handler_version, release.first_claim_at);
     if (previous === undefined) return undefined;
-    return driftOf(stats, await this.baseline(portalId, release.handler_type, previous), previous);
+    const latest = await this.latestValues(tx, portalId, release.handler_type, release.handler_version, release.judged_after);
+    return driftOf(latest, await this.baseline(portalId, release.handler_type, previous), previous);
   }
 
-  private async versionStats(within: EntityManager, portalId: string, type: string, version: string, beforeId: number, judgedAfter: string | number = 0) {
-    const rows: Array<Record<string, any>> = await within.query(VERSION_STATS, [portalId, type, version, GUARDS.window, beforeId, judgedAfter]);
+  /** The values of a version's latest writes in the portal (after `judgedAfter`), whatever became of them. */
+  private async latestValues(within: EntityManager, portalId: string, type: string, version: string, judgedAfter: string | number = 0): Promise<WrittenValues> {
+    const rows: Array<Record<string, any>> = await within.query(LATEST_VALUES, [portalId, type, version, GUARDS.window, judgedAfter]);
     const values: WrittenValues['values'] = {};
-    let totals = { writes: 0, settled: 0, refused: 0 };
+    let writes = 0;
     for (const row of rows) {
-      if (row.property === null) totals = { writes: row.writes, settled: row.settled, refused: row.refused };
+      if (row.property === null) writes = row.n;
       else (values[row.property] ??= {})[row.value] = row.n;
     }
-    return { ...totals, values };
+    return { writes, values };
   }
 
   /** The version that wrote to the portal before this one began (by their first writes), cached for a minute. */
-  private previousVersion(portalId: string, type: string, version: string, firstClaimAt: Date): Promise<string | undefined> {
+  private previousVersion(portalId: string, type: string, version: string, firstClaimAt: ReleaseRow['first_claim_at']): Promise<string | undefined> {
     const key = `${portalId}\u0000${versionKey(type, version)}`;
     const cached = this.previousVersions.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.version;
@@ -267,7 +265,7 @@ export class WritebackReleases {
     const key = `${portalId}\u0000${versionKey(type, version)}`;
     const cached = this.baselines.get(key);
     if (cached && cached.expiresAt > Date.now()) return cached.values;
-    const values = this.versionStats(this.db.manager, portalId, type, version, 0);
+    const values = this.latestValues(this.db.manager, portalId, type, version);
     this.baselines.set(key, { values, expiresAt: Date.now() + BASELINE_TTL_MS });
     values.catch(() => this.baselines.delete(key));
     return values;
@@ -349,7 +347,7 @@ export class WritebackReleases {
         // The writes that made the pause are not judged again, and a drift an admin released is the version's to make.
         await tx.query(
           `UPDATE writeback_releases SET paused_at = NULL, reverted_at = NULL, updated_at = now(),
-             judged_after = (SELECT last_value FROM writebacks_id_seq),
+             judged_after = (SELECT last_value FROM writebacks_id_seq), recent_settled = 0, recent_refused = 0,
              drift_accepted = drift_accepted OR (paused_at IS NOT NULL AND pause_reason->>'code' IN ('drift', 'clearing'))
            WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`,
           [portalId, type, version],

@@ -179,14 +179,17 @@ export class WritebackReverts {
   /** Records what became of records (all their reverted writes), and counts them; only while `runner` holds the revert. */
   async settle(id: string, runner: string, outcomes: Array<{ writeIds: string[]; outcome: RevertOutcome }>): Promise<void> {
     if (outcomes.length === 0) return;
+    // One row per write, found by primary key. The revert's index is kept out of reach (IS NOT DISTINCT FROM): statistics taken
+    // before the revert marked its writes see none, and a plan through that index scanned all of them for every batch.
+    const writes = outcomes.flatMap(({ writeIds, outcome }) => writeIds.map((id) => ({ id, outcome })));
     await this.db.query(
       `WITH t AS (
-         SELECT * FROM jsonb_to_recordset($3::jsonb) AS t("writeIds" bigint[], outcome text)
+         SELECT * FROM jsonb_to_recordset($3::jsonb) AS t(id bigint, outcome text)
        ), owned AS (
          SELECT id FROM writeback_reverts WHERE id = $1 AND run_by = $2 AND status = 'running' FOR UPDATE
        ), marked AS (
          UPDATE writebacks w SET revert_outcome = t.outcome FROM t
-         WHERE w.id = ANY(t."writeIds") AND w.revert_id = $1 AND w.revert_outcome IS NULL AND EXISTS (SELECT 1 FROM owned)
+         WHERE w.id = t.id AND w.revert_id IS NOT DISTINCT FROM $1 AND w.revert_outcome IS NULL AND EXISTS (SELECT 1 FROM owned)
          RETURNING w.object_id, t.outcome
        ), counted AS (
          SELECT outcome, count(DISTINCT object_id)::int AS n FROM marked GROUP BY outcome
@@ -197,7 +200,7 @@ export class WritebackReverts {
          unrestorable = unrestorable + coalesce((SELECT n FROM counted WHERE outcome = 'unrestorable'), 0),
          failed = failed + coalesce((SELECT n FROM counted WHERE outcome = 'failed'), 0)
        WHERE id = (SELECT id FROM owned)`,
-      [id, runner, storableJson(outcomes)],
+      [id, runner, storableJson(writes)],
     );
   }
 

@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Counter } from 'prom-client';
+import { persistently } from '../../common/persistently';
 import type { JobRecord } from '../../jobs/job-record';
 import { JobLifecycle } from '../../jobs/job-lifecycle';
 import type { RecordWriteIntent } from '../../jobs/job.repository';
@@ -10,7 +11,6 @@ import { GatedClaim, WritebackReleases } from '../../jobs/writeback-releases';
 import { MetricsService } from '../../metrics/metrics.service';
 import { HandlerRegistry } from '../../registry/handler-registry';
 import type { JobOutputs } from '../../registry/job-handler';
-import { persistently } from '../../common/persistently';
 import { retryDelayMs } from '../../worker/backoff';
 import { HubSpotGateway, hubSpotFailure, HubSpotNotConnectedError } from './hubspot-gateway';
 import { hubSpotJobError } from './hubspot-job-error';
@@ -316,12 +316,12 @@ export class WritebackWriter {
       else sendable.push({ claimed: write, write: { recordId: write.objectId, properties, order: write.jobOrder } });
     }
     let reserved: Grant | undefined = grant;
-    const toRead = readBeforeWrite ? sendable : sendable.filter((sendable) => sendable.claimed.dryRun);
+    const toRead = readBeforeWrite ? sendable : sendable.filter((write) => write.claimed.dryRun);
     if (toRead.length > 0) {
       reserved = undefined;
-      const read = await this.readBeforeWrite(lane, toRead, readBeforeWrite, grant);
+      const read = await this.readFirst(lane, toRead, readBeforeWrite, grant);
       settlements.push(...read.settlements);
-      sendable = [...read.sendable, ...sendable.filter((sendable) => !toRead.includes(sendable))];
+      sendable = [...read.sendable, ...sendable.filter((write) => !toRead.includes(write))];
     }
     if (sendable.length > 0) settlements.push(...(await this.update(lane, sendable, reserved)));
     else if (reserved) this.gateway.release(reserved);
@@ -335,7 +335,7 @@ export class WritebackWriter {
    * (dry runs, writes whose every property is stale, records HubSpot does not have, or the read's
    * failure for all) and what is left to send, after keeping each write's previous values.
    */
-  private async readBeforeWrite(lane: WriteLane, writes: Sendable[], guarded: boolean, grant: Grant): Promise<{ settlements: WriteSettlement[]; sendable: Sendable[] }> {
+  private async readFirst(lane: WriteLane, writes: Sendable[], guarded: boolean, grant: Grant): Promise<{ settlements: WriteSettlement[]; sendable: Sendable[] }> {
     const ids = [...new Set(writes.map((sendable) => sendable.write.recordId))];
     const properties = [...new Set(writes.flatMap((sendable) => Object.keys(sendable.write.properties)))];
     const history = guarded ? [...new Set(writes.filter((sendable) => !sendable.claimed.dryRun).flatMap((sendable) => Object.keys(sendable.write.properties)))] : [];
@@ -502,7 +502,9 @@ export class WritebackWriter {
       const records = new Map((answer.results ?? []).map((record) => [String(record.id), record.properties ?? {}]));
       settlements = claimed.map((write): WriteSettlement => {
         const record = records.get(write.objectId);
+        // A dry run is never taken as written: it is claimed again, and previewed.
         const holds =
+          !write.dryRun &&
           record !== undefined &&
           Object.entries(write.properties).every(
             ([name, value]) => write.overtaken.includes(name) || write.skippedStale.includes(name) || sameValue(value, record[name]),
