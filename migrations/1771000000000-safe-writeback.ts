@@ -13,8 +13,9 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
  *   pause; outside the claim's partial index, so a claim never meets it), `previewed` (a dry run's
  *   read) and `skipped` (every property was stale).
  * - writeback_releases: per portal, handler type and version, its rollout, dry-run-only setting,
- *   pause and revert; after a pause is released, only later writes are evidence (`judged_after`),
- *   and a drift an admin released is accepted.
+ *   pause and revert; when HubSpot last refused one of its writes (its failure rate is judged
+ *   while there are refusals); after a pause is released, only later writes are evidence
+ *   (`judged_after`), and a drift an admin released is accepted.
  * - writeback_reverts: a revert and its progress.
  * - writeback_settings: per portal, whether records are read before they are written.
  */
@@ -57,15 +58,13 @@ export class SafeWriteback1771000000000 implements MigrationInterface {
         auto_release_after integer,
         admitted integer NOT NULL DEFAULT 0,
         clean integer NOT NULL DEFAULT 0,
-        recent_settled integer NOT NULL DEFAULT 0,
-        recent_refused integer NOT NULL DEFAULT 0,
+        refused_at timestamptz,
         paused_at timestamptz,
         pause_reason jsonb,
         judged_after bigint NOT NULL DEFAULT 0,
         drift_accepted boolean NOT NULL DEFAULT false,
         reverted_at timestamptz,
         first_claim_at timestamptz,
-        last_claim_at timestamptz,
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (portal_id, handler_type, handler_version)
       )`);

@@ -71,8 +71,7 @@ export interface ReleaseRow {
   auto_release_after: number | null;
   admitted: number;
   clean: number;
-  recent_settled: number;
-  recent_refused: number;
+  refused_at: string | Date | null;
   paused_at: string | Date | null;
   pause_reason: unknown;
   judged_after: string | number;
@@ -81,7 +80,7 @@ export interface ReleaseRow {
   first_claim_at: string | Date | null;
 }
 
-/** What a claim of writes to send found: the writes, the releases of their versions, and the portal's setting. */
+/** What a claim of writes to send found: the writes, the releases of their versions (but a version's first), and the portal's setting. */
 export interface ClaimedWrites {
   writes: ClaimedWrite[];
   releases: ReleaseRow[];
@@ -122,7 +121,8 @@ const SUCCEEDED_WRITES = `('written', 'superseded', 'skipped', 'previewed')`;
  * a record with a write sent, or being read back, waits. A claim of writes to send (not to read
  * back) also answers, in the same statement, the portal's setting (read before writing, or blind:
  * then the update that follows is the writes' send, and is counted now) and the release of each
- * handler version it met, created at its first claim.
+ * handler version it met, as last committed: it takes no lock on it, so a claim never waits for
+ * one. A version's first claim creates its release (and answers none).
  */
 const CLAIM = (verify: boolean) => `
   WITH settings AS (
@@ -147,11 +147,11 @@ const CLAIM = (verify: boolean) => `
     verify
       ? ''
       : `, releases AS (
-    INSERT INTO writeback_releases AS r (portal_id, handler_type, handler_version, first_claim_at, last_claim_at)
-    SELECT DISTINCT $1::uuid, handler_type, handler_version, now(), now() FROM sent ORDER BY 2, 3
-    ON CONFLICT (portal_id, handler_type, handler_version)
-      DO UPDATE SET last_claim_at = now(), first_claim_at = coalesce(r.first_claim_at, now())
-    RETURNING *
+    INSERT INTO writeback_releases (portal_id, handler_type, handler_version, first_claim_at)
+    SELECT DISTINCT $1::uuid, handler_type, handler_version, now() FROM sent
+    WHERE NOT EXISTS (
+      SELECT 1 FROM writeback_releases r WHERE r.portal_id = $1 AND r.handler_type = sent.handler_type AND r.handler_version = sent.handler_version)
+    ON CONFLICT DO NOTHING
   )`
   }
   SELECT sent.*, coalesce((
@@ -163,7 +163,8 @@ const CLAIM = (verify: boolean) => `
     verify
       ? ''
       : `, (SELECT read_before_write FROM settings) AS read_before_write,
-    (SELECT to_jsonb(r) FROM releases r WHERE r.handler_type = sent.handler_type AND r.handler_version = sent.handler_version) AS release`
+    (SELECT jsonb_agg(to_jsonb(r)) FROM writeback_releases r
+      WHERE r.portal_id = $1 AND (r.handler_type, r.handler_version) IN (SELECT handler_type, handler_version FROM sent)) AS releases`
   }
   FROM sent`;
 const CLAIM_WRITES = CLAIM(false);
@@ -196,14 +197,12 @@ const SETTLE = `
     FROM settled s WHERE j.id = s.job_id AND s.status <> 'pending' AND j.status = 'writing'
     RETURNING ${prefixed('j', JOB_COLUMNS)}
   ), progress AS (
-    -- Each version's clean writes in its rollout stage (a refusal starts the count again), and its
-    -- recent settled and refused writes: the last 100 to 200, halved as they pass 200, for its failure rate.
+    -- A version's release hears of its refusals (its failure rate is then judged), and, in a rollout
+    -- that releases itself, of its clean writes in the stage (a refusal starts that count again).
+    -- Other settles leave the release alone: claims and settles of a version never queue on it.
     UPDATE writeback_releases r SET
       clean = CASE WHEN s.refused > 0 THEN 0 ELSE r.clean + s.clean END,
-      recent_settled = CASE WHEN r.recent_settled + s.clean + s.refused > 200 THEN (r.recent_settled + s.clean + s.refused) / 2
-        ELSE r.recent_settled + s.clean + s.refused END,
-      recent_refused = CASE WHEN r.recent_settled + s.clean + s.refused > 200 THEN (r.recent_refused + s.refused) / 2
-        ELSE r.recent_refused + s.refused END
+      refused_at = CASE WHEN s.refused > 0 THEN now() ELSE r.refused_at END
     FROM (
       SELECT portal_id, handler_type, handler_version,
         count(*) FILTER (WHERE status IN ${SUCCEEDED_WRITES} AND status <> 'previewed') AS clean,
@@ -211,7 +210,7 @@ const SETTLE = `
       FROM settled GROUP BY 1, 2, 3
     ) s
     WHERE r.portal_id = s.portal_id AND r.handler_type = s.handler_type AND r.handler_version = s.handler_version
-      AND (s.clean > 0 OR s.refused > 0)
+      AND (s.refused > 0 OR (s.clean > 0 AND r.auto_release_after IS NOT NULL))
   ), events AS (${outboxInsert('ended')})
   SELECT * FROM ended`;
 
@@ -243,9 +242,7 @@ export class WritebackJournal {
    */
   async claimWrites(lane: WriteLane, writer: string, limit: number, leaseMs: number): Promise<ClaimedWrites> {
     const rows = await this.claimRows(lane, writer, limit, leaseMs, false);
-    const releases = new Map<string, ReleaseRow>();
-    for (const row of rows) releases.set(`${row.handler_type}\u0000${row.handler_version}`, row.release);
-    return { writes: rows.map(claimedWrite), releases: [...releases.values()], readBeforeWrite: rows[0]?.read_before_write ?? true };
+    return { writes: rows.map(claimedWrite), releases: rows[0]?.releases ?? [], readBeforeWrite: rows[0]?.read_before_write ?? true };
   }
 
   private claimRows(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean): Promise<Array<Record<string, any>>> {

@@ -50,7 +50,6 @@ export interface ReleaseView {
   /** Writes waiting for a rollout stage or the end of the pause. */
   held: number;
   firstWriteAt: string | null;
-  lastWriteAt: string | null;
 }
 
 export interface ReleaseChange {
@@ -60,6 +59,19 @@ export interface ReleaseChange {
 }
 
 const BASELINE_TTL_MS = 60_000;
+
+/**
+ * A version's latest settled writes before the claimed batch (walking its index backwards a
+ * bounded way, after a released pause's), and how many of them HubSpot refused.
+ */
+const SETTLED_WRITES = `
+  SELECT count(*)::int AS settled, count(*) FILTER (WHERE status = 'refused')::int AS refused FROM (
+    SELECT status FROM (
+      SELECT status FROM writebacks
+      WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 AND NOT dry_run AND id < $5 AND id > $6
+      ORDER BY id DESC LIMIT 1000
+    ) recent WHERE status IN ('written', 'superseded', 'skipped', 'refused') LIMIT $4
+  ) settled`;
 
 /** The values of a version's latest writes in the portal (walking its index backwards), after a released pause's. */
 const LATEST_VALUES = `
@@ -135,8 +147,9 @@ export class WritebackReleases {
   async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number): Promise<GatedClaim> {
     const { writes: claimed, releases, readBeforeWrite } = await this.journal.claimWrites(lane, writer, limit, leaseMs);
     const outcome: GatedClaim = { writes: [], withdrawn: [], held: 0, readBeforeWrite, paused: [] };
-    const judged = new Set<string>();
-    for (const release of releases) if (await this.needsJudging(lane.portalId, release)) judged.add(versionKey(release.handler_type, release.handler_version));
+    const plain = new Set<string>();
+    for (const release of releases) if (!(await this.needsJudging(lane.portalId, release))) plain.add(versionKey(release.handler_type, release.handler_version));
+    const judged = new Set(claimed.map((write) => versionKey(write.handlerType, write.handlerVersion)).filter((key) => !plain.has(key)));
     outcome.writes = claimed.filter((write) => !judged.has(versionKey(write.handlerType, write.handlerVersion)));
     const toJudge = claimed.filter((write) => judged.has(versionKey(write.handlerType, write.handlerVersion)));
     if (toJudge.length > 0) await this.db.transaction((tx) => this.judge(tx, lane.portalId, toJudge, outcome));
@@ -147,11 +160,15 @@ export class WritebackReleases {
     return outcome;
   }
 
-  /** Whether a version's claimed writes must be judged under its release's lock (anything but go). */
+  /**
+   * Whether a version's claimed writes must be judged under its release's lock: anything held,
+   * dry-run only, refused by HubSpot lately, or with a previous version to drift from. A version's
+   * first claim (its release just created, or set up before it wrote) is judged too.
+   */
   private async needsJudging(portalId: string, release: ReleaseRow): Promise<boolean> {
-    if (release.rollout_stages !== null || release.paused_at !== null || release.reverted_at !== null || release.dry_run_only) return true;
-    if (failureRateOf({ settled: release.recent_settled, refused: release.recent_refused })) return true;
-    return !release.drift_accepted && (await this.previousVersion(portalId, release.handler_type, release.handler_version, release.first_claim_at)) !== undefined;
+    const { rollout_stages, paused_at, reverted_at, dry_run_only, refused_at, first_claim_at } = release;
+    if (rollout_stages !== null || paused_at !== null || reverted_at !== null || dry_run_only || refused_at !== null || first_claim_at === null) return true;
+    return !release.drift_accepted && (await this.previousVersion(portalId, release.handler_type, release.handler_version, first_claim_at)) !== undefined;
   }
 
   /**
@@ -171,6 +188,15 @@ export class WritebackReleases {
        ORDER BY r.handler_type, r.handler_version FOR UPDATE OF r`,
       [portalId, versions.map((write) => write.handlerType), versions.map((write) => write.handlerVersion)],
     );
+    for (const release of releases.filter((release) => release.first_claim_at === null)) {
+      // Set up (a rollout, say) before the version wrote: this is its first claim.
+      [{ first_claim_at: release.first_claim_at }] = await tx.query(
+        `WITH first AS (
+           UPDATE writeback_releases SET first_claim_at = now() WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 RETURNING first_claim_at
+         ) SELECT first_claim_at FROM first`,
+        [portalId, release.handler_type, release.handler_version],
+      );
+    }
     const hold: string[] = [];
     const admit: string[] = [];
     // Written blind, a claimed write was counted as sent; one that is not sent now is counted back.
@@ -180,7 +206,7 @@ export class WritebackReleases {
       const paused = release.paused_at !== null;
       const reverted = release.reverted_at !== null;
       const writing = !release.dry_run_only && writes.some((write) => !write.dryRun);
-      const reason = writing && !paused && !reverted ? await this.trip(tx, portalId, release) : undefined;
+      const reason = writing && !paused && !reverted ? await this.trip(tx, portalId, release, Math.min(...writes.map((write) => Number(write.id)))) : undefined;
       const decision = gate(
         { dryRunOnly: release.dry_run_only, stages: release.rollout_stages, stage: release.rollout_stage, admitted: release.admitted, paused, reverted },
         writes,
@@ -218,12 +244,25 @@ export class WritebackReleases {
   }
 
   /**
-   * The guard a version's writes trip, if any: HubSpot refusing too many of its recent writes, or
-   * its latest values drifting from the version before it (unless an admin released a drift of it).
+   * The guard a version's writes trip, if any: HubSpot refusing too many of its latest settled
+   * writes (asked only while it has refused any lately; once none of them are refused, the
+   * version's release forgets its refusals), or its latest values drifting from the version before
+   * it (unless an admin released a drift of it). `beforeId`: the claimed batch's first write.
    */
-  private async trip(tx: EntityManager, portalId: string, release: ReleaseRow): Promise<PauseReason | undefined> {
-    const failing = failureRateOf({ settled: release.recent_settled, refused: release.recent_refused });
-    if (failing || release.drift_accepted) return failing;
+  private async trip(tx: EntityManager, portalId: string, release: ReleaseRow, beforeId: number): Promise<PauseReason | undefined> {
+    if (release.refused_at !== null) {
+      const [settled] = await tx.query(SETTLED_WRITES, [portalId, release.handler_type, release.handler_version, GUARDS.window, beforeId, release.judged_after]);
+      const failing = failureRateOf(settled);
+      if (failing) return failing;
+      if (settled.refused === 0) {
+        await tx.query(`UPDATE writeback_releases SET refused_at = NULL WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`, [
+          portalId,
+          release.handler_type,
+          release.handler_version,
+        ]);
+      }
+    }
+    if (release.drift_accepted) return undefined;
     const previous = await this.previousVersion(portalId, release.handler_type, release.handler_version, release.first_claim_at);
     if (previous === undefined) return undefined;
     const latest = await this.latestValues(tx, portalId, release.handler_type, release.handler_version, release.judged_after);
@@ -347,7 +386,7 @@ export class WritebackReleases {
         // The writes that made the pause are not judged again, and a drift an admin released is the version's to make.
         await tx.query(
           `UPDATE writeback_releases SET paused_at = NULL, reverted_at = NULL, updated_at = now(),
-             judged_after = (SELECT last_value FROM writebacks_id_seq), recent_settled = 0, recent_refused = 0,
+             judged_after = (SELECT last_value FROM writebacks_id_seq), refused_at = NULL,
              drift_accepted = drift_accepted OR (paused_at IS NOT NULL AND pause_reason->>'code' IN ('drift', 'clearing'))
            WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3`,
           [portalId, type, version],
@@ -449,10 +488,9 @@ function releaseView(row: Record<string, any>): ReleaseView {
     reverted: row.reverted_at ? { at: row.reverted_at.toISOString() } : null,
     held: row.held,
     firstWriteAt: row.first_claim_at?.toISOString() ?? null,
-    lastWriteAt: row.last_claim_at?.toISOString() ?? null,
   };
 }
 
 function emptyRelease(type: string, version: string): ReleaseView {
-  return { type, version, dryRunOnly: false, rollout: null, paused: null, reverted: null, held: 0, firstWriteAt: null, lastWriteAt: null };
+  return { type, version, dryRunOnly: false, rollout: null, paused: null, reverted: null, held: 0, firstWriteAt: null };
 }
