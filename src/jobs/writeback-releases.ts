@@ -116,7 +116,7 @@ export class WritebackReleases {
   ) {
     this.pauses = new Counter({
       name: 'offload_writeback_pauses_total',
-      help: "Handler versions whose writes to a portal were paused automatically, by type and reason (drift, clearing, failure_rate)",
+      help: 'Handler versions whose writes to a portal were paused automatically, by type and reason (drift, clearing, failure_rate)',
       labelNames: ['type', 'reason'],
       registers: [metrics.registry],
     });
