@@ -244,6 +244,32 @@ describe('HubSpot simulator (through @hubspot/api-client)', () => {
       expect(companies.results.map((c) => c.properties.domain)).toEqual([expect.stringMatching(/\./), expect.stringMatching(/\./)]);
     });
 
+    it('keeps each property’s history, newest first, with its source: an app’s API writes, seeded values, a person’s edits', async () => {
+      await api.contacts.batchApi.update({ inputs: [{ id: '13', properties: { jobtitle: 'Analyst' } }] });
+      const before = sim.getObject('contacts', 13)!.updatedAt;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      sim.editAsPerson('contacts', 13, { jobtitle: 'Head of Data' }, { userId: 4242 });
+      const answer = await api.contacts.batchApi.read({ inputs: [{ id: '13' }], properties: ['jobtitle'], propertiesWithHistory: ['jobtitle', 'email'] });
+      const [record] = answer.results;
+      expect(record.properties.jobtitle).toBe('Head of Data');
+      expect(record.updatedAt.getTime()).toBeGreaterThan(Date.parse(before));
+      const history = record.propertiesWithHistory!.jobtitle;
+      expect(history.map((version) => [version.value, version.sourceType])).toEqual([
+        ['Head of Data', 'CRM_UI'],
+        ['Analyst', 'INTEGRATION'],
+        [expect.any(String), 'IMPORT'],
+      ]);
+      expect(history[0]).toMatchObject({ sourceId: 'userId:4242', updatedByUserId: 4242 });
+      expect(history[0].timestamp.getTime()).toBeGreaterThan(history[1].timestamp.getTime());
+      expect(record.propertiesWithHistory!.email).toHaveLength(1);
+      // A read that asks for no history answers none; so does the control endpoint's edit, then a read by id.
+      const plain = await api.contacts.batchApi.read({ inputs: [{ id: '13' }], properties: ['jobtitle'], propertiesWithHistory: [] });
+      expect(plain.results[0].propertiesWithHistory).toBeUndefined();
+      expect((await raw(sim, 'POST', '/__sim/objects/contacts/13/edits', { properties: { jobtitle: 'CTO' } }, null)).status).toBe(204);
+      const single = await raw(sim, 'GET', '/crm/v3/objects/contacts/13?properties=jobtitle&propertiesWithHistory=jobtitle');
+      expect(single.json.propertiesWithHistory.jobtitle.map((version: { value: string }) => version.value).slice(0, 2)).toEqual(['CTO', 'Head of Data']);
+    });
+
     it('serves the date-versioned paths as aliases of the v3 ones', async () => {
       const update = await raw(sim, 'POST', '/crm/objects/2026-03/contacts/batch/update', { inputs: [{ id: '12', properties: { firstname: 'Dated' } }] });
       expect(update.status).toBe(200);

@@ -148,7 +148,8 @@ describe('write-back to HubSpot (through the official client, against the simula
   });
 
   it('waits out a 429 storm as HubSpot’s headers say, losing and duplicating no write', async () => {
-    sim.inject.storm({ calls: 4 });
+    // On the updates: each batch is read first (the portal reads before it writes), and the read is not what this is about.
+    sim.inject.faults({ stormCalls: 4, pathIncludes: '/batch/update' });
     const contacts = Array.from({ length: 250 }, (_, i) => 401 + i);
     const jobs = await ended(client, await enqueueWritebacks(client, contacts));
 
@@ -163,7 +164,7 @@ describe('write-back to HubSpot (through the official client, against the simula
   });
 
   it('retries a HubSpot 5xx within the call, so the job still succeeds on its first run', async () => {
-    sim.inject.errors({ next: 2, statuses: [502, 503] });
+    sim.inject.faults({ errorNext: 2, errorStatuses: [502, 503], pathIncludes: '/batch/update' });
     const [job] = await ended(client, await enqueueWritebacks(client, [351]));
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
     expect(batchUpdates().map((call) => call.status)).toEqual([502, 503, 200]);
@@ -190,7 +191,7 @@ describe('write-back to HubSpot (through the official client, against the simula
   });
 
   it('waits out 423 Locked (2 s at least) and 477 Migration in Progress (its Retry-After) within the call', async () => {
-    sim.inject.errors({ next: 2, statuses: [423, 477], retryAfterSec: 1 });
+    sim.inject.faults({ errorNext: 2, errorStatuses: [423, 477], errorRetryAfterSec: 1, pathIncludes: '/batch/update' });
     const [job] = await ended(client, await enqueueWritebacks(client, [664]));
     expect(job).toMatchObject({ status: 'succeeded', attempts: 1 });
     const calls = batchUpdates();

@@ -115,7 +115,8 @@ describe('lead-assignment: territories, pools and fair rotation through the runn
     expect(job.output.assignment_reason).toBe(
       `Territory "Home market" matched (country = ${country}). Pool "home", round-robin: Cyd Charisse <cyd@acme.example>, next in turn of 1 available owner.`,
     );
-    expect(sim.listCalls({ endpoint: 'crm.objects.batch.read' })).toHaveLength(1);
+    // One read by the handler, for every property it needed; one by write-back, before it writes (the portal's default).
+    expect(sim.listCalls({ endpoint: 'crm.objects.batch.read' })).toHaveLength(2);
     expect(sim.getObject('contacts', 3)!.properties).toMatchObject({ hubspot_owner_id: '203', country });
   });
 

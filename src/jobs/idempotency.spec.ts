@@ -18,10 +18,11 @@ describe('requestHash', () => {
     expect(requestHash({ ...base, type: 'icp-score' })).not.toBe(original);
     expect(requestHash({ ...base, callbackId: 'ap-1' })).not.toBe(original);
     expect(requestHash({ ...base, completesWorkflowStep: true })).not.toBe(original);
+    expect(requestHash({ ...base, dryRun: true })).not.toBe(original);
   });
 
-  it('keeps the hash of a request that completes no workflow step as it was', () => {
-    expect(requestHash({ ...base, completesWorkflowStep: false })).toBe(requestHash(base));
+  it('keeps the hash of a request that completes no workflow step, and writes for real, as it was', () => {
+    expect(requestHash({ ...base, completesWorkflowStep: false, dryRun: false })).toBe(requestHash(base));
   });
 });
 
@@ -49,6 +50,13 @@ describe('deriveIdempotencyKey', () => {
     expect(deriveIdempotencyKey(portal, step)).not.toBe(deriveIdempotencyKey(portal, execution));
     expect(deriveIdempotencyKey(portal, { ...step, input: { domain: 'other.com' } })).toBe(deriveIdempotencyKey(portal, step));
     expect(deriveIdempotencyKey(portal, { ...execution, completesWorkflowStep: false })).toBe(deriveIdempotencyKey(portal, execution));
+  });
+
+  it('keeps a dry run apart from the job that then writes the same record', () => {
+    const dryRun = { ...execution, writeback: true, dryRun: true };
+    expect(deriveIdempotencyKey(portal, dryRun)).not.toBe(deriveIdempotencyKey(portal, { ...execution, writeback: true }));
+    expect(deriveIdempotencyKey(portal, { ...dryRun, input: { domain: 'other.com' } })).toBe(deriveIdempotencyKey(portal, dryRun));
+    expect(deriveIdempotencyKey(portal, { ...execution, dryRun: false })).toBe(deriveIdempotencyKey(portal, execution));
   });
 
   it('falls back to the canonical request when there is no object or callback id', () => {

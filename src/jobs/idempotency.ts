@@ -8,6 +8,8 @@ export interface JobRequestIdentity {
   object?: ObjectRef;
   callbackId?: string;
   writeback: boolean;
+  /** A dry run computes the change and writes nothing: not the same work as the job that writes. */
+  dryRun?: boolean;
   /** Set for jobs that complete a blocking workflow step; it is part of what the job does. */
   completesWorkflowStep?: boolean;
 }
@@ -23,6 +25,7 @@ export function requestHash(request: JobRequestIdentity): string {
       writeback: request.writeback,
       // Only when set, so the hash of every other request stays what it always was.
       ...(request.completesWorkflowStep ? { completesWorkflowStep: true } : {}),
+      ...(request.dryRun ? { dryRun: true } : {}),
     }),
   );
 }
@@ -36,10 +39,13 @@ export function requestHash(request: JobRequestIdentity): string {
 export function deriveIdempotencyKey(portalId: string, request: JobRequestIdentity, hash = requestHash(request)): string {
   const execution = [portalId, request.type, request.object?.type.toLowerCase() ?? '', request.object?.id ?? '', request.callbackId ?? ''];
   // A blocking step has a namespace of its own: an API job that names the same callbackId must not
-  // become the job the step waits on, as it would never complete the step.
+  // become the job the step waits on, as it would never complete the step. So has a dry run: trying
+  // a record first must not take the key of the job that then writes it.
   const identity = request.completesWorkflowStep
     ? ['workflow-step', ...execution]
-    : request.object || request.callbackId
+    : request.dryRun
+      ? ['dry-run', ...execution]
+      : request.object || request.callbackId
       ? ['execution', ...execution]
       : ['request', portalId, hash];
   return `auto-${sha256Hex(JSON.stringify(identity)).slice(0, 40)}`;

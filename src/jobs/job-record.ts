@@ -1,4 +1,5 @@
 import type { JobOutputs } from '../registry/job-handler';
+import type { WritebackReport } from './writeback-journal';
 
 export const JOB_PRIORITIES = ['live', 'bulk'] as const;
 /** live: a workflow waits on the job; bulk: a backfill that yields the HubSpot budget and the queue to live work. */
@@ -42,6 +43,10 @@ export interface JobRecord {
   object: ObjectRef | null;
   callbackId: string | null;
   writeback: boolean;
+  /** Compute the outputs and the change they would write, and write nothing. */
+  dryRun: boolean;
+  /** What the write did beyond the outputs (properties skipped as stale, a dry run's change); null until then, or when there is nothing to say. */
+  writebackReport: WritebackReport | null;
   priority: JobPriority;
   /** The job came from a blocking workflow action: its end completes that step through HubSpot's callbacks API. */
   completesWorkflowStep: boolean;
@@ -80,6 +85,8 @@ export function jobFromRow(row: Record<string, any>): JobRecord {
         : { type: row.object_type, id: row.object_id, ...(row.object_properties ? { properties: row.object_properties } : {}) },
     callbackId: row.callback_id,
     writeback: row.writeback,
+    dryRun: row.dry_run,
+    writebackReport: row.writeback_report,
     priority: row.priority,
     completesWorkflowStep: row.completes_workflow_step,
     workflowStepSettledAt: row.workflow_step_settled_at,
@@ -110,6 +117,8 @@ export function jobView(job: JobRecord) {
     ...(job.object ? { object: job.object } : {}),
     ...(job.callbackId ? { callbackId: job.callbackId } : {}),
     writeback: job.writeback,
+    ...(job.dryRun ? { dryRun: true } : {}),
+    ...job.writebackReport,
     priority: job.priority,
     completesWorkflowStep: job.completesWorkflowStep,
     createdAt: job.createdAt.toISOString(),

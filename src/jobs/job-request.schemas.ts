@@ -34,6 +34,13 @@ export const enqueueBody = requestSchema(
       ),
       callbackId: Type.Optional(Type.String({ minLength: 1, maxLength: 255, description: "The workflow execution's callbackId" })),
       writeback: Type.Optional(Type.Boolean({ description: "Write the outputs to the object's properties" })),
+      dryRun: Type.Optional(
+        Type.Boolean({
+          description:
+            "Compute the outputs and the exact change they would write to the object (each property's old and new value, " +
+            'in `changes`), and write nothing. Needs `object`.',
+        }),
+      ),
       priority: Type.Optional(
         Type.Unsafe<JobPriority>({
           type: 'string',

@@ -19,6 +19,7 @@ export interface NewJobRow {
   object_properties: Record<string, string | null> | null;
   callback_id: string | null;
   writeback: boolean;
+  dry_run: boolean;
   priority: JobPriority;
   completes_workflow_step: boolean;
   max_attempts: number;
@@ -33,6 +34,7 @@ function newJobRecord(row: NewJobRow, createdAt: Date): JobRecord {
     status: 'queued',
     output: null,
     error: null,
+    writeback_report: null,
     workflow_step_settled_at: null,
     attempts: 0,
     created_at: createdAt,
@@ -61,6 +63,8 @@ export interface RecordWriteIntent {
   objectType: string;
   objectId: string;
   properties: Record<string, string>;
+  /** HubSpot's last-modified time of the record when the job read it (absent: the job did not read it). */
+  readAt?: Date;
 }
 
 export interface RunToClaim {
@@ -134,7 +138,7 @@ export const outboxInsert = (source: string, where = 'TRUE') => `
  * running instance's connections (PostgreSQL would refuse to run it).
  */
 export const JOB_COLUMNS = `id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, output, error,
-  object_type, object_id, object_properties, callback_id, writeback, priority, completes_workflow_step, workflow_step_settled_at,
+  object_type, object_id, object_properties, callback_id, writeback, dry_run, writeback_report, priority, completes_workflow_step, workflow_step_settled_at,
   attempts, max_attempts, trace_id, span_id, created_at, updated_at, started_at, finished_at`;
 
 /** What the outbox event of a change reads of the changed rows. */
@@ -153,14 +157,14 @@ const INSERT_JOBS: PreparedStatement = {
   text: `WITH input AS (
       SELECT * FROM jsonb_to_recordset($1::jsonb) AS r(
         id uuid, portal_id uuid, type text, handler_version text, idempotency_key text, request_hash text,
-        input jsonb, object_type text, object_id text, object_properties jsonb, callback_id text, writeback boolean,
+        input jsonb, object_type text, object_id text, object_properties jsonb, callback_id text, writeback boolean, dry_run boolean,
         priority text, completes_workflow_step boolean, max_attempts int, trace_id text, span_id text)
     ), inserted AS (
       INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input,
-                        object_type, object_id, object_properties, callback_id, writeback, priority, completes_workflow_step,
+                        object_type, object_id, object_properties, callback_id, writeback, dry_run, priority, completes_workflow_step,
                         max_attempts, trace_id, span_id)
       SELECT id, portal_id, type, handler_version, 'queued', idempotency_key, request_hash, input,
-             object_type, object_id, object_properties, callback_id, writeback, priority, completes_workflow_step,
+             object_type, object_id, object_properties, callback_id, writeback, dry_run, priority, completes_workflow_step,
              max_attempts, trace_id, span_id FROM input
       ON CONFLICT (portal_id, idempotency_key) DO NOTHING
       RETURNING ${EVENT_COLUMNS}, created_at
@@ -200,10 +204,11 @@ const FINISH_RUNS: PreparedStatement = {
         finished_at = CASE WHEN t.status IN ('queued', 'writing') THEN NULL ELSE now() END,
         run_deadline_at = NULL, updated_at = now()
       FROM t WHERE j.id = t.id AND j.status = 'running' AND j.run_id = t."runId"
-      RETURNING ${prefixed('j', EVENT_COLUMNS)}, j.priority, j.created_at, t.write
+      RETURNING ${prefixed('j', EVENT_COLUMNS)}, j.priority, j.created_at, j.handler_version, j.dry_run, t.write
     ), writes AS (
-      INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties)
-      SELECT id, portal_id, write->>'objectType', write->>'objectId', priority, created_at, write->'properties'
+      INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties, handler_type, handler_version, dry_run, read_at)
+      SELECT id, portal_id, write->>'objectType', write->>'objectId', priority, created_at, write->'properties', type, handler_version,
+        dry_run, (write->>'readAt')::timestamptz
       FROM updated WHERE status = 'writing'
     ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
     SELECT id FROM updated`,
@@ -251,7 +256,8 @@ export class JobRepository {
 
   /**
    * Cancels a live job; undefined when it is not live (or not the portal's). A write not sent yet
-   * is withdrawn; one already on its way to HubSpot cannot be, and lands, but no longer ends the job.
+   * (waiting, or held by a rollout or a pause) is withdrawn; one already on its way to HubSpot
+   * cannot be, and lands, but no longer ends the job.
    */
   async cancel(portalId: string, id: string): Promise<JobRecord | undefined> {
     const [job] = await this.cancelMany([id], portalId);
@@ -269,7 +275,7 @@ export class JobRepository {
          RETURNING *
        ), withdrawn AS (
          UPDATE writebacks w SET status = 'withdrawn', settled_at = now()
-         FROM updated WHERE w.job_id = updated.id AND w.status = 'pending'
+         FROM updated WHERE w.job_id = updated.id AND w.status IN ('pending', 'held')
        ), events AS (${outboxInsert('updated')})
        SELECT * FROM updated`,
       [ids, portalId ?? null],

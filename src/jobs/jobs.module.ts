@@ -10,10 +10,11 @@ import { JobWaiter } from './job-waiter';
 import { JobsController } from './jobs.controller';
 import { JobsCoreModule } from './jobs-core.module';
 import { JobsService } from './jobs.service';
+import { WritebacksAdminController } from './writebacks-admin.controller';
 
 @Module({
   imports: [JobsCoreModule, PortalsModule, QueueModule, RegistryModule, MetricsModule],
-  controllers: [JobsController, AdminJobsController],
+  controllers: [JobsController, AdminJobsController, WritebacksAdminController],
   providers: [JobsService, JobWaiter, JobSearch, AdminJobsService],
   exports: [JobsService, AdminJobsService],
 })

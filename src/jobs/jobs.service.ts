@@ -39,6 +39,7 @@ export interface JobRequest {
   idempotencyKey?: string;
   callbackId?: string;
   writeback?: boolean;
+  dryRun?: boolean;
   priority?: JobPriority;
   completesWorkflowStep?: boolean;
 }
@@ -185,6 +186,7 @@ export class JobsService {
     const input = (request.input ?? {}) as Record<string, unknown>;
     const problems = handler.validateInput(input, 'input');
     if (request.writeback && !request.object) problems.push({ path: 'object', message: 'is required when writeback is true' });
+    else if (request.dryRun && !request.object) problems.push({ path: 'object', message: 'is required when dryRun is true' });
     if (problems.length > 0) throw new InvalidInputError(problems);
 
     const object = request.object ? { type: request.object.type, id: String(request.object.id) } : undefined;
@@ -194,6 +196,7 @@ export class JobsService {
       object,
       callbackId: request.callbackId,
       writeback: request.writeback ?? false,
+      dryRun: request.dryRun ?? false,
       completesWorkflowStep: request.completesWorkflowStep ?? false,
     };
     const hash = requestHash(identity);
@@ -212,6 +215,7 @@ export class JobsService {
       object_properties: request.object?.properties ?? null,
       callback_id: request.callbackId ?? null,
       writeback: identity.writeback,
+      dry_run: identity.dryRun ?? false,
       priority: request.priority ?? 'live',
       completes_workflow_step: request.completesWorkflowStep ?? false,
       max_attempts: handler.retry.attempts,

@@ -4,7 +4,8 @@ import { DomainError } from '../common/domain-errors';
 import { persistently } from '../common/persistently';
 import { HubSpotGateway, HubSpotNotConnectedError, PAUSED_RECHECK_MS } from '../hubspot/client/hubspot-gateway';
 import { hubSpotJobError } from '../hubspot/client/hubspot-job-error';
-import { JobHubSpotFactory } from '../hubspot/client/job-hubspot';
+import { JobHubSpotFactory, RecordReadListener } from '../hubspot/client/job-hubspot';
+import { normaliseObjectType } from '../hubspot/client/object-types';
 import { WritebackWriter } from '../hubspot/client/writeback-writer';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobError, JobRecord } from '../jobs/job-record';
@@ -126,9 +127,15 @@ export class JobRunner {
       this.metrics.jobScheduleDelaySeconds.observe({ type: job.type, priority: job.priority }, (job.startedAt.getTime() - job.createdAt.getTime()) / 1000);
     }
     const started = performance.now();
+    // When the run first read its own record: a property changed in HubSpot after that is not its to overwrite.
+    let readAt: Date | undefined;
+    const onRead: RecordReadListener = (object, updatedAt) => {
+      if (job.object && isRecord(job.object, object) && (readAt === undefined || updatedAt < readAt)) readAt = updatedAt;
+    };
+    const writes = (job.writeback || job.dryRun) && job.object;
     const result = await inJobSpan(job, `job.run ${job.type}`, attributes, async (span) => {
-      const run = await this.run(handler, job, signal);
-      const outcome = run.kind === 'succeeded' && job.writeback && job.object ? await this.withWrite(job, run.output) : run;
+      const run = await this.run(handler, job, signal, onRead);
+      const outcome = run.kind === 'succeeded' && writes ? await this.withWrite(job, run.output, readAt) : run;
       if (outcome.kind === 'failed') markFailed(span, outcome.error);
       if (outcome.kind === 'stopped') span.setAttribute('offload.job.stopped', outcome.reason);
       return outcome;
@@ -197,11 +204,12 @@ export class JobRunner {
   }
 
   /**
-   * A successful run of a write-back job, with the write its outputs make. Reading the portal's
+   * A successful run of a write-back job (or a dry run), with the write its outputs make and when
+   * the run read the record it writes, if it did. Reading the portal's
    * mappings is tried until it can be done: a run that happened is not run again for it. A portal
    * that cannot be written to (gone, or without credentials) fails the job.
    */
-  private async withWrite(job: JobRecord, output: JobOutputs): Promise<RunResult> {
+  private async withWrite(job: JobRecord, output: JobOutputs, readAt: Date | undefined): Promise<RunResult> {
     const intent = await persistently(
       `Reading the write-back of job ${job.id}`,
       () =>
@@ -215,10 +223,10 @@ export class JobRunner {
       this.logger,
     );
     if ('error' in intent) return { kind: 'failed', error: hubSpotJobError(intent.error, { code: 'writeback_rejected', what: 'the write' }).error };
-    return { kind: 'succeeded', output, write: intent.write };
+    return { kind: 'succeeded', output, write: intent.write && readAt ? { ...intent.write, readAt } : intent.write };
   }
 
-  private async context(handler: RegisteredHandler, job: JobRecord, signal: AbortSignal, logger: Logger): Promise<JobContext<unknown>> {
+  private async context(handler: RegisteredHandler, job: JobRecord, signal: AbortSignal, logger: Logger, onRead: RecordReadListener): Promise<JobContext<unknown>> {
     return {
       input: job.input,
       job: {
@@ -237,7 +245,7 @@ export class JobRunner {
       settings: handler.settings,
       secrets: { get: (name) => this.settings.secret(job.portalId, name) },
       http: egressHttp(this.egressOf(handler), signal),
-      hubspot: this.hubspot.forJob(job),
+      hubspot: this.hubspot.forJob(job, onRead),
     };
   }
 
@@ -250,7 +258,7 @@ export class JobRunner {
     return origins;
   }
 
-  private async run(handler: RegisteredHandler, job: JobRecord, stop: AbortSignal | undefined): Promise<RunResult> {
+  private async run(handler: RegisteredHandler, job: JobRecord, stop: AbortSignal | undefined, onRead: RecordReadListener): Promise<RunResult> {
     const controller = new AbortController();
     const onStop = () => controller.abort(stop?.reason ?? STOP_CANCELLED);
     stop?.addEventListener('abort', onStop, { once: true });
@@ -261,7 +269,7 @@ export class JobRunner {
     );
     const logger = new Logger(`job:${job.type}`);
     try {
-      const context = await Promise.race([this.context(handler, job, controller.signal, logger), stopped]);
+      const context = await Promise.race([this.context(handler, job, controller.signal, logger, onRead), stopped]);
       const output = await Promise.race([handler.instance.run(context), stopped]);
       const problems = this.registry.checkOutputs(job.type, output);
       if (problems.length > 0) {
@@ -288,4 +296,9 @@ export class JobRunner {
       stop?.removeEventListener('abort', onStop);
     }
   }
+}
+
+/** Whether a record read (its type as HubSpot's paths name it) is the job's own. */
+function isRecord(own: { type: string; id: string }, read: { type: string; id: string }): boolean {
+  return normaliseObjectType(own.type) === read.type && String(own.id) === String(read.id);
 }

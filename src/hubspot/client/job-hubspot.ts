@@ -15,7 +15,10 @@ interface PropertyRead {
   id: string;
   properties: string[];
 }
-type ReadOutcome = { ok: true; properties: Properties } | { ok: false; failure: JobFailure };
+type ReadOutcome = { ok: true; properties: Properties; updatedAt: Date } | { ok: false; failure: JobFailure };
+
+/** Told of each record a job read: its type (as HubSpot's paths name it), id, and HubSpot's last-modified time of it. */
+export type RecordReadListener = (object: { type: string; id: string }, updatedAt: Date) => void;
 
 const MAX_BATCH_RECORDS = 100;
 /**
@@ -38,7 +41,8 @@ export class JobHubSpotFactory {
 
   constructor(private readonly gateway: HubSpotGateway) {}
 
-  forJob(job: { portalId: string; priority: JobPriority; object?: ObjectRef | null }): JobHubSpot {
+  /** `onRead`: told of each record the job reads (write-back skips the properties changed since). */
+  forJob(job: { portalId: string; priority: JobPriority; object?: ObjectRef | null }, onRead?: RecordReadListener): JobHubSpot {
     return {
       readProperties: async (object, properties) => {
         const type = normaliseObjectType(object.type);
@@ -50,6 +54,7 @@ export class JobHubSpotFactory {
             throw asJobFailure(error, `the read of ${type}`);
           });
         if (!outcome.ok) throw outcome.failure;
+        onRead?.({ type, id: object.id }, outcome.updatedAt);
         return outcome.properties;
       },
       owners: () => this.activeOwners(job.portalId, job.priority),
@@ -86,7 +91,10 @@ export class JobHubSpotFactory {
   private async batchRead(portalId: string, objectType: string, priority: JobPriority, reads: PropertyRead[], grant: Grant): Promise<ReadOutcome[]> {
     const ids = [...new Set(reads.map((read) => read.id))];
     const properties = [...new Set(reads.flatMap((read) => read.properties))];
-    let answer: { results?: Array<{ id: string; properties: Record<string, string | null> }>; errors?: Array<{ message?: string; context?: { ids?: string[] } }> };
+    let answer: {
+      results?: Array<{ id: string; properties: Record<string, string | null>; updatedAt: Date }>;
+      errors?: Array<{ message?: string; context?: { ids?: string[] } }>;
+    };
     try {
       answer = await this.gateway.call(portalId, priority, (client) =>
         client.crm.objects.batchApi.read(objectType, { inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: [] }),
@@ -96,7 +104,7 @@ export class JobHubSpotFactory {
       const failure: ReadOutcome = { ok: false, failure: asJobFailure(error, `the read of ${objectType}`) };
       return reads.map(() => failure);
     }
-    const found = new Map((answer.results ?? []).map((result) => [String(result.id), result.properties ?? {}]));
+    const found = new Map((answer.results ?? []).map((result) => [String(result.id), result]));
     const verdicts = recordVerdicts(ids, answer);
     return reads.map((read): ReadOutcome => {
       const record = found.get(read.id);
@@ -105,7 +113,8 @@ export class JobHubSpotFactory {
         const message = verdict && 'refused' in verdict ? verdict.refused : 'not found';
         return { ok: false, failure: new JobFailure('hubspot_record_not_found', `HubSpot has no ${objectType} record ${read.id}: ${message}`, { retryable: false }) };
       }
-      return { ok: true, properties: Object.fromEntries(read.properties.map((name) => [name, record[name] ?? null])) };
+      const values = record.properties ?? {};
+      return { ok: true, properties: Object.fromEntries(read.properties.map((name) => [name, values[name] ?? null])), updatedAt: record.updatedAt };
     });
   }
 

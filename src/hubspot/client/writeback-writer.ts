@@ -1,10 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Counter } from 'prom-client';
+import { persistently } from '../../common/persistently';
 import type { JobRecord } from '../../jobs/job-record';
 import { JobLifecycle } from '../../jobs/job-lifecycle';
 import type { RecordWriteIntent } from '../../jobs/job.repository';
-import { ClaimedWrite, WriteLane, WriteSettlement, WritebackJournal } from '../../jobs/writeback-journal';
+import { ClaimedWrite, WriteLane, WritePreparation, WriteSettlement, WritebackJournal } from '../../jobs/writeback-journal';
+import { GatedClaim, WritebackReleases } from '../../jobs/writeback-releases';
 import { MetricsService } from '../../metrics/metrics.service';
 import { inWritebackBatchSpan, settledInBatch } from '../../telemetry/writeback-trace';
 import { HandlerRegistry } from '../../registry/handler-registry';
@@ -15,6 +18,8 @@ import { hubSpotJobError } from './hubspot-job-error';
 import { normaliseObjectType } from './object-types';
 import type { Grant } from './rate-budget';
 import { BatchUpdateError, inJobOrder, mergeWrites, outputProperties, RecordVerdict, recordVerdicts, refusal, RecordWrite, sameValue } from './writeback-inputs';
+import { WritebackReverter } from './writeback-reverter';
+import { changedAfter, changesOf, PropertyHistory } from './writeback-safety';
 
 /** HubSpot's batch endpoints take at most this many inputs. */
 const MAX_BATCH_RECORDS = 100;
@@ -63,6 +68,12 @@ interface Sendable {
   write: RecordWrite;
 }
 
+/** A record as the read before a write finds it: its values, and the history of the properties to be written. */
+interface RecordNow {
+  properties: Record<string, string | null>;
+  propertiesWithHistory?: Record<string, PropertyHistory>;
+}
+
 /**
  * Sends the write-back journal's writes to HubSpot. Each portal's writes of one object type and
  * priority (a lane) share batch update calls of up to 100 records, each cut once the portal's
@@ -92,13 +103,24 @@ export class WritebackWriter {
    */
   private readonly held = new Set<string>();
 
+  private readonly staleProperties: Counter<'type'>;
+
   constructor(
     private readonly gateway: HubSpotGateway,
     private readonly journal: WritebackJournal,
+    private readonly releases: WritebackReleases,
     private readonly lifecycle: JobLifecycle,
     private readonly registry: HandlerRegistry,
+    private readonly reverter: WritebackReverter,
     private readonly metrics: MetricsService,
-  ) {}
+  ) {
+    this.staleProperties = new Counter({
+      name: 'offload_writeback_stale_properties_total',
+      help: 'Properties a write left out because they changed in HubSpot after its job read the record (a person\'s edit is kept), by job type',
+      labelNames: ['type'],
+      registers: [metrics.registry],
+    });
+  }
 
   /**
    * The write a job's outputs make to its record: each output to its property (as the portal maps
@@ -112,11 +134,12 @@ export class WritebackWriter {
     return Object.keys(properties).length === 0 ? undefined : { objectType, objectId: job.object.id, properties };
   }
 
-  /** Starts sending: the writes journaled before this process started, and any that others leave. */
+  /** Starts sending: the writes journaled before this process started, and any that others leave; and running reverts. */
   start(): void {
     this.timers = [setInterval(() => void this.renew(), RENEW_EVERY_MS), setInterval(() => void this.sweep(), SWEEP_EVERY_MS)];
     this.timers.forEach((timer) => timer.unref());
     void this.renew().then(() => this.sweep());
+    this.reverter.start(this.id);
   }
 
   /** `count` writes were journaled in this process for the lane: they go after the linger, or at once when they fill a batch. */
@@ -132,6 +155,7 @@ export class WritebackWriter {
   async stop(ms: number): Promise<void> {
     this.stopping.abort(new WriterStopped('stopping'));
     this.timers.forEach(clearInterval);
+    const reverting = this.reverter.stop();
     for (const state of this.lanes.values()) clearTimeout(state.wakeTimer);
     const timeout = new AbortController();
     const waited = sleep(ms, undefined, { signal: timeout.signal }).catch(() => undefined);
@@ -140,6 +164,7 @@ export class WritebackWriter {
     for (let sends = this.allSends(); sends.length > 0 && !timedOut; sends = this.allSends()) {
       await Promise.race([Promise.allSettled(sends), waited]);
     }
+    await Promise.race([reverting, waited]);
     timeout.abort();
   }
 
@@ -222,19 +247,23 @@ export class WritebackWriter {
         }
         const grant = await this.gateway.reserve(lane.portalId, lane.priority, stop);
         let verifications: ClaimedWrite[] = [];
-        let writes: ClaimedWrite[] = [];
+        let claim: GatedClaim = { writes: [], withdrawn: [], held: 0, readBeforeWrite: true, paused: [] };
         try {
           verifications = await this.claim(lane, true);
-          if (verifications.length === 0) writes = await this.claim(lane, false);
+          if (verifications.length === 0) {
+            claim = await this.releases.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS);
+            for (const write of [...claim.writes, ...claim.withdrawn]) this.held.add(write.id);
+          }
         } catch (error) {
           this.gateway.release(grant);
           throw error;
         }
-        const claimed = verifications.length + writes.length;
+        const { writes, withdrawn } = claim;
+        const claimed = verifications.length + writes.length + withdrawn.length + claim.held;
         if (stop.aborted) {
           // Stopped while claiming: the writes go back, unsent, for the next writer.
           this.gateway.release(grant);
-          const back = [...verifications, ...writes].map((write): WriteSettlement => ({ id: write.id, outcome: 'retry', retryInMs: 0, verify: verifications.includes(write) }));
+          const back = [...verifications, ...writes, ...withdrawn].map((write): WriteSettlement => ({ id: write.id, outcome: 'retry', retryInMs: 0, verify: verifications.includes(write) }));
           this.track(state, this.settle(lane, back));
           return;
         }
@@ -247,9 +276,12 @@ export class WritebackWriter {
         }
         state.known = Math.max(0, state.known - claimed);
         state.since = Date.now() - LINGER_MS; // the rest have waited their linger already
+        if (withdrawn.length > 0) this.track(state, this.settle(lane, withdrawn.map(revertedWrite)));
         const kind = verifications.length > 0 ? 'verify' : 'send';
         const batch = { ...lane, kind, jobIds: (kind === 'verify' ? verifications : writes).map((write) => write.jobId) } as const;
-        this.track(state, inWritebackBatchSpan(batch, () => (kind === 'verify' ? this.verify(lane, verifications, grant) : this.send(lane, writes, grant))));
+        if (verifications.length > 0) this.track(state, inWritebackBatchSpan(batch, () => this.verify(lane, verifications, grant)));
+        else if (writes.length > 0) this.track(state, inWritebackBatchSpan(batch, () => this.send(lane, writes, claim.readBeforeWrite, grant)));
+        else this.gateway.release(grant); // all held or withdrawn: nothing to send
       }
     } catch (error) {
       if (stop.aborted) return;
@@ -286,18 +318,110 @@ export class WritebackWriter {
     this.dueAt(state.lane, Date.now() + Math.max(retryAfterMs ?? 0, SWEEP_EVERY_MS));
   }
 
-  /** One batch update of claimed writes, settled with HubSpot's answer. */
-  private async send(lane: WriteLane, claimed: ClaimedWrite[], grant: Grant): Promise<void> {
+  /**
+   * One batch of claimed writes, settled with HubSpot's answers. With `readBeforeWrite` (the
+   * portal's setting, on by default), one batch read first finds each record as it is now: a
+   * property changed since the job read the record (by a person, or anything but Offload) is left
+   * out and reported stale, and the values the others replace are kept in the journal before the
+   * update is sent, for undo. Dry runs share that read, and end with their change; they are all a
+   * portal written blind reads.
+   */
+  private async send(lane: WriteLane, claimed: ClaimedWrite[], readBeforeWrite: boolean, grant: Grant): Promise<void> {
     const settlements: WriteSettlement[] = [];
-    const sendable: Sendable[] = [];
+    let sendable: Sendable[] = [];
     for (const write of claimed) {
       const properties = Object.fromEntries(Object.entries(write.properties).filter(([name]) => !write.overtaken.includes(name)));
       if (Object.keys(properties).length === 0) settlements.push({ id: write.id, outcome: 'superseded', superseded: Object.keys(write.properties) });
       else sendable.push({ claimed: write, write: { recordId: write.objectId, properties, order: write.jobOrder } });
     }
-    if (sendable.length === 0) this.gateway.release(grant);
-    else settlements.push(...(await this.update(lane, sendable, grant)));
+    let reserved: Grant | undefined = grant;
+    const toRead = readBeforeWrite ? sendable : sendable.filter((write) => write.claimed.dryRun);
+    if (toRead.length > 0) {
+      reserved = undefined;
+      const read = await this.readFirst(lane, toRead, readBeforeWrite, grant);
+      settlements.push(...read.settlements);
+      sendable = [...read.sendable, ...sendable.filter((write) => !toRead.includes(write))];
+    }
+    if (sendable.length > 0) settlements.push(...(await this.update(lane, sendable, reserved)));
+    else if (reserved) this.gateway.release(reserved);
     await this.settle(lane, settlements);
+  }
+
+  /**
+   * The read before a batch of writes (and dry runs): one batch read of the records, with the
+   * history of the properties to be written when `guarded`. Answers the settlements it reached
+   * (dry runs, writes whose every property is stale, records HubSpot does not have, or the read's
+   * failure for all) and what is left to send, after keeping each write's previous values.
+   */
+  private async readFirst(lane: WriteLane, writes: Sendable[], guarded: boolean, grant: Grant): Promise<{ settlements: WriteSettlement[]; sendable: Sendable[] }> {
+    const ids = [...new Set(writes.map((sendable) => sendable.write.recordId))];
+    const properties = [...new Set(writes.flatMap((sendable) => Object.keys(sendable.write.properties)))];
+    const history = guarded ? [...new Set(writes.filter((sendable) => !sendable.claimed.dryRun).flatMap((sendable) => Object.keys(sendable.write.properties)))] : [];
+    let records: Map<string, RecordNow>;
+    let verdicts: Map<string, RecordVerdict>;
+    try {
+      const answer = await this.gateway.call(
+        lane.portalId,
+        lane.priority,
+        (client) => client.crm.objects.batchApi.read(lane.objectType, { inputs: ids.map((id) => ({ id })), properties, propertiesWithHistory: history }),
+        grant,
+        this.stopping.signal,
+      );
+      records = new Map((answer.results ?? []).map((record) => [String(record.id), record]));
+      verdicts = recordVerdicts(ids, answer);
+    } catch (error) {
+      return { settlements: writes.map((sendable) => unsent(sendable.claimed, error)), sendable: [] };
+    }
+    const stale = await this.staleness(lane, writes, records);
+    const settlements: WriteSettlement[] = [];
+    const sendable: Sendable[] = [];
+    const preparations: WritePreparation[] = [];
+    for (const { claimed, write } of writes) {
+      const record = records.get(write.recordId);
+      if (!record) {
+        const verdict = verdicts.get(write.recordId)!;
+        settlements.push(refused(claimed, 'refused' in verdict ? verdict.refused : `HubSpot has no ${lane.objectType} record ${write.recordId}`));
+        continue;
+      }
+      if (claimed.dryRun) {
+        const previous = valuesOf(record, Object.keys(write.properties));
+        settlements.push({ id: claimed.id, outcome: 'previewed', previous, report: { dryRun: true, changes: changesOf(write.properties, previous) } });
+        continue;
+      }
+      const skipped = stale.get(claimed.id) ?? [];
+      const left = Object.fromEntries(Object.entries(write.properties).filter(([name]) => !skipped.includes(name)));
+      if (skipped.length > 0) this.staleProperties.inc({ type: claimed.handlerType }, skipped.length);
+      const sent = Object.keys(left).length > 0;
+      preparations.push({ id: claimed.id, previous: valuesOf(record, Object.keys(left)), skippedStale: skipped, sent });
+      if (!sent) settlements.push({ id: claimed.id, outcome: 'skipped', report: { skipped_stale: skipped } });
+      else sendable.push({ claimed: { ...claimed, sends: claimed.sends + 1, skippedStale: skipped }, write: { ...write, properties: left } });
+    }
+    await persistently(`Keeping the previous values of ${preparations.length} writes`, () => this.journal.prepare(preparations, this.id), this.logger);
+    return { settlements, sendable };
+  }
+
+  /**
+   * The properties of each write that changed in HubSpot after its job read the record (or was
+   * enqueued) by anything but Offload. Offload's own writes are told apart by their values, from
+   * the journal, which is asked only about the records that changed after a basis at all.
+   */
+  private async staleness(lane: WriteLane, writes: Sendable[], records: Map<string, RecordNow>): Promise<Map<string, string[]>> {
+    const changed = (sendable: Sendable, own: Record<string, string[]>) =>
+      Object.keys(sendable.write.properties).filter((name) =>
+        changedAfter(records.get(sendable.write.recordId)?.propertiesWithHistory?.[name], sendable.claimed.basis, [
+          ...(own[name] ?? []),
+          sendable.claimed.properties[name],
+        ]),
+      );
+    const suspects = writes.filter((sendable) => !sendable.claimed.dryRun && changed(sendable, {}).length > 0);
+    if (suspects.length === 0) return new Map();
+    const since = new Date(Math.min(...suspects.map((sendable) => sendable.claimed.basis.getTime())));
+    const own = await persistently(
+      `Reading Offload's own writes to ${suspects.length} records`,
+      () => this.journal.ownValues(lane, [...new Set(suspects.map((sendable) => sendable.write.recordId))], since),
+      this.logger,
+    );
+    return new Map(suspects.map((sendable) => [sendable.claimed.id, changed(sendable, own.get(sendable.write.recordId) ?? {})]));
   }
 
   /** Claims up to a batch of the lane's due writes: to send, or (`verify`) to read back first. */
@@ -410,9 +534,13 @@ export class WritebackWriter {
       const records = new Map((answer.results ?? []).map((record) => [String(record.id), record.properties ?? {}]));
       settlements = claimed.map((write): WriteSettlement => {
         const record = records.get(write.objectId);
+        // A dry run is never taken as written: it is claimed again, and previewed.
         const holds =
+          !write.dryRun &&
           record !== undefined &&
-          Object.entries(write.properties).every(([name, value]) => write.overtaken.includes(name) || sameValue(value, record[name]));
+          Object.entries(write.properties).every(
+            ([name, value]) => write.overtaken.includes(name) || write.skippedStale.includes(name) || sameValue(value, record[name]),
+          );
         return holds ? { id: write.id, outcome: 'written' } : { id: write.id, outcome: 'retry', retryInMs: 0 };
       });
     } catch (error) {
@@ -446,6 +574,7 @@ export class WritebackWriter {
           this.due(lane, 0, Date.now() - LINGER_MS);
         }
       }
+      for (const lane of await this.releases.releaseDue()) this.due(lane, 0, Date.now() - LINGER_MS);
       for (const lane of await this.journal.dueLanes(10_000)) {
         const state = this.lanes.get(laneKey(lane));
         if (state?.driving) continue;
@@ -476,13 +605,37 @@ function lastToSet(inOrder: Sendable[], property: string): Sendable | undefined 
   return inOrder.findLast((sendable) => Object.hasOwn(sendable.write.properties, property));
 }
 
-/** Written: with the properties a later job's write in the same call set instead. */
+/** Written: with the properties a later job's write in the same call set instead, and those it left out as stale. */
 function written(sendable: Sendable, toRecord: Sendable[]): WriteSettlement {
   const superseded = [
     ...sendable.claimed.overtaken.filter((name) => Object.hasOwn(sendable.claimed.properties, name)),
     ...Object.keys(sendable.write.properties).filter((name) => lastToSet(toRecord, name) !== sendable),
   ];
-  return { id: sendable.claimed.id, outcome: 'written', ...(superseded.length > 0 ? { superseded } : {}) };
+  const stale = sendable.claimed.skippedStale;
+  return {
+    id: sendable.claimed.id,
+    outcome: 'written',
+    ...(superseded.length > 0 ? { superseded } : {}),
+    ...(stale.length > 0 ? { report: { skipped_stale: stale } } : {}),
+  };
+}
+
+/** A write of a reverted version: withdrawn, and its job fails. */
+function revertedWrite(write: ClaimedWrite): WriteSettlement {
+  return {
+    id: write.id,
+    outcome: 'withdrawn',
+    error: {
+      code: 'writeback_reverted',
+      message: `The write-back of ${write.handlerType}@${write.handlerVersion} to this portal was reverted; this write was withdrawn`,
+      retryable: false,
+    },
+  };
+}
+
+/** A record's values of the properties, null where unset. */
+function valuesOf(record: RecordNow, properties: string[]): Record<string, string | null> {
+  return Object.fromEntries(properties.map((name) => [name, record.properties[name] ?? null]));
 }
 
 function refused(write: ClaimedWrite, message: string): WriteSettlement {

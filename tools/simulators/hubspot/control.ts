@@ -110,6 +110,16 @@ export function handleControl(sim: HubSpotSimulator, method: string, path: strin
         return { status: 200, body: { total: completions.length, completions } };
       }
     }
+    const edit = /^POST \/__sim\/objects\/([^/]+)\/([^/]+)\/edits$/.exec(route);
+    if (edit) {
+      if (body.properties === null || typeof body.properties !== 'object' || Array.isArray(body.properties)) return controlError('properties (an object of strings) is required');
+      const properties = Object.fromEntries(Object.entries(body.properties as Record<string, unknown>).map(([name, value]) => [name, String(value)]));
+      sim.editAsPerson(decodeURIComponent(edit[1]), decodeURIComponent(edit[2]), properties, {
+        userId: optionalNumber(body.userId, 'userId'),
+        portalId: optionalNumber(body.portalId, 'portalId'),
+      });
+      return { status: 204 };
+    }
     const objects = /^(GET|POST) \/__sim\/objects\/([^/]+)(?:\/([^/]+))?$/.exec(route);
     if (objects) {
       const [, verb, type, id] = objects;

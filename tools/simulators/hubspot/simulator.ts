@@ -21,6 +21,7 @@ import {
   AccessToken,
   applyProperties,
   CallbackCompletion,
+  ChangeSource,
   checkProperties,
   createRecord,
   CrmObjectType,
@@ -463,6 +464,20 @@ export class HubSpotSimulator {
     };
   }
 
+  /**
+   * Changes a record as a person in HubSpot's UI would: the values, the last-modified date, and
+   * each property's history with source CRM_UI and the user. Not a call: no budget, not recorded.
+   */
+  editAsPerson(objectType: string, id: string | number, properties: Record<string, string>, options: { userId?: number; portalId?: number } = {}): void {
+    const type = this.objectType(objectType);
+    const portal = this.requirePortal(options.portalId ?? this.portalId);
+    const record = portal.objects[type].get(String(id));
+    if (!record) throw new Error(`no ${type} ${id} in portal ${portal.portalId}`);
+    const userId = options.userId ?? 9_000_001;
+    for (const name of Object.keys(properties)) portal.schema[type].add(name);
+    applyProperties(record, type, new Map(Object.entries(properties)), this.now(), { sourceType: 'CRM_UI', sourceId: `userId:${userId}`, updatedByUserId: userId });
+  }
+
   /** Adds owners: given ones, or `count` made-up ones. */
   seedOwners(owners: OwnerSeed[] | number, portalId = this.portalId): Owner[] {
     const portal = this.requirePortal(portalId);
@@ -775,7 +790,7 @@ export class HubSpotSimulator {
     call.summary = { type, id };
     const record = portal.find(type, id, idProperty);
     if (!record) return { status: 404, body: objectNotFound(call.correlationId, id) };
-    return { status: 200, body: present(portal, type, record, listParam(call.query, 'properties')) };
+    return { status: 200, body: present(portal, type, record, listParam(call.query, 'properties'), undefined, listParam(call.query, 'propertiesWithHistory')) };
   }
 
   /** HubSpot updates by a unique property only (email for contacts); anything else is refused. */
@@ -808,7 +823,7 @@ export class HubSpotSimulator {
     if (checked.problems.length > 0) return this.propertyError(call, checked.problems);
     const record = portal.find(type, id, idProperty);
     if (!record) return { status: 404, body: objectNotFound(call.correlationId, id) };
-    applyProperties(record, type, checked.values, this.now());
+    applyProperties(record, type, checked.values, this.now(), apiSource(call.token!));
     return { status: 200, body: present(portal, type, record, undefined, checked.values.keys()) };
   }
 
@@ -831,6 +846,7 @@ export class HubSpotSimulator {
     call.summary = { type, inputs: inputs.length };
     if (inputs.length > MAX_BATCH_INPUTS) return this.tooManyInputs(call, inputs.length);
     const properties = Array.isArray(body.properties) ? body.properties.filter((p): p is string => typeof p === 'string') : [];
+    const withHistory = Array.isArray(body.propertiesWithHistory) ? body.propertiesWithHistory.filter((p): p is string => typeof p === 'string') : [];
     const idProperty = typeof body.idProperty === 'string' ? body.idProperty : undefined;
     const startedAt = new Date(this.now()).toISOString();
     const results: SimplePublicObject[] = [];
@@ -841,7 +857,7 @@ export class HubSpotSimulator {
       if (seen.has(id)) continue;
       seen.add(id);
       const record = portal.find(type, id, idProperty);
-      if (record) results.push(present(portal, type, record, properties));
+      if (record) results.push(present(portal, type, record, properties, undefined, withHistory));
       else missing.push(id);
     }
     return this.batchAnswer(type, results, missing, startedAt);
@@ -912,7 +928,7 @@ export class HubSpotSimulator {
         missing.push(ids[i]);
         return;
       }
-      applyProperties(record, type, checks[i].values, now);
+      applyProperties(record, type, checks[i].values, now, apiSource(call.token!));
       results.push(present(portal, type, record, undefined, checks[i].values.keys()));
     });
     if (missing.length > 0) call.summary.missing = missing.length;
@@ -1088,6 +1104,11 @@ export class HubSpotSimulator {
       },
     };
   }
+}
+
+/** A write through the API is an app's: HubSpot records it as INTEGRATION, from the app (an OAuth client, or the portal's private app). */
+function apiSource(token: AccessToken): ChangeSource {
+  return { sourceType: 'INTEGRATION', sourceId: token.kind === 'oauth' ? String(token.clientId) : `private-app:${token.portalId}` };
 }
 
 function safeDecode(segment: string): string {

@@ -58,11 +58,29 @@ const READ_ONLY_PROPERTIES = new Set(['hs_object_id', 'createdate', 'lastmodifie
 export interface CrmRecord {
   id: string;
   properties: Map<string, string | null>;
+  /** Each property's values, newest first (at most HISTORY_LIMIT), as propertiesWithHistory reads them. */
+  history: Map<string, PropertyVersion[]>;
   createdAt: number;
   updatedAt: number;
   /** Updates applied to it (seeding is none): a test's count of writes per record. */
   writes: number;
 }
+
+/** Who changed a property: HubSpot's sourceType (CRM_UI for a person in HubSpot, INTEGRATION for an app's API call, IMPORT, ...). */
+export interface ChangeSource {
+  sourceType: string;
+  sourceId?: string;
+  updatedByUserId?: number;
+}
+
+/** One value of a property's history, as HubSpot answers it. */
+export interface PropertyVersion extends ChangeSource {
+  value: string;
+  timestamp: string;
+}
+
+/** Versions of a property kept per record; older ones are dropped. */
+export const HISTORY_LIMIT = 20;
 
 export interface SeedRecord {
   id?: string | number;
@@ -192,16 +210,27 @@ export function checkProperties(portal: Portal, type: CrmObjectType, input: unkn
   return { values, problems, nonStringValues };
 }
 
-export function applyProperties(record: CrmRecord, type: CrmObjectType, values: Map<string, string>, now: number): void {
-  for (const [name, value] of values) record.properties.set(name, value);
+export function applyProperties(record: CrmRecord, type: CrmObjectType, values: Map<string, string>, now: number, source: ChangeSource): void {
+  for (const [name, value] of values) {
+    record.properties.set(name, value);
+    remember(record, name, value, now, source);
+  }
   record.updatedAt = now;
   record.writes++;
   record.properties.set(LAST_MODIFIED[type], new Date(now).toISOString());
 }
 
+function remember(record: CrmRecord, name: string, value: string, at: number, source: ChangeSource): void {
+  const versions = record.history.get(name) ?? [];
+  versions.unshift({ value, timestamp: new Date(at).toISOString(), ...source });
+  if (versions.length > HISTORY_LIMIT) versions.length = HISTORY_LIMIT;
+  record.history.set(name, versions);
+}
+
 export interface SimplePublicObject {
   id: string;
   properties: Record<string, string | null>;
+  propertiesWithHistory?: Record<string, PropertyVersion[]>;
   createdAt: string;
   updatedAt: string;
   archived: false;
@@ -211,6 +240,8 @@ export interface SimplePublicObject {
  * A record as HubSpot answers it. With `requested`, the named properties that exist in the schema
  * (null when unset; unknown names are left out) plus the three HubSpot always adds; otherwise the
  * type's default set. With `only`, those properties plus the three (what a write answers).
+ * `withHistory`: the properties (of those the schema knows) whose versions, newest first, are
+ * answered in propertiesWithHistory.
  */
 export function present(
   portal: Portal,
@@ -218,6 +249,7 @@ export function present(
   record: CrmRecord,
   requested?: readonly string[],
   only?: Iterable<string>,
+  withHistory: readonly string[] = [],
 ): SimplePublicObject {
   const properties: Record<string, string | null> = {};
   const names = only ? [...only] : requested && requested.length > 0 ? requested.filter((name) => portal.schema[type].has(name)) : DEFAULT_PROPERTIES[type];
@@ -225,9 +257,11 @@ export function present(
   if (only || (requested && requested.length > 0)) {
     for (const name of ['createdate', 'hs_object_id', LAST_MODIFIED[type]]) properties[name] = record.properties.get(name) ?? null;
   }
+  const known = withHistory.filter((name) => portal.schema[type].has(name));
   return {
     id: record.id,
     properties,
+    ...(known.length > 0 ? { propertiesWithHistory: Object.fromEntries(known.map((name) => [name, [...(record.history.get(name) ?? [])]])) } : {}),
     createdAt: new Date(record.createdAt).toISOString(),
     updatedAt: new Date(record.updatedAt).toISOString(),
     archived: false,
@@ -238,10 +272,11 @@ export function createRecord(portal: Portal, type: CrmObjectType, seed: SeedReco
   const id = seed.id !== undefined ? String(seed.id) : portal.allocateId();
   portal.noteId(id);
   const createdAt = seed.createdAt !== undefined ? new Date(seed.createdAt).getTime() : now;
-  const record: CrmRecord = { id, properties: new Map(), createdAt, updatedAt: createdAt, writes: 0 };
+  const record: CrmRecord = { id, properties: new Map(), history: new Map(), createdAt, updatedAt: createdAt, writes: 0 };
   for (const [name, value] of Object.entries(seed.properties ?? {})) {
     portal.schema[type].add(name);
     record.properties.set(name, value === null ? null : String(value));
+    if (value !== null) remember(record, name, String(value), createdAt, { sourceType: 'IMPORT' });
   }
   record.properties.set('hs_object_id', id);
   record.properties.set('createdate', new Date(createdAt).toISOString());
