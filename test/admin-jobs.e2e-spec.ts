@@ -141,8 +141,8 @@ describe('admin jobs API', () => {
     const young = await client.post('/v1/jobs', { type: 'noop', input: {} });
     await settled(client, [old.body.id, young.body.id]);
     await db.query(
-      `INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties, status)
-       SELECT id, portal_id, 'contacts', '5', 'live', created_at, '{"a": "1"}', 'written' FROM jobs WHERE id = $1`,
+      `INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties, status, handler_type, handler_version)
+       SELECT id, portal_id, 'contacts', '5', 'live', created_at, '{"a": "1"}', 'written', type, handler_version FROM jobs WHERE id = $1`,
       [old.body.id],
     );
     await db.query(`UPDATE jobs SET finished_at = now() - interval '31 days', created_at = now() - interval '31 days' WHERE id = $1`, [old.body.id]);

@@ -72,8 +72,8 @@ describe('fault suite: PostgreSQL, the source of truth, goes away', () => {
         worker = await startOffload(configFor(isolation, { ROLE: 'worker', HUBSPOT_BASE_URL: sim.url, LOG_LEVEL: 'error' }));
         const claimedAt = Date.now();
         await pg.query(
-          `INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties, status, sends, sent_by, lease_until, sent_at)
-           SELECT id, portal_id, 'contacts', '1', priority, created_at, '{"ok": "true", "attempts": "1"}', 'sent', 1, $2, now() + interval '1 second', now()
+          `INSERT INTO writebacks (job_id, portal_id, object_type, object_id, priority, job_order, properties, status, sends, sent_by, lease_until, sent_at, handler_type, handler_version)
+           SELECT id, portal_id, 'contacts', '1', priority, created_at, '{"ok": "true", "attempts": "1"}', 'sent', 1, $2, now() + interval '1 second', now(), type, handler_version
            FROM jobs WHERE id = $1`,
           [job.id, worker.app.get(WritebackWriter).id],
         );
