@@ -125,8 +125,9 @@ describe('the trace of a failed job', () => {
       [200, false, SpanStatusCode.UNSET],
     ]);
     for (const call of first) {
-      expect(call.name).toBe('HubSpot GET /crm/v3/objects/contacts/{id}');
-      expect(call.attributes).toMatchObject({ 'url.template': '/crm/v3/objects/contacts/{id}', 'offload.portal.id': portal.id });
+      // The dated path of the configured HubSpot API version (HUBSPOT_API_VERSION).
+      expect(call.name).toBe('HubSpot GET /crm/objects/2026-03/contacts/{id}');
+      expect(call.attributes).toMatchObject({ 'url.template': '/crm/objects/2026-03/contacts/{id}', 'offload.portal.id': portal.id });
     }
     expect(calls(runs[1])).toHaveLength(1);
 
