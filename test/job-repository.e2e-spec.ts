@@ -113,4 +113,32 @@ describe('job repository', () => {
     const { rows } = await pg.query(`SELECT id, status FROM jobs WHERE id = ANY($1::uuid[])`, [[abandoned, queued]]);
     expect(Object.fromEntries(rows.map((row) => [row.id, row.status]))).toEqual({ [abandoned]: 'running', [queued]: 'succeeded' });
   });
+
+  it('gives a claim asked again by the same run (its answer was lost) the job back as one attempt, and a new run only the time it is held until', async () => {
+    const id = await job({ status: 'queued', createdAgo: 5, updatedAgo: 5 });
+    const run = { id, runId: randomUUID(), deadlineMs: 60_000 };
+    expect((await jobs.startRuns([run])).claimed).toEqual([expect.objectContaining({ id, attempts: 1 })]);
+
+    const again = await jobs.startRuns([run]);
+    expect(again.claimed).toEqual([expect.objectContaining({ id, status: 'running', attempts: 1 })]);
+    expect(again.heldUntil.size).toBe(0);
+
+    const other = await jobs.startRuns([{ ...run, runId: randomUUID() }]);
+    expect(other.claimed).toEqual([]);
+    expect([...other.heldUntil.keys()]).toEqual([id]);
+    const { rows } = await pg.query(`SELECT attempts, run_id FROM jobs WHERE id = $1`, [id]);
+    expect(rows).toEqual([{ attempts: 1, run_id: run.runId }]);
+  });
+
+  it('answers an outcome asked again by its run (its answer was lost) as recorded, without recording it or its event twice', async () => {
+    const id = await job({ status: 'queued', createdAgo: 5, updatedAgo: 5 });
+    const run = { id, runId: randomUUID(), deadlineMs: 60_000 };
+    await jobs.startRuns([run]);
+    const outcome = { id, runId: run.runId, status: 'succeeded' as const, output: { n: 1 }, error: null, refund: 0 as const };
+    expect([...(await jobs.finishRuns([outcome]))]).toEqual([id]);
+    expect([...(await jobs.finishRuns([outcome]))]).toEqual([id]);
+    expect([...(await jobs.finishRuns([{ ...outcome, runId: randomUUID() }]))]).toEqual([]);
+    const { rows } = await pg.query(`SELECT count(*)::int AS n FROM outbox_events WHERE payload->>'jobId' = $1 AND payload->>'status' = 'succeeded'`, [id]);
+    expect(rows).toEqual([{ n: 1 }]);
+  });
 });

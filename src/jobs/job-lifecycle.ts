@@ -88,9 +88,13 @@ export class JobLifecycle {
    * Claims the job for a new run. The run holds it under a lease of RUN_LEASE_MS that this process
    * renews while the run goes on, until `release`: a run whose process died loses the job within a
    * lease, so its job runs again within seconds of being delivered again, not after its timeout.
+   * While PostgreSQL cannot answer, the claim is asked again with the same run id: one that was
+   * made but whose answer was lost comes back as this run's, not as a second attempt held by a
+   * run that never started.
    */
   async claim(id: string): Promise<RunClaim> {
-    const claim = await this.starts.add({ id, runId: randomUUID(), deadlineMs: RUN_LEASE_MS });
+    const run = { id, runId: randomUUID(), deadlineMs: RUN_LEASE_MS };
+    const claim = await persistently(`Claiming job ${id}`, () => this.starts.add(run), this.logger);
     if (claim.kind === 'claimed') this.hold(id, claim.runId);
     return claim;
   }

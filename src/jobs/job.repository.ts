@@ -174,27 +174,36 @@ const INSERT_JOBS: PreparedStatement = {
 
 /**
  * A job is claimed when it is queued, or running for a run that is provably gone (its deadline
- * passed). One still held answers when its holder's deadline is; the join reads the jobs as they
- * were before this statement, so a job claimed here is not also reported held.
+ * passed). A claim asked again by the same run (its first answer was lost with the connection)
+ * gets the job back as it is, not counted as a second attempt. One held by another run answers when
+ * its holder's deadline is; the join reads the jobs as they were before this statement, so a job
+ * claimed here is not also reported held.
  */
 const CLAIM_RUNS: PreparedStatement = {
   name: 'offload_claim_runs',
   text: `WITH t AS (
       SELECT * FROM unnest($1::uuid[], $2::int[], $3::uuid[]) AS t(id, deadline_ms, run_id)
     ), claimed AS (
-      UPDATE jobs j SET status = 'running', attempts = j.attempts + 1, started_at = coalesce(j.started_at, now()),
+      UPDATE jobs j SET status = 'running',
+        attempts = j.attempts + CASE WHEN j.status = 'running' AND j.run_id = t.run_id THEN 0 ELSE 1 END,
+        started_at = coalesce(j.started_at, now()),
         run_id = t.run_id, run_deadline_at = now() + t.deadline_ms * interval '1 millisecond', updated_at = now()
       FROM t
-      WHERE j.id = t.id AND (j.status = 'queued' OR (j.status = 'running' AND j.run_deadline_at < now()))
+      WHERE j.id = t.id AND (j.status = 'queued' OR (j.status = 'running' AND (j.run_deadline_at < now() OR j.run_id = t.run_id)))
       RETURNING ${prefixed('j', JOB_COLUMNS)}
     )
     SELECT ${JOB_COLUMNS}, NULL::timestamptz AS held_until FROM claimed
     UNION ALL
-    SELECT ${JOB_COLUMNS}, run_deadline_at FROM jobs
-    WHERE id = ANY($1::uuid[]) AND status = 'running' AND run_deadline_at >= now()`,
+    SELECT ${prefixed('j', JOB_COLUMNS)}, j.run_deadline_at FROM jobs j JOIN t ON t.id = j.id
+    WHERE j.status = 'running' AND j.run_deadline_at >= now() AND j.run_id IS DISTINCT FROM t.run_id`,
 };
 
-/** Records run outcomes; a `writing` one journals its write in the same statement, so a recorded success always has its write. */
+/**
+ * Records run outcomes; a `writing` one journals its write in the same statement, so a recorded
+ * success always has its write. An outcome asked again by its run (the first answer was lost with
+ * the connection) is answered as recorded, and changes nothing a second time: the join reads the
+ * jobs as they were before this statement.
+ */
 const FINISH_RUNS: PreparedStatement = {
   name: 'offload_finish_runs',
   text: `WITH t AS (
@@ -211,7 +220,10 @@ const FINISH_RUNS: PreparedStatement = {
         dry_run, (write->>'readAt')::timestamptz
       FROM updated WHERE status = 'writing'
     ), events AS (${outboxInsert('updated', "s.status <> 'queued'")})
-    SELECT id FROM updated`,
+    SELECT id FROM updated
+    UNION ALL
+    SELECT j.id FROM jobs j JOIN t ON t.id = j.id
+    WHERE j.run_id = t."runId" AND j.status = t.status AND j.status <> 'running' AND j.run_deadline_at IS NULL`,
 };
 
 /**
@@ -329,7 +341,7 @@ export class JobRepository {
     );
   }
 
-  /** Records how runs ended; answers the ids it changed (a job cancelled meanwhile, or held by another run, keeps its state). */
+  /** Records how runs ended; answers the ids whose outcome is recorded (a job cancelled meanwhile, or held by another run, keeps its state). */
   async finishRuns(outcomes: RunOutcome[]): Promise<Set<string>> {
     const rows = await preparedQuery<{ id: string }>(this.db, FINISH_RUNS, [storableJson(outcomes)]);
     return new Set(rows.map((row) => row.id));
