@@ -6,6 +6,12 @@ import { createInterface } from 'node:readline';
 import { HttpClient } from './http';
 import { Isolation } from './isolation';
 import { Topology } from './options';
+
+/** How many processes of each role: for measuring how throughput grows with them (bench:scale). */
+export interface ProcessCounts {
+  api: number;
+  worker: number;
+}
 import type { PreloadReply, PreloadRequest, TimingSummary } from './server-preload';
 
 export const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
@@ -58,7 +64,7 @@ export class OffloadProcesses {
 
   constructor(
     private readonly isolation: Isolation,
-    private readonly topology: Topology,
+    private readonly topology: Topology | ProcessCounts,
     private readonly extraEnv: Record<string, string> = {},
     /** The compiled entry point: this checkout's unless another build's is to be measured. */
     private readonly main = MAIN,
@@ -66,9 +72,14 @@ export class OffloadProcesses {
 
   /** Where the HTTP API answers. */
   get apiUrl(): string {
-    const api = this.processes.find((p) => p.role !== 'worker');
-    if (!api) throw new Error('no API process');
-    return `http://127.0.0.1:${api.port}`;
+    return this.apiUrls[0];
+  }
+
+  /** Where every process that serves the API answers. */
+  get apiUrls(): string[] {
+    const urls = this.processes.filter((p) => p.role !== 'worker').map((p) => `http://127.0.0.1:${p.port}`);
+    if (urls.length === 0) throw new Error('no API process');
+    return urls;
   }
 
   pids(role?: ServerProcess['role']): number[] {
@@ -77,12 +88,16 @@ export class OffloadProcesses {
 
   async start(): Promise<void> {
     if (!existsSync(this.main)) throw new Error(`${this.main} is missing: build first (npm run build)`);
-    const roles: Array<ServerProcess['role']> = this.topology === 'all' ? ['all'] : ['api', 'worker'];
-    for (const role of roles) this.processes.push(this.spawn(role, await freePort()));
+    const counts = this.topology === 'all' ? undefined : this.topology === 'split' ? { api: 1, worker: 1 } : this.topology;
+    const roles: Array<ServerProcess['role']> = counts ? [...Array(counts.api).fill('api'), ...Array(counts.worker).fill('worker')] : ['all'];
+    for (const [index, role] of roles.entries()) {
+      const sameRoleBefore = roles.slice(0, index).filter((r) => r === role).length;
+      this.processes.push(this.spawn(role, sameRoleBefore === 0 ? role : `${role}-${sameRoleBefore + 1}`, await freePort()));
+    }
     await Promise.all(this.processes.map((p) => this.waitReady(p)));
   }
 
-  private spawn(role: ServerProcess['role'], port: number): ServerProcess {
+  private spawn(role: ServerProcess['role'], name: string, port: number): ServerProcess {
     // What the benchmark's own environment says of these must not leak in; the benchmark sets them when it needs them.
     const inherited: NodeJS.ProcessEnv = { ...process.env };
     for (const name of ['KAFKA_BROKERS', 'PUBLIC_BASE_URL', 'HUBSPOT_BASE_URL', 'RECONCILE_INTERVAL_MS']) delete inherited[name];
@@ -101,7 +116,7 @@ export class OffloadProcesses {
       ...this.extraEnv,
     };
     const child = spawn(process.execPath, ['--require', PRELOAD, this.main], { env, stdio: ['ignore', 'pipe', 'pipe', 'ipc'] });
-    const server: ServerProcess = { name: role, role, port, child, tail: [], warnings: new Map() };
+    const server: ServerProcess = { name, role, port, child, tail: [], warnings: new Map() };
     const onLine = (line: string) => {
       if (line.startsWith('(Use `node --trace-warnings')) return;
       server.tail.push(line);

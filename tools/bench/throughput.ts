@@ -70,12 +70,13 @@ function deadlineMs(jobs: number): number {
 const NOOP: BenchJob = { type: 'noop', input: {} };
 
 /**
- * Enqueues `jobs` jobs (noop unless settings.job says) through POST /v1/jobs/batch and waits,
+ * Enqueues `jobs` jobs (noop unless settings.job says) through POST /v1/jobs/batch (spread over
+ * the clients in turn, when given several API processes) and waits,
  * polling PostgreSQL, until none is queued or running. The jobs belong to a portal of their own, so
  * earlier phases' jobs do not count.
  */
 export async function offloadThroughput(
-  client: HttpClient,
+  clients: HttpClient | HttpClient[],
   apiKey: string,
   portalId: string,
   db: Client,
@@ -107,6 +108,7 @@ export async function offloadThroughput(
     (b) =>
       new Promise<void>((resolve) => {
         const sentAt = performance.now();
+        const client = Array.isArray(clients) ? clients[b % clients.length] : clients;
         client.send(
           'POST',
           '/v1/jobs/batch',
