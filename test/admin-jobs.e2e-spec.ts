@@ -57,6 +57,11 @@ describe('admin jobs API', () => {
 
     const groups = await admin.get(`/v1/admin/jobs/failures?portalId=${a.portal.id}`);
     expect(groups.body.groups).toEqual([{ type: 'noop', errorCode, portalId: a.portal.id, count: 3, lastFailedAt: expect.any(String) }]);
+    // The last day unless `from` says otherwise, and the answer says since when.
+    expect(Date.now() - Date.parse(groups.body.from)).toBeGreaterThanOrEqual(24 * 3_600_000);
+    expect(Date.now() - Date.parse(groups.body.from)).toBeLessThan(25 * 3_600_000);
+    const later = new Date(Date.now() + 60_000).toISOString();
+    expect((await admin.get(`/v1/admin/jobs/failures?portalId=${a.portal.id}&from=${later}`)).body).toEqual({ groups: [], from: later });
   });
 
   it('refuses bad filters and cursors in the contract shape, and any caller without the admin token', async () => {

@@ -1,5 +1,4 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import { ApiError } from '../common/api-error';
 import {
   DomainError,
@@ -11,6 +10,7 @@ import {
   UnknownJobTypeError,
 } from '../common/domain-errors';
 import { MicroBatcher } from '../common/micro-batcher';
+import { timeOrderedUuid } from '../common/time-ordered-uuid';
 import { MetricsService } from '../metrics/metrics.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
 import { JobQueue } from '../queue/job-queue.service';
@@ -203,7 +203,7 @@ export class JobsService {
     const idempotencyKey = request.idempotencyKey ?? deriveIdempotencyKey(portal.id, identity, hash);
     const trace = startJobTrace(request.type, { 'offload.portal.id': portal.id });
     return {
-      id: randomUUID(),
+      id: timeOrderedUuid(),
       portal_id: portal.id,
       type: request.type,
       handler_version: handler.version,

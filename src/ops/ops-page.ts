@@ -28,7 +28,7 @@ const PAGE = `<!doctype html>
   <button type="submit">Show</button>
 </form>
 <p id="status" role="status"></p>
-<h2>By type, error and portal</h2>
+<h2>By type, error and portal <small id="since"></small></h2>
 <table id="groups"><thead><tr><th>Type</th><th>Error</th><th>Portal</th><th>Jobs</th><th>Last failed</th><th></th></tr></thead><tbody></tbody></table>
 <h2>Latest failures</h2>
 <table id="jobs"><thead><tr><th>Job</th><th>Type</th><th>Portal</th><th>Error</th><th>Message</th><th>Attempts</th><th>Failed</th><th></th></tr></thead><tbody></tbody></table>
@@ -112,10 +112,12 @@ async function load() {
   const query = new URLSearchParams({ ...current, status: 'failed' });
   $('#status').textContent = 'Loading…';
   try {
-    const [{ groups }, { jobs }] = await Promise.all([
+    const [{ groups, from }, { jobs }] = await Promise.all([
       api('GET', '/v1/admin/jobs/failures?' + query),
       api('GET', '/v1/admin/jobs?' + query + '&limit=50'),
     ]);
+    // Grouped since \`from\` (the last day unless the filter says): a group's retry covers that window, as its count does.
+    $('#since').textContent = 'since ' + new Date(from).toLocaleString();
     const groupRows = $('#groups tbody');
     groupRows.replaceChildren();
     for (const group of groups) {
@@ -125,7 +127,7 @@ async function load() {
       cell(row, group.type); cell(row, group.errorCode).className = 'code'; cell(row, group.portalId).className = 'code';
       cell(row, group.count); cell(row, new Date(group.lastFailedAt).toLocaleString());
       const errorCode = group.errorCode === 'unknown' ? undefined : group.errorCode;
-      retryButton(row, { filter: { ...current, type: group.type, errorCode, portalId: group.portalId } }, 'Retry');
+      retryButton(row, { filter: { ...current, from, type: group.type, errorCode, portalId: group.portalId } }, 'Retry');
     }
     const jobRows = $('#jobs tbody');
     jobRows.replaceChildren();

@@ -176,9 +176,8 @@ async function statementLatencies(samples: number, db: DataSource, time: Timer):
     // Left an hour ago, so the reconciler's query counts them as stale.
     const queued: Array<{ id: string }> = await db.query(
       `INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, max_attempts, trace_id, span_id, created_at, updated_at)
-       SELECT gen_random_uuid(), $1, 'noop', '1', 'queued', 'stale-' || g || '-' || $3, repeat('0', 64), '{}', 3, md5(g::text), left(md5(g::text), 16),
-              now() - interval '1 hour', now() - interval '1 hour'
-       FROM generate_series(1, $2) g RETURNING id`,
+       SELECT ${TIME_ORDERED_ID}, $1, 'noop', '1', 'queued', 'stale-' || g || '-' || $3, repeat('0', 64), '{}', 3, md5(g::text), left(md5(g::text), 16), t.at, t.at
+       FROM generate_series(1, $2) g, (SELECT now() - interval '1 hour' AS at) t RETURNING id`,
       [portalId, samples * STATEMENT_BATCH, randomUUID()],
     );
     const batches = Math.ceil(queued.length / STATEMENT_BATCH);
@@ -198,6 +197,10 @@ async function statementLatencies(samples: number, db: DataSource, time: Timer):
       );
     });
 }
+
+/** A version 7 UUID of the job's creation time, as Offload makes job ids (src/common/time-ordered-uuid.ts). */
+const TIME_ORDERED_ID = `(lpad(to_hex(floor(extract(epoch FROM t.at) * 1000)::bigint), 12, '0') || '7' || substr(md5(g::text), 1, 3)
+  || to_hex(8 + g % 4) || substr(md5(g::text), 4, 15))::uuid`;
 
 /** Fills the jobs table with `rows` ended jobs of the last 29 days (within retention), spread over portals, as production would hold them. */
 async function fillJobs(isolation: Isolation, rows: number): Promise<number> {
@@ -219,7 +222,7 @@ async function fillJobs(isolation: Isolation, rows: number): Promise<number> {
         `INSERT INTO jobs (id, portal_id, type, handler_version, status, idempotency_key, request_hash, input, output, error,
                            object_type, object_id, writeback, attempts, max_attempts, trace_id, span_id,
                            created_at, updated_at, started_at, finished_at)
-         SELECT gen_random_uuid(), ($3::uuid[])[1 + g % array_length($3::uuid[], 1)],
+         SELECT ${TIME_ORDERED_ID}, ($3::uuid[])[1 + g % array_length($3::uuid[], 1)],
                 (ARRAY['enrichment', 'icp-score', 'noop'])[1 + g % 3], '1',
                 CASE WHEN g % 50 = 0 THEN 'failed' ELSE 'succeeded' END,
                 'fill-' || g, repeat('0', 64), jsonb_build_object('email', 'person' || g || '@example.com'),

@@ -18,7 +18,7 @@ Portals and keys
 
 Jobs (filters: --status s[,s] --type T --portal ID --error CODE --from ISO --to ISO)
   jobs list [filters] [--limit N]
-  jobs failures [filters]                   failed jobs by type, error and portal
+  jobs failures [filters]                   failed jobs by type, error and portal (the last day unless --from)
   jobs retry  (--ids a,b | filters) [--dry-run] [--reason TEXT] [--yes]
   jobs cancel (--ids a,b | filters) [--dry-run] [--reason TEXT] [--yes]
 
@@ -183,8 +183,8 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
       return print(table(rows, ['id', 'type', 'status', 'portalId', 'attempts', 'error', 'createdAt']), page), 0;
     }
     case 'jobs failures': {
-      const { groups } = await client.get(`/v1/admin/jobs/failures${query(filterOf(values))}`);
-      return print(table(groups, ['type', 'errorCode', 'portalId', 'count', 'lastFailedAt']), groups), 0;
+      const { groups, from } = await client.get(`/v1/admin/jobs/failures${query(filterOf(values))}`);
+      return print(`Failed since ${from} (--from to look further back)\n${table(groups, ['type', 'errorCode', 'portalId', 'count', 'lastFailedAt'])}`, groups), 0;
     }
     case 'jobs retry':
     case 'jobs cancel':
