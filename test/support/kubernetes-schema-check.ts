@@ -28,7 +28,10 @@ async function problemsOf(manifest: Manifest): Promise<string[]> {
   const specifier = modelModule(apiVersion, kind);
   const model = await import(specifier).then(
     (module: Record<string, new (data: unknown) => { validate(): void }>) => module[kind],
-    () => undefined,
+    (error: Error) => {
+      if (error.message.includes('Cannot find package')) throw new Error(`${error.message}: the schema packages are devDependencies, run npm install`);
+      return undefined;
+    },
   );
   if (model === undefined) return [`no schema for ${apiVersion} ${kind} (looked for ${specifier})`];
   try {
