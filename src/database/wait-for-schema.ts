@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { DEFAULT_DATABASE_URL } from '../config/app-config';
-import { dataSourceOptions } from './data-source';
+import { dataSourceOptions, loadMigrations } from './data-source';
 
 /** How long a pod's init container waits for the migration Job, and how often it looks. */
 const DEFAULT_TIMEOUT_S = 600;
@@ -8,11 +8,7 @@ const POLL_MS = 2_000;
 
 /** The names of the migrations this build ships, oldest first: what TypeORM records in the migrations table. */
 export function shippedMigrations(): string[] {
-  const { migrations } = dataSourceOptions(DEFAULT_DATABASE_URL);
-  return (migrations as Function[]).map((Migration) => {
-    const instance = new (Migration as new () => { name?: string })();
-    return instance.name ?? Migration.name;
-  });
+  return loadMigrations().map((Migration) => new (Migration as new () => { name?: string })().name ?? Migration.name);
 }
 
 /**
