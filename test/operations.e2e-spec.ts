@@ -1,3 +1,4 @@
+import { HandlerRegistry } from '../src/registry/handler-registry';
 import {
   configFor,
   eventually,
@@ -399,6 +400,17 @@ describe('operations (contract v1)', () => {
       for (const path of [`/v1/jobs/${created.body.id}`, '/v1/admin/portals', '/docs', '/docs/openapi.json']) {
         expect({ path, status: (await direct.get(path)).status }).toEqual({ path, status: 404 });
       }
+    });
+
+    it('a worker reports the slots of each job type (its handler\'s concurrency), what the prod autoscaler divides queue depth by; an api none', async () => {
+      const slots = async (running: RunningOffload) =>
+        parseMetrics((await new HttpClient(running.url).get<string>('/metrics')).body).filter((sample) => sample.name === 'offload_worker_slots');
+      const handlers = worker!.app.get(HandlerRegistry).list();
+      expect(handlers.length).toBeGreaterThan(0);
+      expect(await slots(worker!)).toEqual(
+        expect.arrayContaining(handlers.map(({ type, concurrency }) => ({ name: 'offload_worker_slots', labels: { type }, value: concurrency }))),
+      );
+      expect(await slots(api!)).toEqual([]);
     });
   });
 });

@@ -95,6 +95,17 @@ export class MetricsService {
     registers: [this.registry],
   });
 
+  /**
+   * Runs of each job type this process may hold at once (its handler's concurrency); worker
+   * processes only. Queue depth over it is how many workers the work needs (k8s/overlays/prod).
+   */
+  readonly workerSlots = new Gauge({
+    name: 'offload_worker_slots',
+    help: 'Runs of each job type one worker process holds at once (the handler\'s concurrency); reported by every worker process',
+    labelNames: ['type'],
+    registers: [this.registry],
+  });
+
   readonly httpSeconds = new Histogram({
     name: 'offload_http_request_seconds',
     help: 'HTTP request duration by route',

@@ -7,6 +7,7 @@ import { CALL_TIMEOUT_MS } from '../hubspot/client/hubspot-gateway';
 import { WritebackWriter } from '../hubspot/client/writeback-writer';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobSignals } from '../jobs/job-signals';
+import { MetricsService } from '../metrics/metrics.service';
 import { queueNameFor } from '../queue/queue-names';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
@@ -50,6 +51,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly lifecycle: JobLifecycle,
     private readonly signals: JobSignals,
     private readonly feeder: QueueFeeder,
+    private readonly metrics: MetricsService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -68,6 +70,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
           maxStalledCount: MAX_STALLS,
         },
       );
+      this.metrics.workerSlots.set({ type: handler.type }, handler.concurrency);
       worker.on('error', (error) => this.logger.warn(`worker ${handler.type}: ${error.message}`));
       worker.on('stalled', (id) => this.logger.warn(`job ${id} was held by a worker that stopped renewing its lock: delivered again`));
       worker.on('completed', (job, handBack) => this.runner.completed(handler, job, handBack));

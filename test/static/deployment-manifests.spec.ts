@@ -1,7 +1,8 @@
 /**
- * Static checks of the deployment artefacts in docker/ and k8s/ against each other and against the
- * code they deploy: the variables the config loader reads, the paths the app serves, the entry
- * points the build produces. Nothing here needs Docker or a cluster.
+ * Static checks of the deployment artefacts in docker/ and k8s/base/ against each other and against
+ * the code they deploy: the variables the config loader reads, the paths the app serves, the entry
+ * points the build produces. Nothing here needs Docker or a cluster. (The overlays, rendered, and
+ * every manifest's schema: test/kubernetes-manifests.e2e-spec.ts.)
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, posix, resolve } from 'node:path';
@@ -20,11 +21,14 @@ type Env = Record<string, string>;
 
 const ROOT = resolve(__dirname, '..', '..');
 const DOCKER_DIR = 'docker';
-const K8S_DIR = 'k8s';
+const K8S_DIR = 'k8s/base';
+const K8S_OVERLAYS = ['k8s/overlays/dev', 'k8s/overlays/prod'];
 const DOCKERFILE = 'docker/Dockerfile';
 const COMPOSE_FILE = 'docker/docker-compose.yml';
 const ENV_EXAMPLE = 'docker/.env.example';
 const SECRET_EXAMPLE = 'secret.example.yaml';
+/** Beside the base, not in it: no overlay applies it. */
+const SECRET_EXAMPLE_PATH = `k8s/${SECRET_EXAMPLE}`;
 const KUSTOMIZATION = 'kustomization.yaml';
 
 /**
@@ -55,6 +59,7 @@ function envVarsReadBy(file: string): Set<string> {
 
 const CONFIG_VARS = envVarsReadBy('src/config/app-config.ts');
 const MIGRATE_VARS = envVarsReadBy('src/database/migrate.ts');
+const SCHEMA_WAIT_VARS = envVarsReadBy('src/database/wait-for-schema.ts');
 const TRACING_READS_OTEL = [...envVarsReadBy('src/telemetry/tracing.ts')].some((name) => name.startsWith('OTEL_'));
 /** The handlers the service discovers at start-up, and the settings they declare. */
 const HANDLER_DECLARATIONS = checkHandlerClasses(discoverHandlerClasses());
@@ -73,6 +78,7 @@ function isKnownServiceVar(name: string): boolean {
   );
 }
 const isKnownMigrateVar = (name: string): boolean => MIGRATE_VARS.has(name) || name === 'NODE_ENV' || name === 'NODE_OPTIONS';
+const isKnownSchemaWaitVar = (name: string): boolean => SCHEMA_WAIT_VARS.has(name) || name === 'NODE_ENV' || name === 'NODE_OPTIONS';
 
 /** Valid values for variables the config loader may demand; a new required variable needs one here. */
 const SAMPLE_VALUES: Env = {
@@ -314,7 +320,10 @@ const matchesSelector = (selector: Record<string, string>, labels: Record<string
 // Every YAML file
 // ---------------------------------------------------------------------------------------------
 
-const ALL_YAML = [...yamlFilesIn(DOCKER_DIR).map((file) => `${DOCKER_DIR}/${file}`), ...yamlFilesIn(K8S_DIR).map((file) => `${K8S_DIR}/${file}`)];
+const ALL_YAML = [
+  ...[DOCKER_DIR, K8S_DIR, ...K8S_OVERLAYS].flatMap((dir) => yamlFilesIn(dir).map((file) => `${dir}/${file}`)),
+  SECRET_EXAMPLE_PATH,
+];
 const PARSED = new Map(ALL_YAML.map((file) => [file, parseYamlFile(file)]));
 
 describe('deployment YAML', () => {
@@ -655,7 +664,10 @@ interface Workload extends Manifest {
 
 describe('k8s/', () => {
   const files = yamlFilesIn(K8S_DIR);
-  const manifests: Manifest[] = files.flatMap((file) => (PARSED.get(`${K8S_DIR}/${file}`)?.docs ?? []).map((doc) => ({ file, doc })));
+  const manifests: Manifest[] = [
+    ...files.flatMap((file) => (PARSED.get(`${K8S_DIR}/${file}`)?.docs ?? []).map((doc) => ({ file, doc }))),
+    ...(PARSED.get(SECRET_EXAMPLE_PATH)?.docs ?? []).map((doc) => ({ file: SECRET_EXAMPLE, doc })),
+  ];
   const resources = manifests.filter(({ doc }) => doc.kind !== 'Kustomization');
   const ofKind = (kind: string) => resources.filter(({ doc }) => doc.kind === kind);
   const kustomization = manifests.find(({ file }) => file === KUSTOMIZATION)?.doc ?? {};
@@ -674,6 +686,8 @@ describe('k8s/', () => {
   const deployments = workloads.filter(({ doc }) => doc.kind === 'Deployment');
   const jobs = workloads.filter(({ doc }) => doc.kind === 'Job');
   const containersOf = (workload: Workload): Doc[] => workload.pod.containers ?? [];
+  const initContainersOf = (workload: Workload): Doc[] => workload.pod.initContainers ?? [];
+  const everyContainerOf = (workload: Workload): Doc[] => [...initContainersOf(workload), ...containersOf(workload)];
   const literalEnv = (container: Doc, name: string): string | undefined => (container.env ?? []).find((entry: Doc) => entry.name === name)?.value;
   const deploymentFor = (role: 'api' | 'worker'): Workload[] =>
     deployments.filter((workload) => containersOf(workload).some((container) => literalEnv(container, 'ROLE') === role));
@@ -720,7 +734,7 @@ describe('k8s/', () => {
   });
 
   it('lists exactly the manifests present in kustomization.yaml, except the secret example', () => {
-    const expected = files.filter((file) => file !== KUSTOMIZATION && file !== SECRET_EXAMPLE).sort();
+    const expected = files.filter((file) => file !== KUSTOMIZATION).sort();
     expect([...(kustomization.resources ?? [])].sort()).toEqual(expected);
     expect(kustomization.resources).not.toContain(SECRET_EXAMPLE);
   });
@@ -805,6 +819,11 @@ describe('k8s/', () => {
           expect({ file: workload.file, key, known: known(key) }).toEqual({ file: workload.file, key, known: true });
         }
       }
+      for (const container of initContainersOf(workload)) {
+        for (const key of Object.keys(effectiveEnv(container))) {
+          expect({ file: workload.file, key, known: isKnownSchemaWaitVar(key) }).toEqual({ file: workload.file, key, known: true });
+        }
+      }
     }
   });
 
@@ -858,7 +877,7 @@ describe('k8s/', () => {
   it('runs every pod non-root with a read-only root filesystem and a writable /tmp', () => {
     for (const workload of workloads) {
       const volumes = new Map<string, Doc>((workload.pod.volumes ?? []).map((volume: Doc) => [volume.name, volume]));
-      for (const container of containersOf(workload)) {
+      for (const container of everyContainerOf(workload)) {
         const security = { ...workload.pod.securityContext, ...container.securityContext };
         expect({ file: workload.file, runAsNonRoot: security.runAsNonRoot }).toEqual({ file: workload.file, runAsNonRoot: true });
         if (security.runAsUser !== undefined) expect(security.runAsUser).not.toBe(0);
@@ -875,7 +894,7 @@ describe('k8s/', () => {
 
   it('sets CPU and memory requests and limits, requests within limits', () => {
     for (const workload of workloads) {
-      for (const container of containersOf(workload)) {
+      for (const container of everyContainerOf(workload)) {
         for (const resource of ['cpu', 'memory']) {
           const request = container.resources?.requests?.[resource];
           const limit = container.resources?.limits?.[resource];
@@ -945,7 +964,7 @@ describe('k8s/', () => {
     expect(budgets.some(({ doc }) => matchesSelector(doc.spec.selector.matchLabels, worker.labels))).toBe(true);
   });
 
-  it('migrates in the Job with the app image and database, and never in the Deployments', () => {
+  it('migrates in the Job with the app image and database, and never in the Deployments (their init containers only wait)', () => {
     const [job] = jobs;
     const [container] = containersOf(job);
     expect(containersOf(job)).toHaveLength(1);
@@ -955,12 +974,12 @@ describe('k8s/', () => {
 
     const databaseSource = (c: Doc) => JSON.stringify((c.env ?? []).find((entry: Doc) => entry.name === 'DATABASE_URL')?.valueFrom ?? null);
     for (const deployment of deployments) {
-      for (const app of containersOf(deployment)) {
+      for (const app of everyContainerOf(deployment)) {
         expect(app.image).toBe(container.image);
         expect(databaseSource(app)).toBe(databaseSource(container));
         expect([...(app.command ?? []), ...(app.args ?? [])].join(' ')).not.toMatch(/migrate/);
       }
-      expect(deployment.pod.initContainers ?? []).toEqual([]);
+      for (const wait of initContainersOf(deployment)) expect(exists(sourceOf(wait.command[1]))).toBe(true);
     }
   });
 });

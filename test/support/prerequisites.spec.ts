@@ -1,7 +1,7 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CHROMIUM, KCAT, Machine, MissingPrerequisite, Prerequisite, PROMTOOL, providePrerequisites, PYTHON, TEST_PREREQUISITES } from './prerequisites';
+import { CHROMIUM, KCAT, KUBECTL, Machine, MissingPrerequisite, Prerequisite, PROMTOOL, providePrerequisites, PYTHON, TEST_PREREQUISITES } from './prerequisites';
 
 function executable(directory: string, name: string): void {
   const file = join(directory, name);
@@ -51,7 +51,8 @@ describe('providing the programs the tests need', () => {
   afterEach(() => rmSync(bin, { recursive: true, force: true }));
 
   it('lists kcat, for the mock Kafka cluster, and python3 with requests', () => {
-    expect(TEST_PREREQUISITES).toEqual([KCAT, PYTHON, PROMTOOL, CHROMIUM]);
+    expect(TEST_PREREQUISITES).toEqual([KCAT, PYTHON, PROMTOOL, CHROMIUM, KUBECTL]);
+    expect(KUBECTL).toMatchObject({ binary: 'kubectl', probe: ['kustomize', '--help'] });
     expect(PROMTOOL).toMatchObject({ binary: 'promtool', debianPackages: ['prometheus'] });
     expect(CHROMIUM).toMatchObject({ binary: 'chromium', debianPackages: ['chromium'] });
     expect(KCAT).toMatchObject({ binary: 'kcat', debianPackages: ['kcat'], brewInstall: 'brew install kcat' });

@@ -46,7 +46,16 @@ export const CHROMIUM: Prerequisite = {
   why: 'the browser tests of /ops and /ops/queues drive it headless',
 };
 
-export const TEST_PREREQUISITES: Prerequisite[] = [KCAT, PYTHON, PROMTOOL, CHROMIUM];
+/** Its built-in kustomize renders the overlays; Debian 12's kubectl (1.20) predates the kustomize they need. */
+export const KUBECTL: Prerequisite = {
+  binary: 'kubectl',
+  probe: ['kustomize', '--help'],
+  debianPackages: ['kubernetes-client'],
+  brewInstall: 'brew install kubectl',
+  why: '1.21 or newer: its kustomize renders the manifests in k8s/ for their schema checks',
+};
+
+export const TEST_PREREQUISITES: Prerequisite[] = [KCAT, PYTHON, PROMTOOL, CHROMIUM, KUBECTL];
 
 /** What providing prerequisites touches, injected so that a test can play any machine. */
 export interface Machine {
