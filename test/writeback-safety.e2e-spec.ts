@@ -251,6 +251,16 @@ describe('safe write-back (end to end, through the official client, against the 
       const release = await eventually(() => admin.get(`/v1/admin/portals/${id}/writebacks/releases/labeller/1.0.0`), (answer) => answer.body.held === 1, 60_000);
       expect(release.body.paused.reason).toMatchObject({ code: 'failure_rate', share: 1 });
       expect(release.body.paused.reason.message).toMatch(/HubSpot refused 30 of the latest 30 writes/);
+      // Audited as Offload's own act, with the guard's reason.
+      const { actions } = (await admin.get('/v1/admin/actions?limit=100')).body;
+      expect(actions.filter((action: { target: { portalId?: string } }) => action.target.portalId === id)).toEqual([
+        expect.objectContaining({
+          actor: 'offload',
+          action: 'writeback.pause',
+          reason: release.body.paused.reason.message,
+          target: { portalId: id, type: 'labeller', version: '1.0.0', guard: 'failure_rate' },
+        }),
+      ]);
       expect((await client.get(`/v1/jobs/${later}`)).body.status).toBe('writing');
       const refusedCalls = sim.listCalls({ endpoint: 'crm.objects.batch.update', portalId: hubspotPortalId }).length;
 
