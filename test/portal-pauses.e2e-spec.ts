@@ -77,6 +77,8 @@ describe('the kill switch: a portal paused, all its work or some job types', () 
     expect(await waitFor(client, echo)).toMatchObject({ status: 'succeeded' });
     const waiting = await waitFor(client, noop, 3);
     expect(waiting).toMatchObject({ status: 'queued', attempts: 0, paused: { scope: 'type', reason: 'bad noop release', since: expect.any(String) } });
+    const listed = await admin.get(`/v1/admin/jobs?portalId=${id}&status=queued`);
+    expect(listed.body.jobs).toEqual([expect.objectContaining({ id: noop, portalId: id, paused: waiting.paused })]);
 
     const resumed = await admin.post(`/v1/admin/portals/${id}/resume`, { types: ['noop'], reason: 'fixed', actor: 'bob' });
     expect(resumed.body).toMatchObject({ status: 'active', pausedTypes: [] });

@@ -165,7 +165,7 @@ export class JobsService {
   }
 
   /** The job as the API shows it, with what pauses it, as this process knows the pauses. */
-  private view(job: JobRecord): JobView {
+  view(job: JobRecord): JobView {
     return jobView(job, this.pauses.pauseOf(job.portalId, job.type));
   }
 
