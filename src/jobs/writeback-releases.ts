@@ -377,9 +377,9 @@ export class WritebackReleases {
 
   /**
    * Releases a version: ends its pause or its reverted state, or else takes its rollout to the next
-   * stage (`all`: past the last). Conflict when nothing holds it.
+   * stage (`all`: past the last). Conflict when nothing holds it. Audited: who, why, and what it ended.
    */
-  async release(portalId: string, type: string, version: string, all: boolean): Promise<ReleaseView> {
+  async release(portalId: string, type: string, version: string, all: boolean, by: { actor: string; reason?: string }): Promise<ReleaseView> {
     await this.db.transaction(async (tx) => {
       const [row] = await tx.query(
         `SELECT * FROM writeback_releases WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 FOR UPDATE`,
@@ -389,6 +389,8 @@ export class WritebackReleases {
       if (!row || (row.paused_at === null && row.reverted_at === null && !staged)) {
         throw new ConflictError(`Write-back of ${type}@${version} is not paused, reverted or held by a rollout stage: there is nothing to release`);
       }
+      const ended = row.reverted_at !== null ? 'revert' : row.paused_at !== null ? 'pause' : 'stage';
+      await this.audit.record({ ...by, action: 'writeback.release', target: { portalId, type, version, ended }, matched: 1, done: 1 }, tx);
       if (row.paused_at !== null || row.reverted_at !== null) {
         // The writes that made the pause are not judged again, and a drift an admin released is the version's to make.
         await tx.query(
