@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { createServer, IncomingMessage, Server } from 'node:http';
 import { join } from 'node:path';
 import { ADMIN_TOKEN, configFor, eventually, isolate, Isolation, newPortal, RunningOffload, startOffload } from './support/offload-harness';
 
@@ -101,26 +100,27 @@ describe('the offload CLI', () => {
     expect((await cli('--help')).stdout).toMatch(/^offload: operate an Offload deployment/);
   });
 
-  it('pauses and resumes a portal through the admin endpoints', async () => {
-    const calls: Array<{ method: string; url: string; body: unknown; authorization?: string }> = [];
-    const server: Server = createServer(async (request: IncomingMessage, response) => {
-      let body = '';
-      for await (const chunk of request) body += chunk;
-      calls.push({ method: request.method!, url: request.url!, body: JSON.parse(body), authorization: request.headers.authorization });
-      response.setHeader('content-type', 'application/json').end(JSON.stringify({ paused: request.url!.endsWith('/pause') }));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-    try {
-      const env = { OFFLOAD_URL: url, OFFLOAD_ADMIN_TOKEN: ADMIN_TOKEN };
-      expect((await offloadCli(['portals', 'pause', 'p-1', '--types', 'enrichment,icp-score', '--reason', 'runaway'], env)).stdout.trim()).toBe('portal p-1: paused');
-      expect((await offloadCli(['portals', 'resume', 'p-1'], env)).stdout.trim()).toBe('portal p-1: resumed');
-    } finally {
-      server.close();
-    }
-    expect(calls).toEqual([
-      { method: 'POST', url: '/v1/admin/portals/p-1/pause', body: { reason: 'runaway', types: ['enrichment', 'icp-score'] }, authorization: `Bearer ${ADMIN_TOKEN}` },
-      { method: 'POST', url: '/v1/admin/portals/p-1/resume', body: {}, authorization: `Bearer ${ADMIN_TOKEN}` },
+  it('pauses and resumes a portal, all its work or some job types, audited with who and why', async () => {
+    const { portal } = await newPortal(offload.url);
+    const paused = await cli('portals', 'pause', portal.id, '--types', 'noop, enrichment', '--reason', 'runaway');
+    expect(paused.stdout.trim()).toBe(`portal ${portal.id}: paused for enrichment (runaway), noop (runaway)`);
+    expect((await cli('portals', 'pause', portal.id, '--reason', 'maintenance')).stdout.trim()).toBe(`portal ${portal.id}: all work paused (maintenance)`);
+    // Resuming one type of a paused portal leaves the others paused, type by type.
+    const partly = JSON.parse((await cli('--json', 'portals', 'resume', portal.id, '--types', 'noop')).stdout);
+    expect(partly.status).toBe('active');
+    expect(partly.pausedTypes.map((pause: { type: string }) => pause.type)).toEqual(['enrichment', 'icp-score', 'lead-assignment']);
+    expect((await cli('portals', 'resume', portal.id, '--reason', 'done')).stdout.trim()).toBe(`portal ${portal.id}: running`);
+
+    const unknown = await cli('portals', 'pause', portal.id, '--types', 'nope');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/400 unknown_job_type/);
+
+    const actions = JSON.parse((await cli('--json', 'actions', '--limit', '4')).stdout);
+    expect(actions.map(({ actor, action, reason, target }: Record<string, unknown>) => ({ actor, action, reason, target }))).toEqual([
+      { actor: 'cli:tester', action: 'portal.resume', reason: 'done', target: { portalId: portal.id } },
+      { actor: 'cli:tester', action: 'portal.resume', reason: undefined, target: { portalId: portal.id, types: ['noop'] } },
+      { actor: 'cli:tester', action: 'portal.pause', reason: 'maintenance', target: { portalId: portal.id } },
+      { actor: 'cli:tester', action: 'portal.pause', reason: 'runaway', target: { portalId: portal.id, types: ['noop', 'enrichment'] } },
     ]);
   });
 });

@@ -242,6 +242,9 @@ describe('the HubSpot app: date-versioned APIs, installs and uninstalls, signed 
         (portal) => portal.status === 'paused',
       );
       expect(paused.pausedReason).toMatch(/refused the app's OAuth refresh token.*install it again/);
+      const audited = async () =>
+        (await admin.get('/v1/admin/actions?limit=100')).body.actions.filter((action: { target: { portalId?: string } }) => action.target.portalId === portalId);
+      expect(await audited()).toEqual([expect.objectContaining({ actor: 'offload', action: 'portal.pause', reason: paused.pausedReason, target: { portalId }, done: 1 })]);
       // Jobs wait, none fails, and HubSpot is asked for a token once, not once per job.
       await new Promise((resolve) => setTimeout(resolve, 3_000));
       const waiting = await Promise.all(ids.map(async (id) => (await client.get(`/v1/jobs/${id}`)).body));
@@ -250,6 +253,7 @@ describe('the HubSpot app: date-versioned APIs, installs and uninstalls, signed 
 
       const reinstalled = await install(hubspotPortalId);
       expect(reinstalled.body).toMatchObject({ created: false, resumed: true, portal: { id: portalId } });
+      expect((await audited())[0]).toMatchObject({ actor: 'offload', action: 'portal.resume', reason: 'the app was installed again', target: { portalId }, done: 1 });
       const ended = await Promise.all(ids.map((id) => waitFor(client, id)));
       expect(ended.map((job) => job.status)).toEqual(Array(20).fill('succeeded'));
       expect(sim.getObject('contacts', 29, hubspotPortalId)!.properties.ok).toBe('true');

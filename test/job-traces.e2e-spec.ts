@@ -145,4 +145,40 @@ describe('the trace of a failed job', () => {
     );
     for (const headers of messages) expect(headers.traceparent).toBe(traceparent);
   });
+
+  it("links a write-back batch's span to the trace of each job it writes for, and gives each job's trace a span of its write", async () => {
+    const hubspotPortalId = sim.portalId + 1;
+    sim.addPortal({ portalId: hubspotPortalId });
+    sim.seedDemoData(hubspotPortalId, { contacts: 5, owners: 1 });
+    sim.defineProperties('contacts', ['ok', 'attempts'], hubspotPortalId);
+    const { portal, client, admin } = await newPortal(offload.url, hubspotPortalId);
+    expect((await admin.request('PATCH', `/v1/admin/portals/${portal.id}`, { hubspotAccessToken: sim.addPrivateAppToken(hubspotPortalId) })).status).toBe(200);
+
+    const enqueued = await client.post('/v1/jobs/batch', {
+      jobs: [1, 2, 3].map((id) => ({ type: 'noop', object: { type: 'CONTACT', id: String(id) }, writeback: true, idempotencyKey: `traced-write-${id}` })),
+    });
+    const jobs: Array<{ id: string; traceId: string }> = enqueued.body.results.map((result: { job: { id: string; traceId: string } }) => result.job);
+    for (const job of jobs) expect((await client.get(`/v1/jobs/${job.id}?wait=15`)).body.status).toBe('succeeded');
+
+    const batchesOf = (traceId: string) =>
+      exporter.getFinishedSpans().filter((span) => span.name === 'writeback.send' && span.links.some((link) => link.context.traceId === traceId));
+    const writesOf = (traceId: string) => exporter.getFinishedSpans().filter((span) => span.name === 'job.writeback' && span.spanContext().traceId === traceId);
+    await eventually(async () => jobs.every((job) => writesOf(job.traceId).length > 0), Boolean);
+    for (const job of jobs) {
+      const enqueue = exporter.getFinishedSpans().find((span) => span.name === 'job noop' && span.spanContext().traceId === job.traceId)!;
+      const [batch] = batchesOf(job.traceId);
+      // The batch stands in a trace of its own, linked to the job's root span.
+      expect(batch.spanContext().traceId).not.toBe(job.traceId);
+      expect(batch.links.find((link) => link.context.traceId === job.traceId)).toMatchObject({
+        context: { spanId: enqueue.spanContext().spanId },
+        attributes: { 'offload.job.id': job.id },
+      });
+      const [write] = writesOf(job.traceId);
+      expect(write.parentSpanContext?.spanId).toBe(enqueue.spanContext().spanId);
+      expect(write.attributes).toMatchObject({ 'offload.job.id': job.id, 'offload.writeback.outcome': 'written', 'offload.writeback.kind': 'send' });
+      expect(write.links.map((link) => link.context.spanId)).toEqual([batch.spanContext().spanId]);
+    }
+    // The writes shared a call: one batch links all three jobs.
+    expect(new Set(jobs.map((job) => batchesOf(job.traceId)[0].spanContext().spanId)).size).toBe(1);
+  });
 });

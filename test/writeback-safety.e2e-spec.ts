@@ -251,13 +251,30 @@ describe('safe write-back (end to end, through the official client, against the 
       const release = await eventually(() => admin.get(`/v1/admin/portals/${id}/writebacks/releases/labeller/1.0.0`), (answer) => answer.body.held === 1, 60_000);
       expect(release.body.paused.reason).toMatchObject({ code: 'failure_rate', share: 1 });
       expect(release.body.paused.reason.message).toMatch(/HubSpot refused 30 of the latest 30 writes/);
+      // Audited as Offload's own act, with the guard's reason.
+      const { actions } = (await admin.get('/v1/admin/actions?limit=100')).body;
+      expect(actions.filter((action: { target: { portalId?: string } }) => action.target.portalId === id)).toEqual([
+        expect.objectContaining({
+          actor: 'offload',
+          action: 'writeback.pause',
+          reason: release.body.paused.reason.message,
+          target: { portalId: id, type: 'labeller', version: '1.0.0', guard: 'failure_rate' },
+        }),
+      ]);
       expect((await client.get(`/v1/jobs/${later}`)).body.status).toBe('writing');
       const refusedCalls = sim.listCalls({ endpoint: 'crm.objects.batch.update', portalId: hubspotPortalId }).length;
 
       // Released, its write is tried (and refused: the property still does not exist), and the next claim pauses it again.
-      expect((await admin.post(`/v1/admin/portals/${id}/writebacks/releases/labeller/1.0.0/release`)).body.paused).toBeNull();
+      const released = await admin.post(`/v1/admin/portals/${id}/writebacks/releases/labeller/1.0.0/release`, { actor: 'carol', reason: 'checked the property' });
+      expect(released.body.paused).toBeNull();
       expect(await ended(client, later)).toMatchObject({ status: 'failed', error: { code: 'writeback_rejected' } });
       expect(sim.listCalls({ endpoint: 'crm.objects.batch.update', portalId: hubspotPortalId }).length).toBe(refusedCalls + 1);
+      const after = (await admin.get('/v1/admin/actions?limit=100')).body.actions;
+      expect(after.find((action: { action: string; target: { portalId?: string } }) => action.action === 'writeback.release' && action.target.portalId === id)).toMatchObject({
+        actor: 'carol',
+        reason: 'checked the property',
+        target: { portalId: id, type: 'labeller', version: '1.0.0', ended: 'pause' },
+      });
     });
   });
 

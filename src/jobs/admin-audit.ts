@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 
 /** One thing an operator did: who, what (and to what), why, and how much it touched. */
 export interface AdminAction {
@@ -11,13 +11,20 @@ export interface AdminAction {
   done: number;
 }
 
-/** The record of operators' bulk actions (`admin_actions`): retries, cancellations, purges. */
+/** Who acts when Offload acts by itself (a pause it makes, a resume at a reinstall). */
+export const OFFLOAD_ACTOR = 'offload';
+
+/**
+ * The record of what operators (and Offload by itself) did to work (`admin_actions`): retries,
+ * cancellations, purges, pauses and resumes.
+ */
 @Injectable()
 export class AdminAudit {
   constructor(private readonly db: DataSource) {}
 
-  async record(action: AdminAction): Promise<void> {
-    await this.db.query(`INSERT INTO admin_actions (actor, action, reason, target, matched, done) VALUES ($1, $2, $3, $4, $5, $6)`, [
+  /** Records the action; in `tx` when given, so the record stands or falls with what it records. */
+  async record(action: AdminAction, tx?: EntityManager): Promise<void> {
+    await (tx ?? this.db).query(`INSERT INTO admin_actions (actor, action, reason, target, matched, done) VALUES ($1, $2, $3, $4, $5, $6)`, [
       action.actor,
       action.action,
       action.reason ?? null,

@@ -5,7 +5,7 @@ import { requestSchema } from '../common/request-schema';
 import { isUuid } from '../portals/portals.service';
 import { AdminAudit } from './admin-audit';
 import { JobLifecycle } from './job-lifecycle';
-import { JOB_STATUSES, JobRecord, JobStatus, jobView } from './job-record';
+import { JOB_STATUSES, JobRecord, JobStatus } from './job-record';
 import { KeysetCursor } from './job.repository';
 import { JobFilter, JobSearch } from './job-search';
 import { JobsService } from './jobs.service';
@@ -122,7 +122,8 @@ export class AdminJobsService {
 
   async list(filter: JobFilter, cursor: KeysetCursor | undefined, limit: number) {
     const page = await this.search.list(filter, cursor, limit);
-    return { jobs: page.jobs.map(adminJobView), ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
+    // As the public view, with what pauses it, and its portal.
+    return { jobs: page.jobs.map((job) => ({ ...this.jobs.view(job), portalId: job.portalId })), ...(page.next ? { nextCursor: encodeCursor(page.next) } : {}) };
   }
 
   /** Failures grouped since `from`, the last day when it is not given: `from` says which. */
@@ -179,9 +180,4 @@ export class AdminJobsService {
       to: given.to ? new Date(given.to) : undefined,
     };
   }
-}
-
-/** A job as the admin API shows it: the public view, with its portal. */
-export function adminJobView(job: JobRecord) {
-  return { ...jobView(job), portalId: job.portalId };
 }

@@ -101,8 +101,18 @@ export function jobFromRow(row: Record<string, any>): JobRecord {
   };
 }
 
-/** The job as the public API shows it. */
-export function jobView(job: JobRecord) {
+/** What holds a live job's work: the kill switch of its portal (`portal`) or of its type there (`type`). */
+export interface JobPauseView {
+  scope: 'portal' | 'type';
+  since: Date;
+  reason: string;
+}
+
+/**
+ * The job as the public API shows it; `pause`: what holds it, shown while it waits to run or to
+ * write (its status stays queued or writing, as old clients know them).
+ */
+export function jobView(job: JobRecord, pause?: JobPauseView) {
   return {
     id: job.id,
     type: job.type,
@@ -125,6 +135,9 @@ export function jobView(job: JobRecord) {
     updatedAt: job.updatedAt.toISOString(),
     ...(job.startedAt ? { startedAt: job.startedAt.toISOString() } : {}),
     ...(job.finishedAt ? { finishedAt: job.finishedAt.toISOString() } : {}),
+    ...(pause && (job.status === 'queued' || job.status === 'writing')
+      ? { paused: { scope: pause.scope, since: pause.since.toISOString(), reason: pause.reason } }
+      : {}),
     traceId: job.traceId,
   };
 }

@@ -12,6 +12,7 @@ import {
 import { MicroBatcher } from '../common/micro-batcher';
 import { timeOrderedUuid } from '../common/time-ordered-uuid';
 import { MetricsService } from '../metrics/metrics.service';
+import { PortalPauses } from '../portals/portal-pauses.service';
 import { AuthenticatedPortal, isUuid } from '../portals/portals.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { HandlerRegistry, RegisteredHandler } from '../registry/handler-registry';
@@ -69,6 +70,7 @@ export class JobsService {
     private readonly lifecycle: JobLifecycle,
     private readonly waiter: JobWaiter,
     private readonly metrics: MetricsService,
+    private readonly pauses: PortalPauses,
   ) {}
 
   async enqueue(portal: AuthenticatedPortal, body: unknown): Promise<{ status: 200 | 202; job: JobView }> {
@@ -111,23 +113,23 @@ export class JobsService {
     return prepared.map((p): EnqueueResult => {
       if (p instanceof Error) return { error: p };
       const own = insertedById.get(p.id);
-      if (own) return { status: 202, job: jobView(own) };
+      if (own) return { status: 202, job: this.view(own) };
       const other = existingByKey.get(p.idempotency_key);
       if (!other) return { error: new UnavailableError('The job could not be recorded; try again') };
       if (other.requestHash !== p.request_hash) return { error: new IdempotencyConflictError(p.idempotency_key, other.id) };
-      return { status: 200, job: jobView(other) };
+      return { status: 200, job: this.view(other) };
     });
   }
 
   async get(portal: AuthenticatedPortal, id: string, waitSeconds = 0): Promise<JobView> {
     if (!isUuid(id)) throw new NotFoundError('Job');
-    if (waitSeconds <= 0) return jobView(await this.find(portal, id));
+    if (waitSeconds <= 0) return this.view(await this.find(portal, id));
     const watch = this.waiter.watch(id);
     try {
       const job = await this.find(portal, id);
-      if (isTerminal(job.status)) return jobView(job);
+      if (isTerminal(job.status)) return this.view(job);
       await watch.wait(waitSeconds * 1000);
-      return jobView(await this.find(portal, id));
+      return this.view(await this.find(portal, id));
     } finally {
       watch.cancel();
     }
@@ -136,21 +138,21 @@ export class JobsService {
   async getByKey(portal: AuthenticatedPortal, idempotencyKey: string): Promise<JobView> {
     const job = await this.jobs.findByKey(portal.id, idempotencyKey);
     if (!job) throw new NotFoundError('Job');
-    return jobView(job);
+    return this.view(job);
   }
 
   async cancel(portal: AuthenticatedPortal, id: string): Promise<JobView> {
     if (!isUuid(id)) throw new NotFoundError('Job');
     const job = await this.lifecycle.cancel(portal.id, id);
     if (!job) throw await this.invalidState(portal, id, (status) => `The job is already ${status} and cannot be cancelled`);
-    return jobView(job);
+    return this.view(job);
   }
 
   async retry(portal: AuthenticatedPortal, id: string): Promise<JobView> {
     if (!isUuid(id)) throw new NotFoundError('Job');
     const [job] = await this.retryMany([id], portal.id);
     if (!job) throw await this.invalidState(portal, id, (status) => `Only a failed or cancelled job can be retried; this one is ${status}`);
-    return jobView(job);
+    return this.view(job);
   }
 
   /** Runs the failed or cancelled jobs among `ids` (of the portal, when given) again; answers those put back in the queue. */
@@ -160,6 +162,11 @@ export class JobsService {
     await Promise.all(queued.map((job) => this.queue.remove(job)));
     await this.queue.add(queued);
     return jobs;
+  }
+
+  /** The job as the API shows it, with what pauses it, as this process knows the pauses. */
+  view(job: JobRecord): JobView {
+    return jobView(job, this.pauses.pauseOf(job.portalId, job.type));
   }
 
   private async find(portal: AuthenticatedPortal, id: string): Promise<JobRecord> {

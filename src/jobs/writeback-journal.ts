@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, EntityManager } from 'typeorm';
 import { storableJson } from '../common/storable-text';
 import { JobError, JobPriority, JobRecord, jobFromRow } from './job-record';
 import { JOB_COLUMNS, outboxInsert, prefixed } from './job.repository';
@@ -41,6 +41,9 @@ export interface ClaimedWrite {
   createdAt: Date;
   /** Properties that a later job's write, already made, set: sent now, this write would undo it. */
   overtaken: string[];
+  /** The job's trace: the batch that sends the write links to it. */
+  traceId: string;
+  spanId: string;
 }
 
 /** What a write did beyond the job's outputs, shown with the job: the properties skipped as stale, a dry run's change. */
@@ -117,6 +120,20 @@ export interface DueLane extends WriteLane {
 const SUCCEEDED_WRITES = `('written', 'superseded', 'skipped', 'previewed')`;
 
 /**
+ * A claim in a portal with paused job types ($7, as the writer's process knows them) first parks
+ * the lane's waiting writes of those types as `held`, outside the claim's index, and leaves them
+ * out. It locks the pauses it parks under (FOR SHARE): a resume deletes them first and puts their
+ * held writes back after, so it waits for such a claim, then finds every write it parked; and a
+ * claim that comes after a resume finds no pause to park under.
+ */
+const PARKING = `
+  paused AS (SELECT job_type FROM portal_type_pauses WHERE portal_id = $1 AND job_type = ANY($7::text[]) FOR SHARE),
+  parked AS (
+    UPDATE writebacks w SET status = 'held'
+    WHERE w.portal_id = $1 AND w.object_type = $2 AND w.priority = $3 AND w.status = 'pending' AND w.handler_type IN (SELECT job_type FROM paused)
+  ),`;
+
+/**
  * Only one write to a record is on its way at a time (so writes land in the order they were sent);
  * a record with a write sent, or being read back, waits. A claim of writes to send (not to read
  * back) also answers, in the same statement, the portal's setting (read before writing, or blind:
@@ -124,13 +141,13 @@ const SUCCEEDED_WRITES = `('written', 'superseded', 'skipped', 'previewed')`;
  * handler version it met, as last committed: it takes no lock on it, so a claim never waits for
  * one. A version's first claim creates its release (and answers none).
  */
-const CLAIM = (verify: boolean) => `
-  WITH settings AS (
+const CLAIM = (verify: boolean, parking: boolean) => `
+  WITH ${parking ? PARKING : ''} settings AS (
     SELECT coalesce((SELECT read_before_write FROM writeback_settings WHERE portal_id = $1), true) AS read_before_write
   ), picked AS (
     SELECT w.id FROM writebacks w
     WHERE w.portal_id = $1 AND w.object_type = $2 AND w.priority = $3 AND w.status = 'pending'
-      AND w.next_attempt_at <= now() AND w.verify = ${verify}
+      AND w.next_attempt_at <= now() AND w.verify = ${verify}${parking ? ' AND w.handler_type NOT IN (SELECT job_type FROM paused)' : ''}
       AND NOT EXISTS (
         SELECT 1 FROM writebacks s
         WHERE s.portal_id = w.portal_id AND s.object_type = w.object_type AND s.object_id = w.object_id AND s.status = 'sent')
@@ -154,7 +171,7 @@ const CLAIM = (verify: boolean) => `
     ON CONFLICT DO NOTHING
   )`
   }
-  SELECT sent.*, coalesce((
+  SELECT sent.*, j.trace_id, j.span_id, coalesce((
     SELECT jsonb_agg(DISTINCT name) FROM writebacks later, jsonb_object_keys(later.properties) AS name
     WHERE later.portal_id = $1 AND later.object_type = $2 AND later.object_id = sent.object_id
       AND later.status = 'written' AND (later.job_order, later.id) > (sent.job_order, sent.id)
@@ -166,9 +183,13 @@ const CLAIM = (verify: boolean) => `
     (SELECT jsonb_agg(to_jsonb(r)) FROM writeback_releases r
       WHERE r.portal_id = $1 AND (r.handler_type, r.handler_version) IN (SELECT handler_type, handler_version FROM sent)) AS releases`
   }
-  FROM sent`;
-const CLAIM_WRITES = CLAIM(false);
-const CLAIM_VERIFICATIONS = CLAIM(true);
+  FROM sent LEFT JOIN jobs j ON j.id = sent.job_id`;
+const CLAIMS = {
+  writes: CLAIM(false, false),
+  verifications: CLAIM(true, false),
+  parkingWrites: CLAIM(false, true),
+  parkingVerifications: CLAIM(true, true),
+};
 
 /**
  * Settles claimed writes (only those the writer still holds: one whose lease lapsed was taken from
@@ -231,22 +252,36 @@ const PREPARE = `
 export class WritebackJournal {
   constructor(private readonly db: DataSource) {}
 
-  /** Claims up to `limit` due writes of the lane for `writer`: to send, or (`verify`) to read back first. */
-  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean): Promise<ClaimedWrite[]> {
-    return (await this.claimRows(lane, writer, limit, leaseMs, verify)).map(claimedWrite);
+  /**
+   * Claims up to `limit` due writes of the lane for `writer`: to send, or (`verify`) to read back
+   * first. Writes of `pausedTypes` are held instead, until their type resumes (unholdTypes).
+   */
+  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean, pausedTypes: string[] = []): Promise<ClaimedWrite[]> {
+    return (await this.claimRows(lane, writer, limit, leaseMs, verify, pausedTypes)).map(claimedWrite);
   }
 
   /**
    * Claims up to `limit` due writes of the lane to send, with the portal's read-before-write
    * setting and the release of each handler version among them (see WritebackReleases).
    */
-  async claimWrites(lane: WriteLane, writer: string, limit: number, leaseMs: number): Promise<ClaimedWrites> {
-    const rows = await this.claimRows(lane, writer, limit, leaseMs, false);
+  async claimWrites(lane: WriteLane, writer: string, limit: number, leaseMs: number, pausedTypes: string[] = []): Promise<ClaimedWrites> {
+    const rows = await this.claimRows(lane, writer, limit, leaseMs, false, pausedTypes);
     return { writes: rows.map(claimedWrite), releases: rows[0]?.releases ?? [], readBeforeWrite: rows[0]?.read_before_write ?? true };
   }
 
-  private claimRows(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean): Promise<Array<Record<string, any>>> {
-    return this.db.query(verify ? CLAIM_VERIFICATIONS : CLAIM_WRITES, [lane.portalId, lane.objectType, lane.priority, limit, writer, leaseMs]);
+  private claimRows(lane: WriteLane, writer: string, limit: number, leaseMs: number, verify: boolean, pausedTypes: string[]): Promise<Array<Record<string, any>>> {
+    const params = [lane.portalId, lane.objectType, lane.priority, limit, writer, leaseMs];
+    if (pausedTypes.length === 0) return this.db.query(verify ? CLAIMS.verifications : CLAIMS.writes, params);
+    return this.db.query(verify ? CLAIMS.parkingVerifications : CLAIMS.parkingWrites, [...params, pausedTypes]);
+  }
+
+  /**
+   * Puts the portal's writes held for `types` back to be sent (their pauses ended in `tx`, before
+   * this). Writes a version's release holds too are held again at their next claim.
+   */
+  async unholdTypes(tx: EntityManager, portalId: string, types: string[]): Promise<void> {
+    if (types.length === 0) return;
+    await tx.query(`UPDATE writebacks SET status = 'pending' WHERE portal_id = $1 AND handler_type = ANY($2::text[]) AND status = 'held'`, [portalId, types]);
   }
 
   /** Keeps, before the writes are sent, the values they replace and the properties they leave out as stale. */
@@ -338,5 +373,7 @@ function claimedWrite(row: Record<string, any>): ClaimedWrite {
     unanswered: row.unanswered,
     createdAt: row.created_at,
     overtaken: row.overtaken,
+    traceId: row.trace_id,
+    spanId: row.span_id,
   };
 }

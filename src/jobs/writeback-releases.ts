@@ -4,6 +4,7 @@ import { DataSource, EntityManager } from 'typeorm';
 import { ConflictError } from '../common/domain-errors';
 import { storableJson } from '../common/storable-text';
 import { MetricsService } from '../metrics/metrics.service';
+import { AdminAudit, OFFLOAD_ACTOR } from './admin-audit';
 import { ClaimedWrite, ReleaseRow, WriteLane, WritebackJournal } from './writeback-journal';
 import {
   allowanceOf,
@@ -112,6 +113,7 @@ export class WritebackReleases {
   constructor(
     private readonly db: DataSource,
     private readonly journal: WritebackJournal,
+    private readonly audit: AdminAudit,
     metrics: MetricsService,
   ) {
     this.pauses = new Counter({
@@ -142,10 +144,11 @@ export class WritebackReleases {
    * failure rate below the threshold, no previous version to drift from) costs the claim statement
    * alone. The others are judged under their release's lock: what a rollout stage or a pause does
    * not allow is held, a reverted version's writes are handed back to be withdrawn, and a version
-   * whose latest writes trip a guard is paused before this batch is sent.
+   * whose latest writes trip a guard is paused before this batch is sent. Writes of
+   * `pausedTypes` (the kill switch) are held, see WritebackJournal.
    */
-  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number): Promise<GatedClaim> {
-    const { writes: claimed, releases, readBeforeWrite } = await this.journal.claimWrites(lane, writer, limit, leaseMs);
+  async claim(lane: WriteLane, writer: string, limit: number, leaseMs: number, pausedTypes: string[] = []): Promise<GatedClaim> {
+    const { writes: claimed, releases, readBeforeWrite } = await this.journal.claimWrites(lane, writer, limit, leaseMs, pausedTypes);
     const outcome: GatedClaim = { writes: [], withdrawn: [], held: 0, readBeforeWrite, paused: [] };
     const plain = new Set<string>();
     for (const release of releases) if (!(await this.needsJudging(lane.portalId, release))) plain.add(versionKey(release.handler_type, release.handler_version));
@@ -226,7 +229,11 @@ export class WritebackReleases {
           [portalId, release.handler_type, release.handler_version, decision.admit.length, reason ? storableJson(reason) : null],
         );
       }
-      if (reason) outcome.paused.push({ type: release.handler_type, version: release.handler_version, reason });
+      if (reason) {
+        outcome.paused.push({ type: release.handler_type, version: release.handler_version, reason });
+        const target = { portalId, type: release.handler_type, version: release.handler_version, guard: reason.code };
+        await this.audit.record({ actor: OFFLOAD_ACTOR, action: 'writeback.pause', reason: reason.message, target, matched: 1, done: 1 }, tx);
+      }
     }
     if (hold.length + admit.length + unsent.length > 0) {
       await tx.query(
@@ -370,9 +377,9 @@ export class WritebackReleases {
 
   /**
    * Releases a version: ends its pause or its reverted state, or else takes its rollout to the next
-   * stage (`all`: past the last). Conflict when nothing holds it.
+   * stage (`all`: past the last). Conflict when nothing holds it. Audited: who, why, and what it ended.
    */
-  async release(portalId: string, type: string, version: string, all: boolean): Promise<ReleaseView> {
+  async release(portalId: string, type: string, version: string, all: boolean, by: { actor: string; reason?: string }): Promise<ReleaseView> {
     await this.db.transaction(async (tx) => {
       const [row] = await tx.query(
         `SELECT * FROM writeback_releases WHERE portal_id = $1 AND handler_type = $2 AND handler_version = $3 FOR UPDATE`,
@@ -382,6 +389,8 @@ export class WritebackReleases {
       if (!row || (row.paused_at === null && row.reverted_at === null && !staged)) {
         throw new ConflictError(`Write-back of ${type}@${version} is not paused, reverted or held by a rollout stage: there is nothing to release`);
       }
+      const ended = row.reverted_at !== null ? 'revert' : row.paused_at !== null ? 'pause' : 'stage';
+      await this.audit.record({ ...by, action: 'writeback.release', target: { portalId, type, version, ended }, matched: 1, done: 1 }, tx);
       if (row.paused_at !== null || row.reverted_at !== null) {
         // The writes that made the pause are not judged again, and a drift an admin released is the version's to make.
         await tx.query(

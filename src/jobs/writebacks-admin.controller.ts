@@ -63,7 +63,11 @@ const releaseBody = requestSchema(
 
 const releaseCallBody = requestSchema(
   Type.Object(
-    { all: Type.Optional(Type.Boolean({ description: 'Release every stage at once (and end a pause or a revert)' })) },
+    {
+      all: Type.Optional(Type.Boolean({ description: 'Release every stage at once (and end a pause or a revert)' })),
+      reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Why: kept in the audit record' })),
+      actor: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Who: kept in the audit record' })),
+    },
     { additionalProperties: false },
   ),
 );
@@ -145,12 +149,12 @@ export class WritebacksAdminController {
 
   @Post('releases/:type/:version/release')
   @HttpCode(200)
-  @ApiOperation({ summary: 'End a pause or a revert, or release the next rollout stage (all: every stage); 409 when nothing holds the version' })
+  @ApiOperation({ summary: 'End a pause or a revert, or release the next rollout stage (all: every stage); 409 when nothing holds the version; audited' })
   @ApiBody({ schema: releaseCallBody.openApi, required: false })
   async release(@Param('id') id: string, @Param('type') type: string, @Param('version') version: string, @Body() body: unknown) {
-    const { all } = releaseCallBody.parse(body ?? {});
+    const { all, reason, actor } = releaseCallBody.parse(body ?? {});
     await this.portals.findById(id);
-    return this.releases.release(id, ...versionOf(type, version), all ?? false);
+    return this.releases.release(id, ...versionOf(type, version), all ?? false, { actor: actor ?? 'admin', reason });
   }
 
   @Post('revert')

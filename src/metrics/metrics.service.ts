@@ -8,14 +8,22 @@ import { BoundedLabel } from './bounded-label';
 /** Portals with a series of their own in the per-portal metrics; the others are summed as `other`. */
 export const MAX_PORTAL_SERIES = 200;
 /**
- * How long the process that reports queue depth keeps the role without a scrape. Every process
- * can report it, so one lease decides which does: a sum across pods counts each job once.
+ * How long the process that reports cluster-wide state (queue depth, pauses) keeps the role
+ * without a scrape. Every process can report it, so one lease decides which does: a sum across
+ * pods counts each job and each pause once.
  */
-const DEPTH_REPORTER_LEASE_MS = 60_000;
+const REPORTER_LEASE_MS = 60_000;
 const HOLD_LEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 if redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') then return 1 end
 return 0`;
+
+/** Portals paused, all their work (`all`) or a job type's (`type`), as the gauge reports them. */
+export interface PausedCount {
+  scope: 'all' | 'type';
+  type?: string;
+  count: number;
+}
 
 @Injectable()
 export class MetricsService {
@@ -78,13 +86,15 @@ export class MetricsService {
   });
 
   /**
-   * Portals (or portal and job type pairs) paused by the kill switch. The pause state is read by
-   * the function given to reportPausedPortals; until one is given, nothing is reported.
+   * Portals paused by the kill switch: all their work (`scope="all"`), or that of a job type
+   * (`scope="type"`, a series per registered type). Read from the function given to
+   * reportPausedPortals, by the process that reports cluster-wide state (a sum across pods counts
+   * each portal once); until one is given, nothing is reported.
    */
   readonly portalsPaused = new Gauge({
     name: 'offload_portals_paused',
-    help: 'Portals whose work is paused (kill switch), by scope: all job types, or some',
-    labelNames: ['scope'],
+    help: 'Portals whose work is paused (kill switch): all of it (scope="all"), or that of a job type (scope="type"); reported by one process at a time',
+    labelNames: ['scope', 'type'],
     registers: [this.registry],
   });
 
@@ -115,20 +125,25 @@ export class MetricsService {
   });
 
   private readonly reporterId = randomUUID();
+  private readonly reporterKey: string;
 
-  constructor(queue: JobQueue, redis: RedisService) {
+  constructor(
+    queue: JobQueue,
+    private readonly redis: RedisService,
+  ) {
     collectDefaultMetrics({ register: this.registry, prefix: 'offload_' });
-    const reporterKey = redis.key('metrics', 'queue-depth-reporter');
-    const reporterId = this.reporterId;
+    // The key keeps the name it had when it named only the queue depth reporter: a rolling upgrade finds the lease older pods hold.
+    this.reporterKey = redis.key('metrics', 'queue-depth-reporter');
+    const reporting = () => this.reportsClusterState();
     new Gauge({
       name: 'offload_queue_jobs',
       help: 'Jobs in BullMQ by job type and queue state; reported by one process at a time (sum across pods)',
       labelNames: ['type', 'state'],
       registers: [this.registry],
       async collect() {
-        const reporting = await redis.client.eval(HOLD_LEASE, 1, reporterKey, reporterId, DEPTH_REPORTER_LEASE_MS).catch(() => 0);
+        const reports = await reporting();
         this.reset();
-        if (!reporting) return;
+        if (!reports) return;
         await Promise.all(
           queue.entries().map(async ([type, q]) => {
             const counts = await q.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
@@ -139,19 +154,24 @@ export class MetricsService {
     });
   }
 
-  /**
-   * The hook of the kill switch: `read` answers how many portals are paused, by scope (`all` job
-   * types, or `types`), from wherever the pause state is kept. Read at each scrape.
-   */
-  reportPausedPortals(read: () => Promise<Record<string, number>>): void {
+  /** The hook of the kill switch: `read` answers the paused portals, by scope, from wherever the pauses are kept. Read at each scrape. */
+  reportPausedPortals(read: () => PausedCount[]): void {
     const gauge = this.portalsPaused;
+    const reporting = () => this.reportsClusterState();
     Object.assign(gauge, {
       async collect() {
-        const counts = await read().catch(() => undefined);
-        if (!counts) return;
         gauge.reset();
-        for (const [scope, count] of Object.entries(counts)) gauge.set({ scope }, count);
+        if (!(await reporting())) return;
+        for (const { scope, type, count } of read()) gauge.set(type === undefined ? { scope } : { scope, type }, count);
       },
     });
+  }
+
+  /**
+   * Whether this process reports the state every process sees alike (queue depth, pauses): one
+   * lease in Redis decides which does, renewed at each scrape, so a sum across pods counts it once.
+   */
+  private async reportsClusterState(): Promise<boolean> {
+    return Boolean(await this.redis.client.eval(HOLD_LEASE, 1, this.reporterKey, this.reporterId, REPORTER_LEASE_MS).catch(() => 0));
   }
 }

@@ -5,9 +5,10 @@ import { ApiError } from '../common/api-error';
 import { hubspotAccountId } from '../common/hubspot-id-schemas';
 import { JobRepository } from '../jobs/job.repository';
 import { requestSchema } from '../common/request-schema';
+import { HandlerRegistry } from '../registry/handler-registry';
 import { AdminGuard } from './auth.guards';
 import { Portal } from './portal.entity';
-import { PortalPauses } from './portal-pauses.service';
+import { Pause, PortalPauses } from './portal-pauses.service';
 import { PortalSettingsService } from './portal-settings.service';
 import { PortalsService, schedulingOf } from './portals.service';
 
@@ -96,9 +97,30 @@ const changePortalBody = requestSchema(
 );
 
 const waitingQuery = requestSchema(Type.Object({ limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000 })) }, { additionalProperties: false }));
+const jobTypes = Type.Array(Type.String({ minLength: 1, maxLength: 100 }), {
+  minItems: 1,
+  maxItems: 100,
+  uniqueItems: true,
+  description: 'Only the work of these job types (registered handler types); without it, all of the portal\'s work',
+});
+const actor = Type.String({ minLength: 1, maxLength: 200, description: 'Who: kept in the audit record' });
 const pauseBody = requestSchema(
   Type.Object(
-    { reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Shown with the portal while it is paused' })) },
+    {
+      reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Shown with the pause while it lasts, and kept in the audit record' })),
+      types: Type.Optional(jobTypes),
+      actor: Type.Optional(actor),
+    },
+    { additionalProperties: false },
+  ),
+);
+const resumeBody = requestSchema(
+  Type.Object(
+    {
+      reason: Type.Optional(Type.String({ minLength: 1, maxLength: 500, description: 'Why: kept in the audit record' })),
+      types: Type.Optional(jobTypes),
+      actor: Type.Optional(actor),
+    },
     { additionalProperties: false },
   ),
 );
@@ -113,7 +135,7 @@ function oneCredential(body: { hubspotAccessToken?: unknown; hubspotOAuth?: unkn
   }
 }
 
-function portalView(portal: Portal) {
+function portalView(portal: Portal, typePauses: Record<string, Pause>) {
   return {
     id: portal.id,
     hubspotPortalId: Number(portal.hubspotPortalId),
@@ -127,6 +149,9 @@ function portalView(portal: Portal) {
     scheduling: schedulingOf(portal),
     status: portal.pausedAt ? 'paused' : 'active',
     ...(portal.pausedAt ? { pausedAt: portal.pausedAt, pausedReason: portal.pausedReason } : {}),
+    pausedTypes: Object.entries(typePauses)
+      .map(([type, pause]) => ({ type, pausedAt: pause.since, pausedReason: pause.reason }))
+      .sort((a, b) => a.type.localeCompare(b.type)),
     createdAt: portal.createdAt,
   };
 }
@@ -141,6 +166,7 @@ export class AdminController {
     private readonly settings: PortalSettingsService,
     private readonly jobs: JobRepository,
     private readonly pauses: PortalPauses,
+    private readonly registry: HandlerRegistry,
   ) {}
 
   @Post()
@@ -150,7 +176,7 @@ export class AdminController {
     const input = createPortalBody.parse(body);
     oneCredential(input);
     const { portal, apiKey } = await this.portals.create(input);
-    return { ...portalView(portal), apiKey };
+    return { ...portalView(portal, {}), apiKey };
   }
 
   @Get('waiting')
@@ -164,7 +190,7 @@ export class AdminController {
   @Get(':id')
   @ApiOperation({ summary: 'A portal (credentials are never returned)' })
   async get(@Param('id') id: string) {
-    return portalView(await this.portals.findById(id));
+    return this.view(id);
   }
 
   @Patch(':id')
@@ -173,30 +199,57 @@ export class AdminController {
   async change(@Param('id') id: string, @Body() body: unknown) {
     const change = changePortalBody.parse(body);
     oneCredential(change);
-    return portalView(await this.portals.update(id, change));
+    const portal = await this.portals.update(id, change);
+    return portalView(portal, await this.pauses.typePauses(portal.id));
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @ApiOperation({
-    summary: "Pause the portal's work: its jobs wait in the queue and its HubSpot writes are held until it resumes",
-    description: 'A paused portal stays paused with its first reason. Jobs are still accepted; they run once it resumes.',
+    summary: "Pause the portal's work, or that of some job types: its jobs wait in the queue and its HubSpot writes are held until it resumes; audited",
+    description:
+      'Each pause keeps its first reason. Jobs are still accepted; they run once their work resumes, and a wait is never counted ' +
+      'as an attempt. A run already going finishes, and its write waits. 400 unknown_job_type for a type no handler has.',
   })
   @ApiBody({ schema: pauseBody.openApi, required: false })
   async pause(@Param('id') id: string, @Body() body: unknown) {
-    const { reason } = pauseBody.parse(body ?? {});
+    const { reason, types, actor } = pauseBody.parse(body ?? {});
+    this.registeredTypes(types);
     await this.portals.findById(id);
-    await this.pauses.pause(id, reason ?? 'paused by an admin');
-    return portalView(await this.portals.findById(id));
+    await this.pauses.pause(id, { actor: actor ?? 'admin', reason: reason ?? 'paused by an admin', types });
+    return this.view(id);
   }
 
   @Post(':id/resume')
   @HttpCode(200)
-  @ApiOperation({ summary: "Resume the portal's work: its waiting jobs run and its held writes are sent" })
-  async resume(@Param('id') id: string) {
+  @ApiOperation({
+    summary: "Resume the portal's work (all of it, or that of some job types): its waiting jobs run and its held writes are sent; audited",
+    description:
+      'Without types, every pause of the portal ends. With types, their pauses end; a pause of the whole portal becomes a ' +
+      'pause of each other job type, so only the types named run again.',
+  })
+  @ApiBody({ schema: resumeBody.openApi, required: false })
+  async resume(@Param('id') id: string, @Body() body: unknown) {
+    const { reason, types, actor } = resumeBody.parse(body ?? {});
+    this.registeredTypes(types);
     await this.portals.findById(id);
-    await this.pauses.resume(id);
-    return portalView(await this.portals.findById(id));
+    await this.pauses.resume(id, { actor: actor ?? 'admin', reason, types });
+    return this.view(id);
+  }
+
+  /** The portal as the admin API shows it, its pauses read from PostgreSQL. */
+  private async view(id: string) {
+    const portal = await this.portals.findById(id);
+    return portalView(portal, await this.pauses.typePauses(portal.id));
+  }
+
+  /** Refuses job types no handler is registered for, naming the first. */
+  private registeredTypes(types: string[] | undefined): void {
+    const index = types?.findIndex((type) => this.registry.get(type) === undefined) ?? -1;
+    if (index < 0) return;
+    throw new ApiError(400, 'unknown_job_type', `No handler is registered for job type "${types![index]}"`, [
+      { path: `types[${index}]`, message: 'is not a registered job type' },
+    ]);
   }
 
   @Get(':id/handlers/:type/config')
@@ -248,7 +301,8 @@ export class AdminController {
   @ApiOperation({ summary: "Replace where the portal's job outputs are written back" })
   @ApiBody({ schema: propertyMappingsBody.openApi })
   async setPropertyMappings(@Param('id') id: string, @Body() body: unknown) {
-    return portalView(await this.portals.setPropertyMappings(id, propertyMappingsBody.parse(body)));
+    const portal = await this.portals.setPropertyMappings(id, propertyMappingsBody.parse(body));
+    return portalView(portal, await this.pauses.typePauses(portal.id));
   }
 
   @Get(':id/api-keys')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { JobsCoreModule } from '../jobs/jobs-core.module';
 import { MetricsModule } from '../metrics/metrics.module';
 import { QueueModule } from '../queue/queue.module';
 import { RedisModule } from '../redis/redis.module';
@@ -16,7 +17,7 @@ import { PortalsService } from './portals.service';
 
 /** Portals, their keys, credentials and settings, without the admin API: what the workers need of them too. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, MetricsModule, QueueModule],
+  imports: [TypeOrmModule.forFeature([Portal, ApiKey, PortalHandlerConfig, PortalSecret]), RedisModule, RegistryModule, MetricsModule, QueueModule, JobsCoreModule],
   providers: [PortalsService, PortalSettingsService, PortalPauses, AdminGuard, PortalKeyGuard, CredentialCheck],
   exports: [PortalsService, PortalSettingsService, PortalPauses, AdminGuard, PortalKeyGuard, CredentialCheck],
 })

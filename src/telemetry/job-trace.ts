@@ -1,4 +1,4 @@
-import { context, Span, SpanKind, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
+import { context, Link, Span, SpanContext, SpanKind, SpanStatus, SpanStatusCode, trace, TraceFlags } from '@opentelemetry/api';
 import { randomBytes } from 'node:crypto';
 
 const tracer = trace.getTracer('offload');
@@ -32,13 +32,30 @@ export function startJobTrace(type: string, attributes: Record<string, string>):
   return { traceId: randomHex(16), spanId: randomHex(8) };
 }
 
-function jobContext(ids: TraceIds) {
-  return trace.setSpanContext(context.active(), { traceId: ids.traceId, spanId: ids.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true });
+/** The job's root span (its enqueue), as a span context to be a child of, or to link to. */
+export function jobSpanContext(ids: TraceIds): SpanContext {
+  return { traceId: ids.traceId, spanId: ids.spanId, traceFlags: TraceFlags.SAMPLED, isRemote: true };
 }
 
-/** Records a span of the job's trace that has already happened: from `start` to `end` (ms since the epoch). */
-export function recordJobSpan(ids: TraceIds, name: string, attributes: Record<string, string | number>, start: number, end: number): void {
-  tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime: start }, jobContext(ids)).end(end);
+function jobContext(ids: TraceIds) {
+  return trace.setSpanContext(context.active(), jobSpanContext(ids));
+}
+
+/**
+ * Records a span of the job's trace that has already happened: from `start` to `end` (ms since the
+ * epoch), with the links and status given.
+ */
+export function recordJobSpan(
+  ids: TraceIds,
+  name: string,
+  attributes: Record<string, string | number>,
+  start: number,
+  end: number,
+  { links, status }: { links?: Link[]; status?: SpanStatus } = {},
+): void {
+  const span = tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes, startTime: start, links }, jobContext(ids));
+  if (status) span.setStatus(status);
+  span.end(end);
 }
 
 /** Marks a span failed with a job's error: ERROR status, the error as an exception, and its code. */

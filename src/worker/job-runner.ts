@@ -74,8 +74,8 @@ export class JobRunner {
    * portal's share (see completed).
    */
   async process(handler: RegisteredHandler, bullJob: Job, token: string | undefined, signal: AbortSignal | undefined): Promise<HandBack | undefined> {
-    if (this.gateway.isPaused((bullJob.data as QueuedData).portalId)) {
-      // Not claimed, so not counted as an attempt: it waits in the queue until the portal resumes.
+    if (this.gateway.isPaused((bullJob.data as QueuedData).portalId, handler.type)) {
+      // Not claimed, so not counted as an attempt: it waits in the queue until its portal (or its type there) resumes.
       await bullJob.moveToDelayed(Date.now() + PAUSED_RECHECK_MS, token);
       throw new DelayedError();
     }

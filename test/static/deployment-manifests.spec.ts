@@ -83,6 +83,8 @@ const isKnownSchemaWaitVar = (name: string): boolean => SCHEMA_WAIT_VARS.has(nam
 /** Valid values for variables the config loader may demand; a new required variable needs one here. */
 const SAMPLE_VALUES: Env = {
   ENCRYPTION_KEY: 'ab'.repeat(32),
+  // A rotation's list, which must name ENCRYPTION_KEY when both are set.
+  ENCRYPTION_KEYS: `${'cd'.repeat(32)},${'ab'.repeat(32)}`,
   ADMIN_TOKEN: 'sample-admin-token-0123456789',
   METRICS_TOKEN: 'sample-metrics-token-0123456789',
   DATABASE_URL: 'postgres://offload:secret@db.internal:5432/offload',
@@ -835,6 +837,19 @@ describe('k8s/', () => {
         const config = configFor(env);
         expect(config.role).toBe(role);
         expect(portsOf(container).map((port) => port.containerPort)).toContain(config.port);
+      }
+    }
+  });
+
+  it('hands ENCRYPTION_KEYS (a key rotation) to every api and worker container, optional and empty in the example', () => {
+    expect(secretExample.stringData.ENCRYPTION_KEYS).toBe('');
+    for (const workload of deployments) {
+      for (const container of containersOf(workload)) {
+        const entry = (container.env ?? []).find((candidate: Doc) => candidate.name === 'ENCRYPTION_KEYS');
+        expect({ file: workload.file, ref: entry?.valueFrom?.secretKeyRef }).toEqual({
+          file: workload.file,
+          ref: { name: secretExample.metadata.name, key: 'ENCRYPTION_KEYS', optional: true },
+        });
       }
     }
   });

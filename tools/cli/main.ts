@@ -11,8 +11,8 @@ const USAGE = `offload: operate an Offload deployment through its admin API
 Portals and keys
   portals show <portalId>
   portals create --hubspot-portal-id N --name NAME [--token-env VAR]   (the HubSpot token is read from $VAR)
-  portals pause <portalId> [--types a,b] [--reason TEXT]
-  portals resume <portalId> [--types a,b] [--reason TEXT]
+  portals pause <portalId> [--types a,b] [--reason TEXT]    all its work, or only these job types'
+  portals resume <portalId> [--types a,b] [--reason TEXT]   all of it, or only these types (the rest stays paused)
   portals budget <portalId>                 the portal's HubSpot budget use
   keys list <portalId> | keys create <portalId> | keys revoke <portalId> <keyId>
 
@@ -79,6 +79,14 @@ function query(filter: Record<string, unknown>, extra: Record<string, string | u
 /** Who is acting, for the audit. */
 function actor(): string {
   return `cli:${process.env.USER ?? process.env.USERNAME ?? 'unknown'}`;
+}
+
+/** What of a portal's work is paused, as the admin API answers a pause or a resume. */
+function pauseState(portal: { status: string; pausedReason?: string; pausedTypes?: Array<{ type: string; pausedReason: string }> }): string {
+  if (portal.status === 'paused') return `all work paused (${portal.pausedReason})`;
+  const types = portal.pausedTypes ?? [];
+  if (types.length === 0) return 'running';
+  return `paused for ${types.map((pause) => `${pause.type} (${pause.pausedReason})`).join(', ')}`;
 }
 
 function table(rows: Array<Record<string, unknown>>, columns: string[]): string {
@@ -152,9 +160,10 @@ export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env):
     }
     case 'portals pause':
     case 'portals resume': {
-      const body = { ...(values.reason ? { reason: values.reason } : {}), ...(values.types ? { types: values.types.split(',') } : {}) };
+      const types = values.types?.split(',').map((type) => type.trim()).filter(Boolean);
+      const body = { ...(values.reason ? { reason: values.reason } : {}), ...(types ? { types } : {}), actor: actor() };
       const answer = await client.post(`/v1/admin/portals/${need(rest[0], '<portalId>')}/${command}`, body);
-      return print(`portal ${rest[0]}: ${command === 'pause' ? 'paused' : 'resumed'}`, answer), 0;
+      return print(`portal ${rest[0]}: ${pauseState(answer)}`, answer), 0;
     }
     case 'portals budget': {
       const use = await client.get(`/v1/admin/portals/${need(rest[0], '<portalId>')}/budget`);

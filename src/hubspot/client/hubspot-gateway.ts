@@ -7,6 +7,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { OFFLOAD_ACTOR } from '../../jobs/admin-audit';
 import { MetricsService } from '../../metrics/metrics.service';
 import { Portal, PropertyMappings } from '../../portals/portal.entity';
 import { PortalPauses } from '../../portals/portal-pauses.service';
@@ -248,9 +249,14 @@ export class HubSpotGateway implements OnModuleInit {
     }
   }
 
-  /** Whether the portal's work is paused: nothing is sent to HubSpot for it until it resumes. */
-  isPaused(portalId: string): boolean {
-    return this.pauses.isPaused(portalId);
+  /** Whether the portal's work (all of it, or given a type, that type's) is paused: nothing of it goes to HubSpot until it resumes. */
+  isPaused(portalId: string, type?: string): boolean {
+    return this.pauses.isPaused(portalId, type);
+  }
+
+  /** The job types whose work is paused on its own in the portal: their writes are held. */
+  pausedTypes(portalId: string): string[] {
+    return this.pauses.pausedTypes(portalId);
   }
 
   /** Where the portal's outputs are written; known without HubSpot, so a paused portal has them too. */
@@ -337,7 +343,10 @@ export class HubSpotGateway implements OnModuleInit {
       if (failure.transient) throw error;
       this.metrics.hubspotCalls.inc({ portal: this.metrics.portalLabel.of(portal.id), outcome: 'refused' });
       // Refused for good: the app was uninstalled or its access revoked. The portal's work waits, once for all its jobs, until it is installed again.
-      await this.pauses.pause(portal.id, `HubSpot refused the app's OAuth refresh token (${failure.message}): the app was uninstalled or its access revoked; install it again to resume`);
+      await this.pauses.pause(portal.id, {
+        actor: OFFLOAD_ACTOR,
+        reason: `HubSpot refused the app's OAuth refresh token (${failure.message}): the app was uninstalled or its access revoked; install it again to resume`,
+      });
       throw new PortalPausedError(portal.id);
     }
     this.metrics.hubspotCalls.inc({ portal: this.metrics.portalLabel.of(portal.id), outcome: 'ok' });

@@ -246,12 +246,14 @@ export class WritebackWriter {
           return;
         }
         const grant = await this.gateway.reserve(lane.portalId, lane.priority, stop);
+        // A paused job type's writes are held by the claims, in the journal, until the type resumes.
+        const pausedTypes = this.gateway.pausedTypes(lane.portalId);
         let verifications: ClaimedWrite[] = [];
         let claim: GatedClaim = { writes: [], withdrawn: [], held: 0, readBeforeWrite: true, paused: [] };
         try {
-          verifications = await this.claim(lane, true);
+          verifications = await this.claim(lane, true, pausedTypes);
           if (verifications.length === 0) {
-            claim = await this.releases.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS);
+            claim = await this.releases.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, pausedTypes);
             for (const write of [...claim.writes, ...claim.withdrawn]) this.held.add(write.id);
           }
         } catch (error) {
@@ -278,7 +280,8 @@ export class WritebackWriter {
         state.since = Date.now() - LINGER_MS; // the rest have waited their linger already
         if (withdrawn.length > 0) this.track(state, this.settle(lane, withdrawn.map(revertedWrite)));
         const kind = verifications.length > 0 ? 'verify' : 'send';
-        const batch = { ...lane, kind, jobIds: (kind === 'verify' ? verifications : writes).map((write) => write.jobId) } as const;
+        const batched = (kind === 'verify' ? verifications : writes).map((write) => ({ id: write.id, jobId: write.jobId, trace: { traceId: write.traceId, spanId: write.spanId } }));
+        const batch = { ...lane, kind, writes: batched } as const;
         if (verifications.length > 0) this.track(state, inWritebackBatchSpan(batch, () => this.verify(lane, verifications, grant)));
         else if (writes.length > 0) this.track(state, inWritebackBatchSpan(batch, () => this.send(lane, writes, claim.readBeforeWrite, grant)));
         else this.gateway.release(grant); // all held or withdrawn: nothing to send
@@ -424,9 +427,9 @@ export class WritebackWriter {
     return new Map(suspects.map((sendable) => [sendable.claimed.id, changed(sendable, own.get(sendable.write.recordId) ?? {})]));
   }
 
-  /** Claims up to a batch of the lane's due writes: to send, or (`verify`) to read back first. */
-  private async claim(lane: WriteLane, verify: boolean): Promise<ClaimedWrite[]> {
-    const claimed = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, verify);
+  /** Claims up to a batch of the lane's due writes: to send, or (`verify`) to read back first; those of `pausedTypes` are held. */
+  private async claim(lane: WriteLane, verify: boolean, pausedTypes: string[] = []): Promise<ClaimedWrite[]> {
+    const claimed = await this.journal.claim(lane, this.id, MAX_BATCH_RECORDS, LEASE_MS, verify, pausedTypes);
     for (const write of claimed) this.held.add(write.id);
     return claimed;
   }
@@ -438,7 +441,7 @@ export class WritebackWriter {
       this.held.delete(settlement.id);
       this.metrics.writebackWrites.inc({ outcome: settlement.outcome });
     }
-    settledInBatch(settlements.map((settlement) => settlement.outcome));
+    settledInBatch(settlements);
     const waits = settlements.flatMap((settlement) => (settlement.outcome === 'retry' && settlement.retryInMs > 0 ? [settlement.retryInMs] : []));
     if (waits.length > 0) this.dueAt(lane, Date.now() + Math.min(...waits));
   }

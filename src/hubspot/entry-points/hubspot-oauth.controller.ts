@@ -5,6 +5,7 @@ import { ApiError } from '../../common/api-error';
 import { NotFoundError } from '../../common/domain-errors';
 import { AppConfig } from '../../config/app-config';
 import { APP_CONFIG } from '../../config/config.module';
+import { OFFLOAD_ACTOR } from '../../jobs/admin-audit';
 import { PortalPauses } from '../../portals/portal-pauses.service';
 import { PortalsService } from '../../portals/portals.service';
 import { RedisService } from '../../redis/redis.service';
@@ -106,7 +107,9 @@ export class HubSpotOAuthController {
       return { portal: installView(portal.id, installed, 'active'), apiKey, created: true, resumed: false };
     }
     await this.portals.update(existing.id, { hubspotOAuth });
-    const resumed = await this.pauses.resume(existing.id);
+    // Only the pause the uninstall made ends: pauses of single job types are an admin's to end.
+    const { done } = await this.pauses.resume(existing.id, { actor: OFFLOAD_ACTOR, reason: 'the app was installed again', portalOnly: true });
+    const resumed = done > 0;
     return { portal: installView(existing.id, installed, 'active'), created: false, resumed };
   }
 
