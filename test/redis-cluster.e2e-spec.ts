@@ -68,7 +68,11 @@ describe('Offload on a Redis Cluster of three masters', () => {
 
   /** A RedisService of the test's own on the cluster, under the isolation's prefix. */
   const clusterRedis = () =>
-    new RedisService({ redis: { host: '127.0.0.1', port: nowhere, db: 0 }, redisClusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })), redisPrefix: isolation.redisPrefix } as AppConfig);
+    new RedisService({
+      redis: { host: '127.0.0.1', port: nowhere, db: 0 },
+      redisClusterNodes: cluster.ports.map((port) => ({ host: '127.0.0.1', port })),
+      redisPrefix: isolation.redisPrefix,
+    } as AppConfig);
 
   beforeAll(async () => {
     cluster = await startRedisCluster();
@@ -137,7 +141,8 @@ describe('Offload on a Redis Cluster of three masters', () => {
     );
     // In arrival order, the whole backlog would have started first.
     expect(rows[0].n).toBeLessThan(BACKLOG / 3);
-    await eventually(async () => (await pg.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [backlog])).rows[0].n, (n) => n === BACKLOG, 180_000);
+    const succeeded = async () => (await pg.query(`SELECT count(*)::int AS n FROM jobs WHERE id = ANY($1::uuid[]) AND status = 'succeeded'`, [backlog])).rows[0].n;
+    await eventually(succeeded, (n) => n === BACKLOG, 180_000);
   }, 240_000);
 
   it("runs jobs that write back, each record written once, within the portal's budget", async () => {
