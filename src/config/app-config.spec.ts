@@ -31,6 +31,10 @@ describe('loadConfig', () => {
       });
     });
 
+    it('uses one Redis server, not a cluster', () => {
+      expect(config.redisClusterNodes).toBeUndefined();
+    });
+
     it('leaves the Kafka relay off', () => {
       expect(config.kafkaBrokers).toBeUndefined();
     });
@@ -77,6 +81,30 @@ describe('loadConfig', () => {
       expect(refusal({ ...REQUIRED, REDIS_URL: 'ftp://x' }).variable).toBe('REDIS_URL');
       expect(refusal({ ...REQUIRED, REDIS_URL: 'not a url' }).variable).toBe('REDIS_URL');
       expect(configRefusal(() => redisOptionsFromUrl('redis://h/1.5')).variable).toBe('REDIS_URL');
+    });
+  });
+
+  describe('REDIS_CLUSTER_NODES', () => {
+    it('reads the seed nodes of a Redis Cluster, REDIS_URL still giving their credentials and TLS', () => {
+      const config = loadConfig({ ...REQUIRED, REDIS_CLUSTER_NODES: 'r1.internal:7000, 10.0.0.2:7001', REDIS_URL: 'rediss://:pw@ignored.example' });
+      expect(config.redisClusterNodes).toEqual([
+        { host: 'r1.internal', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+      ]);
+      expect(config.redis).toMatchObject({ password: 'pw', tls: {}, db: 0 });
+    });
+
+    it.each([
+      ['REDIS_CLUSTER_NODES', 'no port', { REDIS_CLUSTER_NODES: 'r1.internal' }],
+      ['REDIS_CLUSTER_NODES', 'a URL', { REDIS_CLUSTER_NODES: 'redis://r1:7000' }],
+      ['REDIS_CLUSTER_NODES', 'only commas', { REDIS_CLUSTER_NODES: ' , ' }],
+      ['REDIS_CLUSTER_NODES', 'port 0', { REDIS_CLUSTER_NODES: 'r1:7000,r2:0' }],
+      ['REDIS_CLUSTER_NODES', 'port 70000', { REDIS_CLUSTER_NODES: 'r1:70000' }],
+      ['REDIS_URL', 'a database other than 0', { REDIS_CLUSTER_NODES: 'r1:7000', REDIS_URL: 'redis://r1:7000/2' }],
+    ])('names %s when it is invalid (%s)', (variable, _label, env) => {
+      const error = refusal({ ...REQUIRED, ...env });
+      expect(error.variable).toBe(variable);
+      expect(error.message).toContain(variable);
     });
   });
 

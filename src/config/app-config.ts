@@ -22,6 +22,11 @@ export interface AppConfig {
   port: number;
   databaseUrl: string;
   redis: RedisEndpoint;
+  /**
+   * The seed nodes of a Redis Cluster (REDIS_CLUSTER_NODES); set, every Redis connection is a cluster
+   * client, and REDIS_URL gives only the nodes' user, password and TLS.
+   */
+  redisClusterNodes: Array<{ host: string; port: number }> | undefined;
   /** Namespaces every Redis key and channel Offload owns, so deployments (and test runs) can share one Redis. */
   redisPrefix: string;
   kafkaBrokers: string[] | undefined;
@@ -67,15 +72,26 @@ export interface AppConfig {
   environment: Env;
 }
 
-function brokerList(env: Env, name: string): string[] | undefined {
+function hostPortList(env: Env, name: string): string[] | undefined {
   const raw = read(env, name);
   if (raw === undefined) return undefined;
-  const brokers = raw.split(',').map((broker) => broker.trim()).filter(Boolean);
-  const invalid = brokers.find((broker) => !/^[^\s/]+:\d{1,5}$/.test(broker));
-  if (brokers.length === 0 || invalid !== undefined) {
+  const endpoints = raw.split(',').map((endpoint) => endpoint.trim()).filter(Boolean);
+  const invalid = endpoints.find((endpoint) => !/^[^\s/]+:\d{1,5}$/.test(endpoint));
+  if (endpoints.length === 0 || invalid !== undefined) {
     throw new ConfigError(name, `must be a comma-separated list of host:port (got "${raw}")`);
   }
-  return brokers;
+  return endpoints;
+}
+
+/** REDIS_CLUSTER_NODES: host:port of some of the cluster's nodes (the client learns the rest from them). */
+function redisClusterNodes(env: Env, redis: RedisEndpoint): AppConfig['redisClusterNodes'] {
+  const nodes = hostPortList(env, 'REDIS_CLUSTER_NODES')?.map((node) => {
+    const colon = node.lastIndexOf(':');
+    return { host: node.slice(0, colon), port: Number(node.slice(colon + 1)) };
+  });
+  if (nodes?.some(({ port }) => port < 1 || port > 65535)) throw new ConfigError('REDIS_CLUSTER_NODES', 'has a port outside 1 to 65535');
+  if (nodes && redis.db !== 0) throw new ConfigError('REDIS_URL', `names database ${redis.db}, but a Redis Cluster has only database 0`);
+  return nodes;
 }
 
 const KEY_HEX = /^[0-9a-fA-F]{64}$/;
@@ -141,6 +157,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (metricsToken !== undefined && metricsToken.length < 16) throw new ConfigError('METRICS_TOKEN', 'must be at least 16 characters');
 
   const redisUrl = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:'])!;
+  const redis = redisOptionsFromUrl(redisUrl);
   const redisPrefix = text(env, 'REDIS_PREFIX', 'offload', /^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, "_", "." and "-"');
 
   return {
@@ -148,9 +165,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
     host: text(env, 'HOST', '0.0.0.0', /^[A-Za-z0-9.:_-]+$/, 'must be an IP address or a host name'),
     port: integer(env, 'PORT', 3000, 0, 65535),
     databaseUrl: url(env, 'DATABASE_URL', DEFAULT_DATABASE_URL, ['postgres:', 'postgresql:'])!,
-    redis: redisOptionsFromUrl(redisUrl),
+    redis,
+    redisClusterNodes: redisClusterNodes(env, redis),
     redisPrefix,
-    kafkaBrokers: brokerList(env, 'KAFKA_BROKERS'),
+    kafkaBrokers: hostPortList(env, 'KAFKA_BROKERS'),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 500, 10, 60_000),
     outboxBatchSize: integer(env, 'OUTBOX_BATCH_SIZE', 500, 1, 10_000),
     outboxRetentionHours: integer(env, 'OUTBOX_RETENTION_HOURS', 168, 0, 87_600),

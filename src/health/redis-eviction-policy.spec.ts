@@ -6,9 +6,11 @@ import { MetricsService } from '../metrics/metrics.service';
 import { RedisService } from '../redis/redis.service';
 import { policyFromInfo, quietBullMqEvictionWarning, RedisEvictionPolicy } from './redis-eviction-policy';
 
-/** A Redis that answers CONFIG GET and INFO as a server with this policy does, or refuses them as a managed one may. */
-function redisWith(state: { policy: string; configRefused?: boolean; infoRefused?: boolean }) {
-  const client = {
+type ServerState = { policy: string; configRefused?: boolean; infoRefused?: boolean };
+
+/** A Redis server that answers CONFIG GET and INFO as one with this policy does, or refuses them as a managed one may. */
+function serverWith(state: ServerState) {
+  return {
     config: async () => {
       if (state.configRefused) throw new ReplyError("ERR unknown command 'CONFIG', with args beginning with: 'GET' 'maxmemory-policy'");
       return ['maxmemory-policy', state.policy];
@@ -18,12 +20,17 @@ function redisWith(state: { policy: string; configRefused?: boolean; infoRefused
       return `# Memory\r\nused_memory:1000\r\nmaxmemory:0\r\nmaxmemory_policy:${state.policy}\r\nallocator_frag_ratio:1.0\r\n`;
     },
   };
-  return { client } as unknown as RedisService;
 }
 
-function policyCheck(state: Parameters<typeof redisWith>[0], allowed = false) {
+/** Offload's Redis, of these masters: one server, or a cluster's. */
+function redisOf(...masters: unknown[]) {
+  return { masters: async () => masters } as unknown as RedisService;
+}
+
+function policyCheck(states: ServerState | ServerState[], allowed = false) {
   const registry = new Registry();
-  const check = new RedisEvictionPolicy({ redisEvictionAllowed: allowed } as AppConfig, redisWith(state), { registry } as MetricsService);
+  const redis = redisOf(...[states].flat().map(serverWith));
+  const check = new RedisEvictionPolicy({ redisEvictionAllowed: allowed } as AppConfig, redis, { registry } as MetricsService);
   const gauge = async () => (await registry.getSingleMetric('offload_redis_eviction_policy_ok')!.get()).values[0]?.value;
   return { check, gauge };
 }
@@ -82,9 +89,18 @@ describe('RedisEvictionPolicy', () => {
     expect(errors).not.toHaveBeenCalled();
   });
 
+  it("checks every master of a cluster: one that may evict is reported, one that will not say leaves the policy unknown", async () => {
+    expect(await policyCheck([{ policy: 'noeviction' }, { policy: 'noeviction' }, { policy: 'noeviction' }]).check.check()).toEqual({ policy: 'noeviction', ok: true });
+    const evicting = policyCheck([{ policy: 'noeviction' }, { policy: 'allkeys-lru' }, { policy: 'noeviction', configRefused: true, infoRefused: true }]);
+    expect(await evicting.check.check()).toEqual({ policy: 'allkeys-lru', ok: false });
+    expect(await evicting.gauge()).toBe(0);
+    const silent = policyCheck([{ policy: 'noeviction' }, { policy: 'allkeys-lru', configRefused: true, infoRefused: true }]);
+    expect(await silent.check.check()).toEqual({ policy: undefined, ok: true });
+  });
+
   it('lets a connection failure through: that is for the Redis ping to report', async () => {
     const client = { config: async () => Promise.reject(new Error('Connection is closed.')) };
-    const check = new RedisEvictionPolicy({} as AppConfig, { client } as unknown as RedisService, { registry: new Registry() } as MetricsService);
+    const check = new RedisEvictionPolicy({} as AppConfig, redisOf(client), { registry: new Registry() } as MetricsService);
     await expect(check.check()).rejects.toThrow('Connection is closed.');
   });
 });

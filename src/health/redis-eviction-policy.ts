@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import type Redis from 'ioredis';
 import { Gauge } from 'prom-client';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
@@ -94,9 +95,17 @@ export class RedisEvictionPolicy implements OnApplicationBootstrap {
     return { policy, ok };
   }
 
-  /** CONFIG GET first; managed Redis services often disable CONFIG, and INFO says the same. */
+  /**
+   * Every master's policy (a cluster's masters each hold part of the keys): the first that may
+   * evict, else noeviction when every master said so, else undefined (some would not say).
+   */
   private async read(): Promise<string | undefined> {
-    const { client } = this.redis;
+    const policies = await Promise.all((await this.redis.masters()).map((master) => this.readFrom(master)));
+    return policies.find((policy) => policy !== undefined && policy !== REQUIRED_POLICY) ?? (policies.includes(undefined) ? undefined : REQUIRED_POLICY);
+  }
+
+  /** CONFIG GET first; managed Redis services often disable CONFIG, and INFO says the same. */
+  private async readFrom(client: Redis): Promise<string | undefined> {
     try {
       const [, policy] = (await client.config('GET', 'maxmemory-policy')) as string[];
       if (policy) return policy;

@@ -4,7 +4,8 @@ import { Queue, QueueOptions } from 'bullmq';
 import { MicroBatcher } from '../common/micro-batcher';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { Admission, FairShare, Lookahead, PortalScheduling, ScheduledJob, Settlement } from './fair-share';
-import { queueNameFor } from './queue-names';
+import { closeRedis, isCluster } from '../redis/redis-connection';
+import { queueNameFor, queueOptionsFor } from './queue-names';
 
 export interface QueuedJob extends ScheduledJob {
   type: string;
@@ -54,11 +55,11 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
   });
 
   constructor(
-    @Inject(getSharedConfigToken()) bull: QueueOptions,
+    @Inject(getSharedConfigToken()) private readonly bull: QueueOptions,
     registry: HandlerRegistry,
     private readonly fairShare: FairShare,
   ) {
-    this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), bull)]));
+    this.queues = new Map(registry.list().map((handler) => [handler.type, new Queue(queueNameFor(handler.type), queueOptionsFor(bull, handler.type))]));
     this.lookaheads = new Map(
       registry.list().map(({ type, concurrency }) => [
         type,
@@ -74,8 +75,10 @@ export class JobQueue implements BeforeApplicationShutdown, OnApplicationShutdow
     await this.adds.drain();
   }
 
+  /** The queues close, then the cluster client they shared (see bullMqConnection); workers closed theirs before. */
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    if (isCluster(this.bull.connection)) await closeRedis(this.bull.connection);
   }
 
   queueFor(type: string): Queue {

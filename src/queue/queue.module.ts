@@ -2,6 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { bullMqConnection } from '../redis/redis-connection';
 import { RedisModule } from '../redis/redis.module';
 import { RegistryModule } from '../registry/registry.module';
 import { FairShare } from './fair-share';
@@ -9,7 +10,7 @@ import { JobQueue } from './job-queue.service';
 
 /** How BullMQ's queues and workers reach Redis: @nestjs/bullmq's shared configuration (getSharedConfigToken). */
 function bullConnection(config: AppConfig) {
-  return { connection: { ...config.redis, maxRetriesPerRequest: null }, prefix: `${config.redisPrefix}:bull` };
+  return { connection: bullMqConnection(config), prefix: `${config.redisPrefix}:bull` };
 }
 
 /** One BullMQ queue per registered job type, fed fairly across portals. */

@@ -1,26 +1,32 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
-import Redis from 'ioredis';
+import Redis, { ChainableCommander } from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { closeRedis, connectRedis, isCluster, RedisClient } from './redis-connection';
 
 type Listener = (message: string) => void;
+
+/** A pipelined command's answer: its error, or its reply. */
+export type PipelineReply = [Error | null, unknown];
 
 const RELEASE_LOCK = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
 
 /**
  * Offload's own Redis connections (BullMQ keeps its own): one for commands and publishing, and one
  * shared subscriber per process, so a thousand long-polls cost one subscription, not a thousand.
+ * On a Redis Cluster both are cluster clients: each command goes to the node that serves its keys,
+ * and a command or script that names several keys names keys of one hash tag.
  */
 @Injectable()
 export class RedisService implements OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
-  readonly client: Redis;
-  private subscriber?: Redis;
+  readonly client: RedisClient;
+  private subscriber?: RedisClient;
   private readonly listeners = new Map<string, Set<Listener>>();
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.client = new Redis({ ...config.redis, lazyConnect: false, maxRetriesPerRequest: 2 });
+    this.client = connectRedis(config, { lazyConnect: false, maxRetriesPerRequest: 2 });
     this.client.on('error', (error) => this.logger.warn(`Redis: ${error.message}`));
   }
 
@@ -46,6 +52,35 @@ export class RedisService implements OnApplicationShutdown {
     }
   }
 
+  /** The servers that hold the keys: the one Redis, or every master of the cluster. */
+  async masters(): Promise<Redis[]> {
+    if (!isCluster(this.client)) return [this.client];
+    // A cluster client learns its nodes when it first connects; until then it knows none.
+    if (this.client.nodes('master').length === 0) await this.client.ping();
+    return this.client.nodes('master');
+  }
+
+  /**
+   * Sends `commands` for every key in one round trip, and answers each key's replies. A cluster
+   * takes a pipeline only when one node serves all its keys, so there each key's commands go in a
+   * pipeline of their own, all sent at once.
+   */
+  async pipelinePerKey(keys: string[], commands: (pipeline: ChainableCommander, key: string) => void): Promise<PipelineReply[][]> {
+    const groups = isCluster(this.client) ? keys.map((key) => [key]) : [keys];
+    const replies = await Promise.all(
+      groups.map(async (group) => {
+        const pipeline = this.client.pipeline();
+        const ends = group.map((key) => {
+          commands(pipeline, key);
+          return pipeline.length;
+        });
+        const answers = ((await pipeline.exec()) ?? []) as PipelineReply[];
+        return ends.map((end, index) => answers.slice(index === 0 ? 0 : ends[index - 1], end));
+      }),
+    );
+    return replies.flat();
+  }
+
   publish(channel: string, message: string): Promise<number> {
     return this.client.publish(channel, message);
   }
@@ -67,9 +102,9 @@ export class RedisService implements OnApplicationShutdown {
     return () => set.delete(listener);
   }
 
-  private subscriberConnection(): Redis {
+  private subscriberConnection(): RedisClient {
     if (!this.subscriber) {
-      this.subscriber = new Redis({ ...this.config.redis, maxRetriesPerRequest: null });
+      this.subscriber = connectRedis(this.config, { maxRetriesPerRequest: null });
       this.subscriber.on('error', (error) => this.logger.warn(`Redis subscriber: ${error.message}`));
       this.subscriber.on('message', (channel: string, message: string) => {
         for (const listener of this.listeners.get(channel) ?? []) {
@@ -85,8 +120,6 @@ export class RedisService implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    // QUIT waits for an answer, which a connection that is down would never give.
-    const close = (connection?: Redis) => (connection?.status === 'ready' ? connection.quit() : connection?.disconnect());
-    await Promise.allSettled([close(this.client), close(this.subscriber)]);
+    await Promise.allSettled([closeRedis(this.client), closeRedis(this.subscriber)]);
   }
 }

@@ -67,11 +67,8 @@ export class RequestRateLimiter {
 
   /** One round trip for the batch; each counter expires with its window. */
   private async increment(keys: string[]): Promise<number[]> {
-    const pipeline = this.redis.client.pipeline();
-    for (const key of keys) pipeline.incr(key).pexpire(key, RATE_WINDOW_MS);
-    const replies = (await pipeline.exec()) ?? [];
-    return keys.map((_, index) => {
-      const [error, count] = replies[index * 2] ?? [new Error('no reply')];
+    const replies = await this.redis.pipelinePerKey(keys, (pipeline, key) => pipeline.incr(key).pexpire(key, RATE_WINDOW_MS));
+    return replies.map(([[error, count] = [new Error('no reply'), undefined]]) => {
       if (error) throw error;
       return count as number;
     });

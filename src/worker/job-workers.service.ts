@@ -8,7 +8,7 @@ import { WritebackWriter } from '../hubspot/client/writeback-writer';
 import { JobLifecycle } from '../jobs/job-lifecycle';
 import { JobSignals } from '../jobs/job-signals';
 import { MetricsService } from '../metrics/metrics.service';
-import { queueNameFor } from '../queue/queue-names';
+import { queueNameFor, queueOptionsFor } from '../queue/queue-names';
 import { HandlerRegistry } from '../registry/handler-registry';
 import { JobRunner, STOP_CANCELLED, STOP_SHUTDOWN } from './job-runner';
 import { QueueFeeder } from './queue-feeder';
@@ -62,7 +62,7 @@ export class JobWorkers implements OnApplicationBootstrap, BeforeApplicationShut
         // Three parameters: BullMQ passes the abort signal only to a processor that declares it.
         (job, token, signal) => this.runner.process(handler, job, token, signal),
         {
-          ...this.bull,
+          ...queueOptionsFor(this.bull, handler.type),
           concurrency: handler.concurrency,
           autorun: false,
           lockDuration: LOCK_MS,

@@ -76,12 +76,10 @@ export class IcpObservations {
         increments.set(key, counts);
       }
     }
-    const pipeline = this.redis.client.pipeline();
-    for (const [key, counts] of increments) {
-      pipeline.eval(RECORD_SCRIPT, 1, key, MAX_DISTINCT_VALUES, ...[...counts].flat());
-    }
-    const results = (await pipeline.exec()) ?? [];
-    const failed = results.find(([error]) => error);
+    const results = await this.redis.pipelinePerKey([...increments.keys()], (pipeline, key) =>
+      pipeline.eval(RECORD_SCRIPT, 1, key, MAX_DISTINCT_VALUES, ...[...increments.get(key)!].flat()),
+    );
+    const failed = results.flat().find(([error]) => error);
     if (failed) throw failed[0];
     return batch.map(() => undefined);
   }

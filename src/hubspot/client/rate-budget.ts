@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type Redis from 'ioredis';
+import type { RedisClient } from '../../redis/redis-connection';
 
 /**
  * One HubSpot API budget per portal, shared in Redis by every Offload process. Every HubSpot call
@@ -299,7 +299,7 @@ class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  async run(redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
+  async run(redis: RedisClient, keys: string[], args: Array<string | number>): Promise<unknown> {
     try {
       return await redis.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
@@ -345,7 +345,7 @@ export class RateBudget {
   private readonly lines = new Map<string, Line>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RateBudgetOptions,
   ) {
     this.windowMs = options.windowMs ?? 10_000;
@@ -491,6 +491,7 @@ export class RateBudget {
     };
   }
 
+  /** The portal is a hash tag: every script and the MULTI above name one portal's keys, which a Redis Cluster takes only from one slot. */
   private key(portal: string, ...parts: string[]): string {
     return [this.options.keyPrefix, `{${portal}}`, ...parts].join(':');
   }
