@@ -177,7 +177,7 @@ describe('the HubSpot app: date-versioned APIs, installs and uninstalls, signed 
       expect(consented.status).toBe(302);
       const callback = new URL(consented.headers.get('location')!);
       const answer = await fetch(callback, { headers: { cookie } });
-      return { authorize, callback, cookie, status: answer.status, body: await answer.json() };
+      return { authorize, callback, cookie, status: answer.status, body: (await answer.json()) as any };
     }
 
     it('redirects to the authorize page with the scopes the handlers need, and creates the portal on the callback; its jobs run', async () => {
@@ -218,12 +218,12 @@ describe('the HubSpot app: date-versioned APIs, installs and uninstalls, signed 
       ];
       for (const refused of refusals) {
         expect(refused.status).toBe(400);
-        expect((await refused.json()).error).toMatchObject({ code: 'validation_failed', details: [{ path: 'state' }] });
+        expect(((await refused.json()) as any).error).toMatchObject({ code: 'validation_failed', details: [{ path: 'state' }] });
       }
       expect((await fetch(callback, { headers: { cookie } })).status).toBe(200);
       const again = await fetch(callback, { headers: { cookie } });
       expect(again.status).toBe(400);
-      expect((await again.json()).error.details[0].message).toMatch(/used already/);
+      expect(((await again.json()) as any).error.details[0].message).toMatch(/used already/);
     });
 
     it('pauses the work of an uninstalled portal once, not job by job, and resumes it when the app is installed again', async () => {

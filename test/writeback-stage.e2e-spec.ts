@@ -116,7 +116,7 @@ describe('write-back as a stage of its own: journaled, sent by writers within ea
         expect(calls.reduce((sum, call) => sum + Number(call.summary?.inputs ?? 0), 0)).toBe(JOBS);
         // Within its own budget: no rolling 10 s holds more calls than the portal's limit.
         const times = calls.map((call) => Date.parse(call.time)).sort((a, b) => a - b);
-        times.forEach((time, i) => expect(times.filter((other) => other >= time && other < time + 10_000).length).toBeLessThanOrEqual(LIMIT));
+        times.forEach((time) => expect(times.filter((other) => other >= time && other < time + 10_000).length).toBeLessThanOrEqual(LIMIT));
         for (const id of range(1, JOBS)) expect(sim.getObject('contacts', id, hubspotPortalId)!.properties).toMatchObject({ ok: 'true', attempts: '1' });
       }
     }, 240_000);
