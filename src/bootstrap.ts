@@ -9,7 +9,7 @@ import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { bearerToken } from './common/bearer-token';
 import { answerClientError, drainUnreadBody } from './common/http-connections';
-import { parseJsonBody } from './common/json-body';
+import { MAX_BODY_BYTES, parseJsonBody } from './common/json-body';
 import { bindRequestLogContext, requestIdOf } from './common/request-log-context';
 import { unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
@@ -21,8 +21,6 @@ import { mountOpsPage } from './ops/ops-page';
 import { mountQueueDashboard } from './ops/queue-dashboard';
 import { RequestRateLimiter } from './request-limits/request-rate-limiter';
 import { continueCallerTraces } from './telemetry/request-trace';
-
-export const MAX_BODY_BYTES = 1024 * 1024;
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -291,4 +291,33 @@ describe('Kafka ingest: job requests read from a topic, as POST /v1/jobs takes t
       expect(await metric(worker, 'offload_kafka_ingest_waits_total')).toBeGreaterThanOrEqual(2);
     });
   });
+
+  describe('while Redis cannot be reached', () => {
+    const topic = `job-requests-${randomUUID()}`;
+    const group = `offload-ingest-${randomUUID()}`;
+    let proxy: TcpProxy;
+    let worker: SpawnedOffload;
+
+    beforeAll(async () => {
+      proxy = await new TcpProxy(6379).start();
+      worker = await startWorker(topic, group, { REDIS_URL: `redis://127.0.0.1:${proxy.port}/${isolation.redisDb}` });
+    }, START_WITHIN_MS);
+
+    afterAll(async () => {
+      await stop(worker);
+      await proxy?.close();
+    });
+
+    it('accepts the message once PostgreSQL has its job, as the API does, and the job runs once Redis is back', async () => {
+      const key = `redis-outage-${randomUUID()}`;
+      await proxy.sever();
+      await produce(topic, [request(noop(key))]);
+      await oneJobEach([key]);
+      await everythingCommitted(group, topic);
+
+      await proxy.restore();
+      const { rows } = await pg.query('SELECT id FROM jobs WHERE idempotency_key = $1', [key]);
+      await eventually(() => http.get(`/v1/jobs/${rows[0].id}?wait=5`), (answer) => answer.body.status === 'succeeded');
+    });
+  });
 });

@@ -2,6 +2,9 @@ import secureJsonParse from 'secure-json-parse';
 import { ApiError } from './api-error';
 import { mayHoldUnstorableText, unstorableTextProblems } from './storable-text';
 
+/** The largest request body any entry point takes: an HTTP body, a Kafka message's value. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
 /** Keys that would poison a prototype once the value is merged or copied: refused, as Fastify's own JSON parser refuses them. */
 const PROTOTYPE_KEYS = { protoAction: 'error', constructorAction: 'error' } as const;
 

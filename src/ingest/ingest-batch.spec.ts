@@ -94,7 +94,7 @@ describe('ingestBatch', () => {
   it('commits nothing and dead-letters nothing while nothing can be settled, and stops when the consumer stops', async () => {
     let running = true;
     const { control, commits } = batchOf(messages(2), () => running);
-    const { steps, letters, waits } = stepsOf(() => ({ kind: 'unavailable', reason: 'Redis is down' }));
+    const { steps, letters, waits } = stepsOf(() => ({ kind: 'unavailable', reason: 'PostgreSQL is down' }));
     steps.backOff = async (reasons) => {
       waits.push(reasons);
       if (waits.length === 10) running = false;

@@ -7,7 +7,7 @@ export type Verdict =
   | { kind: 'accepted'; repeated: boolean }
   /** It can never make a job: it goes to the dead-letter topic. */
   | { kind: 'refused'; refusal: Refusal }
-  /** PostgreSQL or Redis could not serve: it is tried again, for as long as that lasts. */
+  /** A backing service (PostgreSQL) could not serve: it is tried again, for as long as that lasts. */
   | { kind: 'unavailable'; reason: string }
   /** Something nobody foresaw went wrong: tried again a few times, then dead-lettered, so one message cannot stall its partition. */
   | { kind: 'failed'; reason: string };
@@ -48,7 +48,7 @@ export const UNEXPECTED_FAILURE_ATTEMPTS = 5;
 /**
  * Settles a partition's batch in order. A message is settled when its job is in PostgreSQL or its
  * dead letter is in Kafka, and the offset is committed only over settled messages: a message
- * PostgreSQL or Redis could not take holds the partition (it and the messages after it are
+ * PostgreSQL could not take holds the partition (it and the messages after it are
  * redelivered to whichever consumer comes next) and is tried again here, with backoff, until it is
  * settled or the consumer stops or loses the partition. Messages already settled behind it are not
  * judged again, so a wait makes no second dead letter.

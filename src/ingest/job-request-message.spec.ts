@@ -25,6 +25,7 @@ describe('readJobRequestMessage', () => {
     ['text that is not JSON', '{"portalId": ', 'malformed_json', undefined],
     ['a __proto__ key, as the HTTP API refuses it', `{"portalId": "${PORTAL}", "job": {"__proto__": {}}}`, 'malformed_json', undefined],
     ['a string PostgreSQL cannot store', `{"portalId": "${PORTAL}", "job": {"type": "noop\\u0000"}}`, 'validation_failed', 'job.type'],
+    ['a value over 1 MiB, as the API refuses such a body', `{"portalId": "${PORTAL}", "job": {"type": "${'a'.repeat(1024 * 1024)}"}}`, 'payload_too_large', undefined],
     ['no portal id', '{"job": {"type": "noop"}}', 'validation_failed', 'portalId'],
     ['a portal id that is no UUID', '{"portalId": "42", "job": {"type": "noop"}}', 'validation_failed', 'portalId'],
     ['no job', `{"portalId": "${PORTAL}"}`, 'validation_failed', 'job'],

@@ -3,7 +3,7 @@ import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 import { ApiError, ApiErrorCode, FieldProblem } from '../common/api-error';
 import { DomainError, IdempotencyConflictError } from '../common/domain-errors';
 import { toApiError } from '../common/error-mapping';
-import { parseJsonBody } from '../common/json-body';
+import { MAX_BODY_BYTES, parseJsonBody } from '../common/json-body';
 import { requestSchema } from '../common/request-schema';
 
 /** A message's value: the Offload portal it names and a job request as POST /v1/jobs takes it. */
@@ -40,6 +40,7 @@ export const UNKNOWN_PORTAL: Refusal = { code: 'unknown_portal', message: 'No Of
 /** The message's value as a job request message; throws the ApiError an HTTP body of that text would get (with `job.` paths), or a missing-job one. */
 export function readJobRequestMessage(value: Buffer | null): JobRequestMessage {
   if (value === null || value.length === 0) throw new ApiError(400, 'malformed_json', 'The message has no value; a job request message is JSON');
+  if (value.length > MAX_BODY_BYTES) throw new ApiError(413, 'payload_too_large', `The message's value is over ${MAX_BODY_BYTES} bytes, the API's limit`);
   const message = envelope.parse(parseJsonBody(value.toString('utf8')));
   if (message.job === undefined) throw ApiError.validation([{ path: 'job', message: 'is required' }]);
   return message as JobRequestMessage;

@@ -63,7 +63,7 @@ export class KafkaIngest implements OnApplicationBootstrap, BeforeApplicationShu
     });
     this.waits = new Counter({
       name: 'offload_kafka_ingest_waits_total',
-      help: 'Times the ingest held a partition and waited, as PostgreSQL, Redis or the dead-letter topic could not take a message',
+      help: 'Times the ingest held a partition and waited, as a backing service (PostgreSQL) or the dead-letter topic could not take a message',
       registers,
     });
   }
