@@ -31,6 +31,11 @@ const FETCH_WAIT_MS = 1_000;
 export class KafkaIngest implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(KafkaIngest.name);
   private readonly settings: KafkaIngestConfig;
+  /**
+   * A partition held for PostgreSQL heartbeats only between tries (kafkajs has no heartbeat of its
+   * own while a batch is in hand), so a wait stays well inside the session timeout.
+   */
+  private readonly heldPartitionBackoff: RetryPolicy;
   private readonly kafka: Kafka;
   private readonly messages: Counter<'outcome'>;
   private readonly waits: Counter;
@@ -46,6 +51,7 @@ export class KafkaIngest implements OnApplicationBootstrap, BeforeApplicationShu
     metrics: MetricsService,
   ) {
     this.settings = config.kafkaIngest!;
+    this.heldPartitionBackoff = { ...RETRY_BACKOFF, maxBackoffMs: Math.min(RETRY_BACKOFF.maxBackoffMs, this.settings.sessionTimeoutMs / 3) };
     this.kafka = new Kafka({
       clientId: 'offload-ingest',
       brokers: config.kafkaBrokers!,
@@ -133,7 +139,7 @@ export class KafkaIngest implements OnApplicationBootstrap, BeforeApplicationShu
       deadLetter: (letters) => this.sendDeadLetters(batch.topic, batch.partition, letters),
       backOff: async (reasons, attempt) => {
         this.waits.inc();
-        const delay = retryDelayMs(attempt, RETRY_BACKOFF);
+        const delay = retryDelayMs(attempt, this.heldPartitionBackoff);
         this.logger.warn(
           `Kafka ingest holds ${batch.topic}[${batch.partition}] (${attempt} tries), trying again in ${delay} ms: ${[...new Set(reasons)].join('; ')}`,
         );
