@@ -8,6 +8,7 @@ import { dataSourceOptions } from './database/data-source';
 import { HealthModule } from './health/health.module';
 import { HubSpotClientModule } from './hubspot/client/hubspot-client.module';
 import { HubSpotEntryPointsModule } from './hubspot/entry-points/hubspot-entry-points.module';
+import { KafkaIngestModule } from './ingest/kafka-ingest.module';
 import { JobsModule } from './jobs/jobs.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { OpsModule } from './ops/ops.module';
@@ -48,6 +49,7 @@ export class AppModule {
         HubSpotClientModule,
         ...(config.role === 'worker' ? [] : [PortalsModule, JobsModule, HandlersApiModule, HubSpotEntryPointsModule, RequestLimitsModule, RecordPurgeModule, OpsModule]),
         ...(config.role === 'api' ? [] : [WorkerModule, OutboxModule, RetentionModule]),
+        ...(config.role !== 'api' && config.kafkaIngest ? [KafkaIngestModule] : []),
       ],
     };
   }

@@ -9,8 +9,9 @@ import { ApiError } from './common/api-error';
 import { ApiErrorFilter } from './common/api-error.filter';
 import { bearerToken } from './common/bearer-token';
 import { answerClientError, drainUnreadBody } from './common/http-connections';
+import { MAX_BODY_BYTES, parseJsonBody } from './common/json-body';
 import { bindRequestLogContext, requestIdOf } from './common/request-log-context';
-import { mayHoldUnstorableText, unstorableTextProblems } from './common/storable-text';
+import { unstorableTextProblems } from './common/storable-text';
 import { AppConfig } from './config/app-config';
 import { quietBullMqEvictionWarning } from './health/redis-eviction-policy';
 import { webhookRetryAfterInMilliseconds } from './hubspot/entry-points/webhook-retry-after';
@@ -21,23 +22,11 @@ import { mountQueueDashboard } from './ops/queue-dashboard';
 import { RequestRateLimiter } from './request-limits/request-rate-limiter';
 import { continueCallerTraces } from './telemetry/request-trace';
 
-export const MAX_BODY_BYTES = 1024 * 1024;
-
 declare module 'fastify' {
   interface FastifyRequest {
     /** The JSON body exactly as received, for checks over its bytes (HubSpot's request signatures). */
     rawBody?: string;
   }
-}
-
-/** Why a JSON body was refused: the parser also refuses valid JSON that would poison prototypes, and says so only vaguely. */
-function malformedJsonMessage(body: string, error: Error): string {
-  try {
-    JSON.parse(body);
-  } catch {
-    return `The body is not valid JSON: ${error.message}`;
-  }
-  return 'The body has a "__proto__" or "constructor.prototype" key; such keys are refused';
 }
 
 /** Routes that are never limited: probes and scrapes come from the platform, not from clients. */
@@ -113,18 +102,17 @@ export async function createApp(config: AppConfig, handlerClasses?: Type[]): Pro
     done(new ApiError(415, 'unsupported_media_type', `Content-Encoding "${encoding}" is not accepted; send the body uncompressed`));
   });
 
-  const parseJson = fastify.getDefaultJsonParser('error', 'error');
   // JSON only: any other media type is answered 415 rather than parsed as text.
   fastify.removeAllContentTypeParsers();
   fastify.addContentTypeParser('application/json', { parseAs: 'string', bodyLimit: MAX_BODY_BYTES }, (request, body, done) => {
     request.rawBody = body as string;
     // A bodiless POST (cancel, retry) with a JSON content type is common; it is not malformed.
     if (body === '') return done(null, undefined);
-    parseJson(request, body as string, (error, value) => {
-      if (error) return done(new ApiError(400, 'malformed_json', malformedJsonMessage(body as string, error)), undefined);
-      const problems = mayHoldUnstorableText(body as string) ? unstorableTextProblems(value) : [];
-      done(problems.length > 0 ? ApiError.validation(problems) : null, value);
-    });
+    try {
+      done(null, parseJsonBody(body as string));
+    } catch (error) {
+      done(error as ApiError, undefined);
+    }
   });
 
   // Query strings and path segments reach SQL as text too; in a URL, such text can only come percent-encoded.

@@ -192,11 +192,12 @@ describe('k8s/ rendered by kustomize', () => {
     it('wires Kafka and the OpenTelemetry exporter, through variables the app reads, with values it accepts', () => {
       const config = configOf(manifests());
       const added = Object.keys(config).filter((name) => !(name in configOf(rendered.get(BASE)!)));
-      expect(added.sort()).toEqual(['KAFKA_BROKERS', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
+      expect(added.sort()).toEqual(['KAFKA_BROKERS', 'KAFKA_INGEST_TOPIC', 'OTEL_EXPORTER_OTLP_ENDPOINT']);
       expect(text('src/config/app-config.ts')).toContain("'KAFKA_BROKERS'");
       expect(text('src/telemetry/tracing.ts')).toContain('env.OTEL_EXPORTER_OTLP_ENDPOINT');
       const loaded = loadConfig({ ...config, ROLE: 'worker', ENCRYPTION_KEY: 'ab'.repeat(32) });
       expect(loaded.kafkaBrokers).toEqual(config.KAFKA_BROKERS.split(','));
+      expect(loaded.kafkaIngest?.topic).toBe(config.KAFKA_INGEST_TOPIC);
       expect(new URL(config.OTEL_EXPORTER_OTLP_ENDPOINT).protocol).toMatch(/^https?:$/);
     });
 

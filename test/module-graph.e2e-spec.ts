@@ -2,11 +2,13 @@ import { INestApplication } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { HubSpotGateway } from '../src/hubspot/client/hubspot-gateway';
 import { JobLifecycle } from '../src/jobs/job-lifecycle';
+import { JobsService } from '../src/jobs/jobs.service';
 import { MetricsService } from '../src/metrics/metrics.service';
 import { PortalsService } from '../src/portals/portals.service';
 import { JobQueue } from '../src/queue/job-queue.service';
 import { RedisService } from '../src/redis/redis.service';
 import { HandlerRegistry } from '../src/registry/handler-registry';
+import { closedPort } from './support/kafka-mock';
 import { configFor, isolate, Isolation, RunningOffload, startOffload } from './support/offload-harness';
 
 /** Every instance the application holds of a provider, across all its modules. */
@@ -40,5 +42,12 @@ describe('module graph: the modules that need a shared service import its module
     offload = await startOffload(configFor(isolation, { ROLE: role }));
     const counts = SHARED.map((token) => ({ service: token.name, instances: instancesOf(offload!.app, token).length }));
     expect(counts).toEqual(SHARED.map((token) => ({ service: token.name, instances: 1 })));
+  });
+
+  it('ROLE=all with the Kafka ingest on enqueues through the one JobsService the API uses', async () => {
+    const kafka = `127.0.0.1:${await closedPort()}`;
+    offload = await startOffload(configFor(isolation, { ROLE: 'all', KAFKA_BROKERS: kafka, KAFKA_INGEST_TOPIC: 'job-requests' }));
+    expect(instancesOf(offload.app, JobsService)).toHaveLength(1);
+    expect(SHARED.map((token) => instancesOf(offload!.app, token).length)).toEqual(SHARED.map(() => 1));
   });
 });

@@ -144,6 +144,23 @@ describe('loadConfig', () => {
       expect(loadConfig({ ADMIN_TOKEN: REQUIRED.ADMIN_TOKEN, ENCRYPTION_KEYS: `${newKey},${KEY}` }).encryptionKeys).toEqual(expected);
     });
 
+    it('leaves the Kafka ingest off until KAFKA_INGEST_TOPIC names a topic, then reads it with a default group and dead-letter topic', () => {
+      expect(loadConfig({ ...REQUIRED, KAFKA_BROKERS: 'k1:9092' }).kafkaIngest).toBeUndefined();
+      expect(loadConfig({ ...REQUIRED, KAFKA_BROKERS: 'k1:9092', KAFKA_INGEST_TOPIC: 'offload.job-requests' }).kafkaIngest).toEqual({
+        topic: 'offload.job-requests',
+        groupId: 'offload-ingest',
+        deadLetterTopic: 'offload.job-requests.dlq',
+        sessionTimeoutMs: 30_000,
+      });
+      const named = { KAFKA_INGEST_TOPIC: 'requests', KAFKA_INGEST_GROUP: 'ingest-eu', KAFKA_INGEST_DLQ_TOPIC: 'requests-refused', KAFKA_INGEST_SESSION_TIMEOUT_MS: '6000' };
+      expect(loadConfig({ ...REQUIRED, KAFKA_BROKERS: 'k1:9092', ...named }).kafkaIngest).toEqual({
+        topic: 'requests',
+        groupId: 'ingest-eu',
+        deadLetterTopic: 'requests-refused',
+        sessionTimeoutMs: 6_000,
+      });
+    });
+
     it('lets a worker run without ADMIN_TOKEN, but not api or all', () => {
       expect(loadConfig({ ENCRYPTION_KEY: KEY, ROLE: 'worker' }).adminToken).toBeUndefined();
       expect(refusal({ ENCRYPTION_KEY: KEY, ROLE: 'api' }).variable).toBe('ADMIN_TOKEN');
@@ -188,6 +205,11 @@ describe('loadConfig', () => {
       ['DOCS_PUBLIC', 'maybe', { ...REQUIRED, DOCS_PUBLIC: 'maybe' }],
       ['JOB_RETENTION_DAYS', '-1', { ...REQUIRED, JOB_RETENTION_DAYS: '-1' }],
       ['HOST', 'a space', { ...REQUIRED, HOST: 'a b' }],
+      ['KAFKA_BROKERS', 'missing beside KAFKA_INGEST_TOPIC', { ...REQUIRED, KAFKA_INGEST_TOPIC: 'requests' }],
+      ['KAFKA_INGEST_TOPIC', 'a slash', { ...REQUIRED, KAFKA_BROKERS: 'k1:9092', KAFKA_INGEST_TOPIC: 'job/requests' }],
+      ['KAFKA_INGEST_GROUP', 'a space', { ...REQUIRED, KAFKA_BROKERS: 'k1:9092', KAFKA_INGEST_TOPIC: 'requests', KAFKA_INGEST_GROUP: 'a b' }],
+      ['KAFKA_INGEST_SESSION_TIMEOUT_MS', 'under 6 s', { ...REQUIRED, KAFKA_BROKERS: 'k1:9092', KAFKA_INGEST_TOPIC: 'requests', KAFKA_INGEST_SESSION_TIMEOUT_MS: '1000' }],
+      ['KAFKA_INGEST_DLQ_TOPIC', 'the topic itself', { ...REQUIRED, KAFKA_BROKERS: 'k1:9092', KAFKA_INGEST_TOPIC: 'requests', KAFKA_INGEST_DLQ_TOPIC: 'requests' }],
     ])('names %s when it is invalid (%s)', (variable, _label, env) => {
       const error = refusal(env);
       expect(error.variable).toBe(variable);

@@ -15,6 +15,15 @@ export interface RedisEndpoint {
   tls?: Record<string, never>;
 }
 
+/** Where job requests are read from Kafka, and where the ones Offload refuses go. */
+export interface KafkaIngestConfig {
+  topic: string;
+  groupId: string;
+  deadLetterTopic: string;
+  /** How long the group waits for a consumer that stopped heartbeating (a killed worker) before its partitions go to another. */
+  sessionTimeoutMs: number;
+}
+
 export interface AppConfig {
   role: Role;
   /** The address the HTTP server binds; 0.0.0.0 (every interface) unless HOST narrows it. */
@@ -30,6 +39,8 @@ export interface AppConfig {
   /** Namespaces every Redis key and channel Offload owns, so deployments (and test runs) can share one Redis. */
   redisPrefix: string;
   kafkaBrokers: string[] | undefined;
+  /** The consumer of job requests from Kafka (worker processes); undefined, KAFKA_INGEST_TOPIC is unset and it is off. */
+  kafkaIngest: KafkaIngestConfig | undefined;
   /** How long the outbox relay waits between polls when it has nothing to publish. */
   outboxPollMs: number;
   /** The most outbox events the relay publishes in one Kafka request. */
@@ -92,6 +103,26 @@ function redisClusterNodes(env: Env, redis: RedisEndpoint): AppConfig['redisClus
   if (nodes?.some(({ port }) => port < 1 || port > 65535)) throw new ConfigError('REDIS_CLUSTER_NODES', 'has a port outside 1 to 65535');
   if (nodes && redis.db !== 0) throw new ConfigError('REDIS_URL', `names database ${redis.db}, but a Redis Cluster has only database 0`);
   return nodes;
+}
+
+/** Kafka's own rule for topic names (and the one this applies to consumer group ids). */
+const KAFKA_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const KAFKA_NAME_SHAPE = 'may hold only letters, digits, ".", "_" and "-" (at most 249)';
+
+/** KAFKA_INGEST_TOPIC and its companions; the ingest needs brokers, and a dead-letter topic other than its own. */
+function kafkaIngest(env: Env, brokers: string[] | undefined): KafkaIngestConfig | undefined {
+  const topic = read(env, 'KAFKA_INGEST_TOPIC');
+  if (topic === undefined) return undefined;
+  if (!KAFKA_NAME.test(topic)) throw new ConfigError('KAFKA_INGEST_TOPIC', `${KAFKA_NAME_SHAPE} (got "${topic}")`);
+  if (brokers === undefined) throw new ConfigError('KAFKA_BROKERS', 'is required when KAFKA_INGEST_TOPIC is set');
+  const deadLetterTopic = text(env, 'KAFKA_INGEST_DLQ_TOPIC', `${topic}.dlq`, KAFKA_NAME, KAFKA_NAME_SHAPE);
+  if (deadLetterTopic === topic) throw new ConfigError('KAFKA_INGEST_DLQ_TOPIC', 'must differ from KAFKA_INGEST_TOPIC');
+  return {
+    topic,
+    deadLetterTopic,
+    groupId: text(env, 'KAFKA_INGEST_GROUP', 'offload-ingest', KAFKA_NAME, KAFKA_NAME_SHAPE),
+    sessionTimeoutMs: integer(env, 'KAFKA_INGEST_SESSION_TIMEOUT_MS', 30_000, 6_000, 300_000),
+  };
 }
 
 const KEY_HEX = /^[0-9a-fA-F]{64}$/;
@@ -160,6 +191,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const redis = redisOptionsFromUrl(redisUrl);
   const redisPrefix = text(env, 'REDIS_PREFIX', 'offload', /^[A-Za-z0-9_.-]+$/, 'may hold only letters, digits, "_", "." and "-"');
 
+  const kafkaBrokers = hostPortList(env, 'KAFKA_BROKERS');
+
   return {
     role,
     host: text(env, 'HOST', '0.0.0.0', /^[A-Za-z0-9.:_-]+$/, 'must be an IP address or a host name'),
@@ -168,7 +201,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     redis,
     redisClusterNodes: redisClusterNodes(env, redis),
     redisPrefix,
-    kafkaBrokers: hostPortList(env, 'KAFKA_BROKERS'),
+    kafkaBrokers,
+    kafkaIngest: kafkaIngest(env, kafkaBrokers),
     outboxPollMs: integer(env, 'OUTBOX_POLL_MS', 500, 10, 60_000),
     outboxBatchSize: integer(env, 'OUTBOX_BATCH_SIZE', 500, 1, 10_000),
     outboxRetentionHours: integer(env, 'OUTBOX_RETENTION_HOURS', 168, 0, 87_600),

@@ -12,8 +12,8 @@ export interface OutboxPublisher {
 
 export const OUTBOX_PUBLISHER = Symbol('OUTBOX_PUBLISHER');
 
-/** The relay logs every failed batch itself; kafkajs' own view (one line per refused connection) is for debugging. */
-const toNestLogger: logCreator = () => {
+/** Offload logs every failure it acts on itself; kafkajs' own view (one line per refused connection) is for debugging. */
+export const toNestLogger: logCreator = () => {
   const logger = new Logger('kafkajs');
   return ({ namespace, log: { message, ...extra } }) => logger.debug(`${namespace}: ${message} ${JSON.stringify(extra)}`);
 };

@@ -1,5 +1,5 @@
-import { propagation, ROOT_CONTEXT, Span, trace } from '@opentelemetry/api';
-import type { Message } from 'kafkajs';
+import { Context, propagation, ROOT_CONTEXT, Span, trace } from '@opentelemetry/api';
+import type { IHeaders, Message } from 'kafkajs';
 
 /** Where a message to Kafka keeps the W3C trace context of the job it reports. */
 const JOB_CONTEXT = Symbol.for('offload.jobTraceparent');
@@ -28,4 +28,19 @@ export function keepJobTraceContext(span: Span, message: Message): void {
   const job = trace.getSpanContext(propagation.extract(ROOT_CONTEXT, { traceparent }));
   if (job) span.addLink({ context: job });
   message.headers = { ...message.headers, traceparent };
+}
+
+/**
+ * The W3C trace context a consumed message's headers carry (`traceparent`, `tracestate`), on the
+ * root context: work done for one message joins its producer's trace, or starts a trace of its
+ * own, never the trace of the batch it arrived in.
+ */
+export function messageTraceContext(headers: IHeaders | undefined): Context {
+  const carrier: Record<string, string> = {};
+  for (const name of ['traceparent', 'tracestate']) {
+    const value = headers?.[name];
+    const first = Array.isArray(value) ? value[0] : value;
+    if (first !== undefined) carrier[name] = first.toString();
+  }
+  return propagation.extract(ROOT_CONTEXT, carrier);
 }
