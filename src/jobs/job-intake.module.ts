@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { MetricsModule } from '../metrics/metrics.module';
+import { PortalsCoreModule } from '../portals/portals-core.module';
 import { QueueModule } from '../queue/queue.module';
 import { RegistryModule } from '../registry/registry.module';
 import { JobWaiter } from './job-waiter';
@@ -12,7 +13,7 @@ import { JobsService } from './jobs.service';
  * one idempotency.
  */
 @Module({
-  imports: [JobsCoreModule, QueueModule, RegistryModule, MetricsModule],
+  imports: [JobsCoreModule, PortalsCoreModule, QueueModule, RegistryModule, MetricsModule],
   providers: [JobsService, JobWaiter],
   exports: [JobsService],
 })
