@@ -1,10 +1,10 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
-import { Consumer, EachBatchPayload, Kafka, logLevel, Partitioners, Producer } from 'kafkajs';
+import { Consumer, EachBatchPayload, Kafka, logLevel, Producer } from 'kafkajs';
 import { Counter } from 'prom-client';
 import { AppConfig, KafkaIngestConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { MetricsService } from '../metrics/metrics.service';
-import { toNestLogger } from '../outbox/kafka-outbox-publisher';
+import { connectedProducer, toNestLogger } from '../outbox/kafka-outbox-publisher';
 import { RetryPolicy } from '../registry/job-handler';
 import { retryDelayMs } from '../worker/backoff';
 import { DeadLetter, ingestBatch, IngestSteps, Verdict } from './ingest-batch';
@@ -187,21 +187,7 @@ export class KafkaIngest implements OnApplicationBootstrap, BeforeApplicationShu
   }
 
   private async connectedProducer(): Promise<Producer> {
-    if (this.producer) return this.producer;
-    const producer = this.kafka.producer({
-      allowAutoTopicCreation: true,
-      idempotent: false,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    try {
-      await producer.connect();
-    } catch (error) {
-      await producer.disconnect().catch(() => undefined);
-      throw error;
-    }
-    this.producer = producer;
-    return producer;
+    return (this.producer ??= await connectedProducer(this.kafka));
   }
 
   /** Waits ms, or until the process begins to stop. */

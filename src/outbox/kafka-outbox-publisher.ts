@@ -19,10 +19,27 @@ export const toNestLogger: logCreator = () => {
 };
 
 /**
- * A producer that needs nothing but Produce and Metadata from the cluster: no idempotence (it would
- * need InitProducerId), no admin calls; topics are created by the broker on first use. acks -1
- * waits for every in-sync replica, and one request in flight keeps a retry from overtaking it.
+ * A connected producer that needs nothing but Produce and Metadata from the cluster: no idempotence
+ * (it would need InitProducerId), no admin calls; topics are created by the broker on first use.
+ * One request in flight keeps a retry from overtaking it. One that cannot connect is let go.
  */
+export async function connectedProducer(kafka: Kafka): Promise<Producer> {
+  const producer = kafka.producer({
+    allowAutoTopicCreation: true,
+    idempotent: false,
+    maxInFlightRequests: 1,
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  try {
+    await producer.connect();
+  } catch (error) {
+    await producer.disconnect().catch(() => undefined);
+    throw error;
+  }
+  return producer;
+}
+
+/** Publishes with acks -1, which waits for every in-sync replica, on a producer of connectedProducer. */
 export class KafkaOutboxPublisher implements OutboxPublisher {
   private readonly kafka: Kafka;
   private producer?: Producer;
@@ -57,20 +74,6 @@ export class KafkaOutboxPublisher implements OutboxPublisher {
   }
 
   private async connected(): Promise<Producer> {
-    if (this.producer) return this.producer;
-    const producer = this.kafka.producer({
-      allowAutoTopicCreation: true,
-      idempotent: false,
-      maxInFlightRequests: 1,
-      createPartitioner: Partitioners.DefaultPartitioner,
-    });
-    try {
-      await producer.connect();
-    } catch (error) {
-      await producer.disconnect().catch(() => undefined);
-      throw error;
-    }
-    this.producer = producer;
-    return producer;
+    return (this.producer ??= await connectedProducer(this.kafka));
   }
 }
