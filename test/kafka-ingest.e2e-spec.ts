@@ -1,5 +1,6 @@
 import { Admin, Consumer, IHeaders, Kafka, logLevel, Message, Producer } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { Client } from 'pg';
 import { KafkaMock, startKafkaMock } from './support/kafka-mock';
 import { envFor, eventually, HttpClient, isolate, Isolation, loggingErrors, newPortal, RunningOffload, startOffload, configFor } from './support/offload-harness';
@@ -250,6 +251,40 @@ describe('Kafka ingest: job requests read from a topic, as POST /v1/jobs takes t
         await oneJobEach([...before, ...meanwhile]);
       } finally {
         await stop(third);
+      }
+    });
+  });
+
+  describe('a worker killed while it reads', () => {
+    const topic = `job-requests-${randomUUID()}`;
+    const group = `offload-ingest-${randomUUID()}`;
+    const keys = Array.from({ length: 3_000 }, (_, index) => `killed-${index}-${randomUUID()}`);
+
+    it('loses nothing and makes nothing twice: the next worker reads on from the last commit, and finds the jobs made since', async () => {
+      await produce(
+        topic,
+        keys.map((key, index) => ({ partition: index % 3, value: request(noop(key)) })),
+      );
+      const first = await startWorker(topic, group);
+      // SIGKILL as soon as it has made some jobs: its last batches are made, partly or wholly, and not committed.
+      await eventually(async () => (await jobsOfKeys(keys)).size, (made) => made > 0, 60_000);
+      first.child.kill('SIGKILL');
+      await first.exited;
+      // A commit PostgreSQL had already received still lands after the process is gone: count once that has settled.
+      await sleep(1_000);
+      const madeBeforeKill = (await jobsOfKeys(keys)).size;
+
+      const second = await startWorker(topic, group);
+      try {
+        await oneJobEach(keys);
+        await everythingCommitted(group, topic);
+        const accepted = await metric(second, 'offload_kafka_ingest_messages_total{outcome="accepted"}');
+        const repeated = await metric(second, 'offload_kafka_ingest_messages_total{outcome="repeated"}');
+        // Every job not made before the kill was made by the second worker; what it read again found its job.
+        expect(accepted).toBe(keys.length - madeBeforeKill);
+        expect(repeated).toBeLessThanOrEqual(madeBeforeKill);
+      } finally {
+        await stop(second);
       }
     });
   });
